@@ -1,0 +1,116 @@
+"""The `monitor` command: thin click commands that parse, call and print.
+
+Heavy libraries are imported inside the commands so `monitor --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
+
+import click
+
+if TYPE_CHECKING:
+    from monitor.config import Config
+
+CONFIG_HELP = "Config file (default: $MONITOR_CONFIG, else config/monitor.yaml)."
+
+
+def _fail_config(exc: Exception) -> NoReturn:
+    click.echo(str(exc), err=True)
+    sys.exit(2)
+
+
+def _load(config_path: Path | None) -> Config:
+    from monitor.config import default_config_path, load_config
+    from monitor.errors import ConfigError
+
+    try:
+        return load_config(config_path or default_config_path())
+    except ConfigError as exc:
+        _fail_config(exc)
+
+
+config_option = click.option("-c", "--config", "config_path", type=click.Path(path_type=Path), help=CONFIG_HELP)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", count=True, help="More logging (-vv includes libraries).")
+@click.option("--log-format", type=click.Choice(["auto", "text", "json"]), default="auto", show_default=True,
+              help="Log lines as text (terminal) or JSON lines (otherwise).")
+@click.version_option(package_name="press-monitor", prog_name="monitor")
+@click.pass_context
+def main(ctx: click.Context, verbose: int, log_format: str) -> None:
+    """Watch press-release and news sources; alert when items match your watch lists."""
+    from monitor.logs import setup_logging
+
+    ctx.ensure_object(dict)
+    ctx.obj["verbose"] = verbose
+    setup_logging(verbose=verbose, fmt=log_format)
+
+
+@main.command()
+@config_option
+def run(config_path: Path | None) -> None:
+    """Run the daemon: poll every source on its schedule until SIGTERM or Ctrl-C."""
+    from monitor.service import Daemon
+
+    config = _load(config_path)
+    asyncio.run(Daemon(config).run())
+
+
+@main.command()
+@config_option
+@click.option("--source", "source_ids", multiple=True, metavar="ID", help="Poll only this source (repeatable).")
+def once(config_path: Path | None, source_ids: tuple[str, ...]) -> None:
+    """Poll each (or the named) source once, deliver alerts, exit 1 if a source failed."""
+    from monitor.service import poll_once
+
+    config = _load(config_path)
+    unknown = sorted(set(source_ids) - {s.id for s in config.sources})
+    if unknown:
+        known = ", ".join(s.id for s in config.sources)
+        raise click.UsageError(f"unknown source {', '.join(unknown)} (configured: {known})")
+    results = asyncio.run(poll_once(config, source_ids))
+    for result in results:
+        line = f"{result.source_id}: {result.status} new={result.new} matched={result.matched}"
+        click.echo(line + (f" error={result.error}" if result.error else ""))
+    sys.exit(1 if any(r.failed for r in results) else 0)
+
+
+@main.command()
+@config_option
+def validate(config_path: Path | None) -> None:
+    """Check the config and watch lists; print a summary, or every problem and exit 2."""
+    from monitor.config import summarize
+
+    config = _load(config_path)
+    click.echo(summarize(config))
+
+
+@main.command("test-notify")
+@click.argument("channel")
+@config_option
+def test_notify(channel: str, config_path: Path | None) -> None:
+    """Send a test alert through CHANNEL; exit 1 if it does not go through."""
+    from monitor.notify.deliver import Target
+    from monitor.notify.render import Message
+
+    config = _load(config_path)
+    if channel not in config.channels:
+        raise click.UsageError(f"unknown channel {channel!r} (configured: {', '.join(config.channels)})")
+    text = "This is a test alert from press-monitor. If you can read it, the channel works."
+    message = Message(title="press-monitor test alert", text=text, markdown=text, html=f"<p>{text}</p>")
+
+    async def send() -> list[str]:
+        targets = [Target(channel, i, url) for i, url in enumerate(config.channels[channel])]
+        return [r for r in [await t.send(message) for t in targets] if r is not None]
+
+    failures = asyncio.run(send())
+    for reason in failures:
+        click.echo(f"{channel}: {reason}", err=True)
+    if failures:
+        sys.exit(1)
+    click.echo(f"{channel}: test alert sent")

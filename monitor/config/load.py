@@ -1,0 +1,348 @@
+"""Read the config and its watch lists, check everything, and report every problem at once.
+
+Checks that span parts of the config (defaults inherited by sources, watch lists naming
+channels and sources, duplicate ids and names) run on the raw values, so one bad field
+does not hide problems elsewhere.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import glob
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from monitor.config.schema import (
+    DEFAULT_DATABASE,
+    DEFAULT_TIMEZONE,
+    Config,
+    Cron,
+    Defaults,
+    Kind,
+    Names,
+    PositiveDuration,
+    Duration,
+    Selectors,
+    SourceConfig,
+    SourceId,
+    Terms,
+    Text,
+    Timezone,
+    WatchListConfig,
+    WebUrl,
+    NotifyUrls,
+)
+from monitor.config.translate import check, kind_of
+from monitor.config.yamldoc import Document, FieldPath, parse
+from monitor.errors import ConfigError, Problem
+
+
+def default_config_path() -> Path:
+    """``$MONITOR_CONFIG`` if it is set and not empty, else ``config/monitor.yaml``."""
+    return Path(os.environ.get("MONITOR_CONFIG") or "config/monitor.yaml")
+
+
+def load_config(path: Path, *, environ: Mapping[str, str] | None = None) -> Config:
+    """Read and validate the config at ``path`` (and its watch-list files).
+
+    Raises ConfigError listing every problem found, in file and line order. Messages name
+    files as the user did (``path`` as given, watch lists relative to its directory).
+    """
+    return _Loader(Path(path), os.environ if environ is None else environ).run()
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class _ConfigIn(_In):
+    database: Text = DEFAULT_DATABASE
+    timezone: Timezone = DEFAULT_TIMEZONE
+    defaults: Any = None  # checked on its own, as Defaults
+    channels: dict[str, NotifyUrls] | None = None
+    sources: list[Any] | None = None
+    watchlists: list[Any] | None = None
+
+
+class _SourceIn(_In):
+    id: SourceId
+    name: Text | None = None
+    url: WebUrl
+    kind: Kind | None = None
+    every: PositiveDuration | None = None
+    cron: Cron | None = None
+    jitter: Duration | None = None
+    timeout: PositiveDuration | None = None
+    fetch_articles: bool | None = None
+    backfill: bool | None = None
+    select: Selectors | None = None
+
+
+class _WatchListIn(_In):
+    name: Text | None = None
+    keywords: Terms = ()
+    require: Terms = ()
+    exclude: Terms = ()
+    sources: Names | None = None
+    notify: Names
+
+
+class _InlineWatchListIn(_WatchListIn):
+    name: Text
+
+
+class _Loader:
+    def __init__(self, path: Path, environ: Mapping[str, str]) -> None:
+        self.path = path
+        self.environ = environ
+        self.absolute = Path(os.path.abspath(path))
+        self.directory = self.absolute.parent
+        self.shown_directory = os.path.dirname(str(path))
+        self.docs: list[Document] = []
+        self.watch_files: list[Path] = []
+        self.globs: list[str] = []
+
+    def run(self) -> Config:
+        doc = self.read(self.path, str(self.path))
+        config = None
+        if doc is not None:
+            raw = self.root(doc, "sources, channels and watchlists")
+            if raw is not None:
+                config = self.config(doc, raw)
+        problems = [p for d in self.docs for p in sorted(d.problems, key=lambda p: p.line or 0)]
+        problems = _scrubbed(problems, {v: n for d in self.docs for v, n in d.secrets.items()})
+        if problems or config is None:
+            raise ConfigError(problems)
+        return config
+
+    def read(self, path: Path, shown: str) -> Document | None:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            doc = Document(file=shown)
+            doc.problems.append(
+                Problem(
+                    file=shown,
+                    line=None,
+                    field="",
+                    message=f"cannot read the file: {reason} (expected a readable UTF-8 YAML file)",
+                )
+            )
+            self.docs.append(doc)
+            return None
+        doc = parse(text, file=shown, environ=self.environ)
+        self.docs.append(doc)
+        return None if doc.value is None and doc.problems else doc
+
+    def root(self, doc: Document, expected: str) -> dict[str, Any] | None:
+        if isinstance(doc.value, dict):
+            return doc.value
+        got = "an empty file" if doc.value is None else kind_of(doc.value)
+        doc.problems.append(
+            Problem(file=doc.file, line=1, field="", message=f"got {got} (expected a mapping with {expected})")
+        )
+        return None
+
+    def config(self, doc: Document, raw: dict[str, Any]) -> Config | None:
+        top = check(_ConfigIn, raw, doc, ())
+        defaults = self.defaults(doc, raw.get("defaults"))
+        channels = raw.get("channels") if isinstance(raw.get("channels"), dict) else {}
+        sources = self.sources(doc, raw.get("sources"), defaults)
+        raw_sources = raw.get("sources") if isinstance(raw.get("sources"), list) else []
+        ids = [s["id"] for s in raw_sources if isinstance(s, dict) and isinstance(s.get("id"), str)]
+        watchlists = self.watchlists(doc, raw.get("watchlists"), list(channels), list(dict.fromkeys(ids)))
+        if top is None or defaults is None or None in sources or None in watchlists:
+            return None
+        assert isinstance(top, _ConfigIn)
+        database = os.path.normpath(self.directory / os.path.expanduser(top.database))
+        return Config(
+            path=self.absolute,
+            database=Path(database),
+            timezone=top.timezone,
+            defaults=defaults,
+            channels=top.channels or {},
+            sources=tuple(s for s in sources if s),
+            watchlists=tuple(w for w in watchlists if w),
+            give_up=defaults.give_up,
+            files=(self.absolute, *self.watch_files),
+            watchlist_globs=tuple(self.globs),
+        )
+
+    def defaults(self, doc: Document, raw: Any) -> Defaults | None:
+        raw = {} if raw is None else raw
+        if isinstance(raw, dict):
+            raw = _one_schedule(doc, ("defaults",), raw)
+        model = check(Defaults, raw, doc, ("defaults",))
+        return model if isinstance(model, Defaults) else None
+
+    def sources(self, doc: Document, raw: Any, defaults: Defaults | None) -> list[SourceConfig | None]:
+        if not isinstance(raw, list):
+            return []
+        out: list[SourceConfig | None] = []
+        first: dict[str, int] = {}
+        for i, item in enumerate(raw):
+            at: FieldPath = ("sources", i)
+            if isinstance(item, dict):
+                item = _one_schedule(doc, at, item)
+                source_id = item.get("id")
+                if isinstance(source_id, str) and source_id in first:
+                    doc.problem(
+                        (*at, "id"),
+                        f"duplicate source id {doc.shown((*at, 'id'))} "
+                        f"(expected each id once; sources[{first[source_id]}] on line "
+                        f"{doc.line(('sources', first[source_id]))} has it too)",
+                    )
+                elif isinstance(source_id, str):
+                    first[source_id] = i
+            entry = check(_SourceIn, item, doc, at)
+            if not isinstance(entry, _SourceIn):
+                out.append(None)
+                continue
+            if entry.select is not None and entry.kind not in (None, "html"):
+                doc.problem(
+                    (*at, "select"), f"only html sources use select (expected no select for kind {entry.kind})"
+                )
+            out.append(_merge(entry, defaults) if defaults else None)
+        return out
+
+    def watchlists(
+        self, doc: Document, raw: Any, channels: list[str], source_ids: list[str]
+    ) -> list[WatchListConfig | None]:
+        if not isinstance(raw, list):
+            return []
+        found: list[tuple[Document, FieldPath, Any, str | None]] = []
+        seen = {self.absolute}
+        for i, entry in enumerate(raw):
+            at: FieldPath = ("watchlists", i)
+            if isinstance(entry, dict):
+                found.append((doc, at, entry, None))
+            elif isinstance(entry, str):
+                found.extend(self.glob(doc, at, entry, seen))
+            else:
+                expected = "expected a glob of watch-list files, or an inline watch list"
+                doc.problem(at, f"got {kind_of(entry)} ({expected})")
+        names: dict[str, tuple[str, int]] = {}
+        out: list[WatchListConfig | None] = []
+        for wl_doc, at, value, stem in found:
+            watchlist = _watchlist(wl_doc, at, value, stem, channels, source_ids)
+            raw_name = value.get("name", stem) if isinstance(value, dict) else None
+            if isinstance(raw_name, str) and raw_name in names:
+                file, line = names[raw_name]
+                shown = _shown_name(wl_doc, (*at, "name"), raw_name)
+                wl_doc.problem(
+                    (*at, "name"),
+                    f"duplicate watch-list name {shown} (expected each name once; {file}:{line} has it too)",
+                )
+            elif isinstance(raw_name, str):
+                names[raw_name] = (wl_doc.file, wl_doc.line((*at, "name")))
+            out.append(watchlist)
+        return out
+
+    def glob(
+        self, doc: Document, at: FieldPath, pattern: str, seen: set[Path]
+    ) -> list[tuple[Document, FieldPath, Any, str | None]]:
+        absolute = os.path.join(self.directory, os.path.expanduser(pattern))
+        self.globs.append(absolute)
+        matches = sorted(m for m in glob.glob(absolute, recursive=True) if os.path.isfile(m))
+        if not matches:
+            where = self.shown_directory or "."
+            expected = f"expected a glob of watch-list files, relative to {where}"
+            doc.problem(at, f"{doc.shown(at)} matches no file ({expected})")
+        out: list[tuple[Document, FieldPath, Any, str | None]] = []
+        for match in matches:
+            file = Path(os.path.abspath(match))
+            if file in seen:
+                continue
+            seen.add(file)
+            self.watch_files.append(file)
+            shown = match if os.path.isabs(pattern) else os.path.normpath(
+                os.path.join(self.shown_directory, os.path.relpath(match, self.directory))
+            )
+            wl_doc = self.read(file, shown)
+            if wl_doc is None:
+                continue
+            value = self.root(wl_doc, "name, keywords and notify")
+            if value is not None:
+                out.append((wl_doc, (), value, file.stem))
+        return out
+
+
+def _scrubbed(problems: list[Problem], secrets: dict[str, str]) -> list[Problem]:
+    """Replace any substituted value that reached a message with its ``${NAME}``."""
+    out = []
+    for problem in problems:
+        message = problem.message
+        for value in sorted(secrets, key=len, reverse=True):
+            message = message.replace(value, f"${{{secrets[value]}}}")
+        out.append(dataclasses.replace(problem, message=message))
+    return out
+
+
+def _shown_name(doc: Document, path: FieldPath, name: str) -> str:
+    return doc.shown(path) if path in doc.raw else repr(name)
+
+
+def _one_schedule(doc: Document, at: FieldPath, raw: dict[str, Any]) -> dict[str, Any]:
+    if raw.get("every") is not None and raw.get("cron") is not None:
+        doc.problem((*at, "cron"), "cannot be combined with every (expected either every or cron)")
+        return {k: v for k, v in raw.items() if k != "cron"}
+    return raw
+
+
+def _merge(entry: _SourceIn, defaults: Defaults) -> SourceConfig:
+    given = entry.model_dump(exclude_none=True)
+    if "every" not in given and "cron" not in given:
+        given["every"], given["cron"] = defaults.every, defaults.cron
+    inherited = {k: getattr(defaults, k) for k in ("jitter", "timeout", "fetch_articles", "backfill")}
+    return SourceConfig.model_validate({**inherited, **given})
+
+
+def _watchlist(
+    doc: Document,
+    at: FieldPath,
+    raw: Any,
+    stem: str | None,
+    channels: list[str],
+    source_ids: list[str],
+) -> WatchListConfig | None:
+    entry = check(_WatchListIn if stem else _InlineWatchListIn, raw, doc, at)
+    ok = isinstance(entry, _WatchListIn)
+    if isinstance(raw, dict):
+        if all(raw.get(k) in (None, "", []) for k in ("keywords", "require")):
+            expected = "expected at least one keyword or require term"
+            doc.problem((*at, "keywords"), f"no terms to match ({expected})")
+            ok = False
+        ok = _known(doc, (*at, "notify"), raw.get("notify"), channels, "a channel", "channels") and ok
+        ok = _known(doc, (*at, "sources"), raw.get("sources"), source_ids, "a source id", "sources") and ok
+    if not ok or not isinstance(entry, _WatchListIn):
+        return None
+    return WatchListConfig(
+        name=entry.name or stem,
+        keywords=entry.keywords,
+        require=entry.require,
+        exclude=entry.exclude,
+        sources=entry.sources,
+        notify=entry.notify,
+        file=doc.file,
+        line=doc.line(at),
+    )
+
+
+def _known(doc: Document, at: FieldPath, raw: Any, known: list[str], what: str, section: str) -> bool:
+    """Check that each name in ``raw`` (one name, or a list of them) is one of ``known``."""
+    if isinstance(raw, str):
+        named: list[tuple[FieldPath, Any]] = [(at, raw)]
+    else:
+        named = [((*at, i), name) for i, name in enumerate(raw)] if isinstance(raw, list) else []
+    choices = f"one of: {', '.join(known)}" if known else f"a name defined under {section}:, and there are none"
+    ok = True
+    for path, name in named:
+        if isinstance(name, str) and name.strip() and name not in known:
+            doc.problem(path, f"{doc.shown(path)} is not {what} (expected {choices})")
+            ok = False
+    return ok

@@ -1,0 +1,279 @@
+"""The HTTP edge: conditional GETs with a whole-request deadline, a byte cap and safe redirects.
+
+Every httpx, socket and zlib error is translated into the ``FetchError`` tree here, in
+``Fetcher._exchange``, with the original kept as ``__cause__``; nothing else escapes ``get``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import errno
+import ipaddress
+import socket
+import ssl
+import zlib
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from types import TracebackType
+
+import httpx
+
+from monitor import __version__
+from monitor.errors import BadStatus, FetchError, FetchTimeout, ResponseTooLarge, UnsafeRedirect
+from monitor.models import Response
+
+DEFAULT_USER_AGENT = f"press-monitor/{__version__} (+https://github.com/press-monitor)"
+
+_ERRNO_REASONS: dict[int, str] = {
+    errno.ECONNREFUSED: "connection refused",
+    errno.ECONNRESET: "connection reset by peer",
+    errno.EPIPE: "connection closed by peer while sending",
+    errno.EHOSTUNREACH: "host unreachable",
+    errno.ENETUNREACH: "network unreachable",
+}
+
+
+class Fetcher:
+    """Fetches URLs for every source through one shared ``httpx.AsyncClient``.
+
+    ``get``'s ``timeout`` is a deadline for the whole request, redirects and body included,
+    counted from the moment the request gets one of its host's ``per_host`` slots (time
+    queued behind other requests to the same host does not count). A Fetcher belongs to
+    the event loop that first uses it; close it with ``aclose`` or ``async with``.
+    """
+
+    def __init__(self, *, user_agent: str = DEFAULT_USER_AGENT, max_bytes: int = 10_000_000,
+                 per_host: int = 4, max_redirects: int = 5, allow_private: bool = True) -> None:
+        if per_host < 1:
+            raise ValueError(f"per_host must be at least 1, not {per_host}")
+        self.user_agent = user_agent
+        self.max_bytes = max_bytes
+        self.per_host = per_host
+        self.max_redirects = max_redirects
+        self.allow_private = allow_private
+        self._client: httpx.AsyncClient | None = None
+        self._slots: dict[str, asyncio.Semaphore] = {}
+
+    async def __aenter__(self) -> Fetcher:
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close pooled connections; a later ``get`` opens a new client."""
+        if self._client is not None:
+            client, self._client = self._client, None
+            await client.aclose()
+
+    async def get(self, url: str, *, timeout: float, etag: str | None = None,
+                  last_modified: str | None = None, accept: str | None = None) -> Response:
+        """GET ``url``, following redirects; a 304 to our validators gives ``not_modified``.
+
+        Raises FetchTimeout, ResponseTooLarge, BadStatus, UnsafeRedirect (also for a host
+        that resolves to a non-public address when ``allow_private`` is off) or FetchError.
+        Errors carry the URL of the hop that failed, which after a redirect is not ``url``.
+        """
+        try:
+            current = httpx.URL(url)
+        except httpx.InvalidURL as exc:
+            raise FetchError(url, f"not a valid URL: {exc}") from exc
+        if current.scheme not in ("http", "https"):
+            raise FetchError(url, f"cannot fetch scheme {current.scheme!r} (use http or https)")
+        # As bytes, because httpx would encode str values as ASCII and raise on a UTF-8 ETag.
+        headers = {name: value.encode() for name, value in (
+            (b"Accept", accept), (b"If-None-Match", etag), (b"If-Modified-Since", last_modified),
+        ) if value is not None}
+        loop = asyncio.get_running_loop()
+        deadline: float | None = None
+        visited = {str(current)}
+        while True:
+            async with self._slot(current.host):
+                if deadline is None:
+                    deadline = loop.time() + timeout
+                outcome = await self._exchange(current, headers, deadline, timeout)
+            if isinstance(outcome, Response):
+                if outcome.not_modified:
+                    # Servers may omit validators on a 304; the stored ones are still current.
+                    return dataclasses.replace(outcome, etag=outcome.etag or etag,
+                                               last_modified=outcome.last_modified or last_modified)
+                return outcome
+            self._check_redirect(current, outcome, visited)
+            visited.add(str(outcome))
+            current = outcome
+
+    def _slot(self, host: str) -> asyncio.Semaphore:
+        slot = self._slots.get(host)
+        if slot is None:
+            slot = self._slots[host] = asyncio.Semaphore(self.per_host)
+        return slot
+
+    def _check_redirect(self, source: httpx.URL, target: httpx.URL, visited: set[str]) -> None:
+        if target.scheme not in ("http", "https"):
+            raise UnsafeRedirect(str(source), f"refused redirect to {target.scheme!r} URL {target}")
+        if str(target) in visited:
+            raise UnsafeRedirect(str(source), f"redirect loop back to {target}")
+        if len(visited) > self.max_redirects:
+            raise UnsafeRedirect(str(source), f"more than {self.max_redirects} redirects")
+
+    async def _exchange(self, url: httpx.URL, headers: dict[bytes, bytes], deadline: float,
+                        timeout: float) -> Response | httpx.URL:
+        """One request: a Response, or the absolute URL a redirect points to."""
+        try:
+            async with asyncio.timeout_at(deadline):
+                if not self.allow_private:
+                    await _refuse_private(url)
+                async with self._http().stream("GET", url, headers=headers, timeout=timeout) as answer:
+                    return await self._read(url, answer)
+        except (TimeoutError, httpx.TimeoutException) as exc:
+            raise FetchTimeout(str(url), f"no complete response within {timeout:g}s") from exc
+        except (httpx.HTTPError, httpx.InvalidURL, OSError, zlib.error) as exc:
+            raise FetchError(str(url), _reason(exc)) from exc
+
+    def _http(self) -> httpx.AsyncClient:
+        if self._client is None:
+            # trust_env=False: an environment proxy would bypass the allow_private check, and
+            # a .netrc would hand credentials to whatever site a source points at.
+            self._client = httpx.AsyncClient(
+                headers={"User-Agent": self.user_agent, "Accept-Encoding": "gzip, deflate"},
+                follow_redirects=False, trust_env=False,
+            )
+        return self._client
+
+    async def _read(self, url: httpx.URL, answer: httpx.Response) -> Response | httpx.URL:
+        if answer.has_redirect_location:
+            return url.join(answer.headers["Location"])
+        status = answer.status_code
+        if status != 304 and not 200 <= status < 300:
+            retry_after = parse_retry_after(answer.headers.get("Retry-After"))
+            raise BadStatus(str(url), status, retry_after=retry_after)
+        body = b"" if status == 304 else await self._body(url, answer)
+        return Response(url=str(url), status=status, body=body,
+                        content_type=answer.headers.get("Content-Type"), etag=answer.headers.get("ETag"),
+                        last_modified=answer.headers.get("Last-Modified"), not_modified=status == 304)
+
+    async def _body(self, url: httpx.URL, answer: httpx.Response) -> bytes:
+        declared = answer.headers.get("Content-Length", "")
+        if declared.isascii() and declared.isdigit() and int(declared) > self.max_bytes:
+            raise ResponseTooLarge(str(url),
+                                   f"body of {declared} bytes declared, over the {self.max_bytes}-byte cap")
+        inflater = _Inflater.for_encoding(str(url), answer.headers.get("Content-Encoding"))
+        body = bytearray()
+        async for chunk in answer.aiter_raw():
+            body += inflater.inflate(chunk, self.max_bytes - len(body) + 1)
+            if len(body) > self.max_bytes:
+                raise ResponseTooLarge(str(url), f"body larger than the {self.max_bytes}-byte cap")
+        return bytes(body)
+
+
+class _Inflater:
+    """Undoes one Content-Encoding without ever producing more output than asked for.
+
+    We decompress ourselves rather than let httpx do it because httpx inflates each
+    network read whole: 64 KiB of gzipped zeros becomes 64 MiB before any cap can look.
+    """
+
+    def __init__(self, wbits: int | None, *, may_be_raw: bool = False) -> None:
+        self._zlib = None if wbits is None else zlib.decompressobj(wbits)
+        self._may_be_raw = may_be_raw
+
+    @classmethod
+    def for_encoding(cls, url: str, encoding: str | None) -> _Inflater:
+        name = (encoding or "identity").strip().lower()
+        if name == "identity":
+            return cls(None)
+        if name in ("gzip", "x-gzip"):
+            return cls(zlib.MAX_WBITS | 16)
+        if name == "deflate":
+            return cls(zlib.MAX_WBITS, may_be_raw=True)
+        raise FetchError(url, f"unsupported Content-Encoding {encoding!r} (we accept gzip and deflate)")
+
+    def inflate(self, data: bytes, limit: int) -> bytes:
+        """Up to ``limit`` bytes decoded from ``data``. Input that would decode past the limit
+        is dropped, so a caller must stop once given ``limit`` bytes; below it, every byte
+        the input yields is returned now, which is why no final flush is needed."""
+        if self._zlib is None:
+            return data
+        try:
+            out = self._zlib.decompress(data, limit)
+        except zlib.error:
+            if not self._may_be_raw:
+                raise
+            # Many servers send "deflate" as a raw stream, without the zlib header RFC 9110 asks for.
+            self._zlib = zlib.decompressobj(-zlib.MAX_WBITS)
+            out = self._zlib.decompress(data, limit)
+        self._may_be_raw = False
+        return out
+
+
+async def _refuse_private(url: httpx.URL) -> None:
+    host = url.host
+    try:
+        addresses = [ipaddress.ip_address(host)]
+    except ValueError:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
+        addresses = [ipaddress.ip_address(info[4][0]) for info in infos]
+    for address in addresses:
+        if not address.is_global:
+            raise UnsafeRedirect(str(url), f"refused to connect: {host} is the non-public address {address} "
+                                           "(allow_private is off)")
+
+
+def _reason(exc: BaseException) -> str:
+    """A short sentence for a transport failure, found from the OS error under the library's."""
+    for cause in _causes(exc):
+        if isinstance(cause, socket.gaierror):
+            return "host name could not be resolved"
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return f"TLS certificate not accepted: {cause.verify_message}"
+        if isinstance(cause, OSError) and cause.errno in _ERRNO_REASONS:
+            return _ERRNO_REASONS[cause.errno]
+    message = str(exc)
+    # h11's wording is the only thing that tells these apart from other protocol errors.
+    if message.startswith("peer closed connection without sending complete message body"):
+        return "body truncated"
+    if message.startswith("Server disconnected without sending a response"):
+        return "server closed the connection without a response"
+    if isinstance(exc, zlib.error):
+        return f"body could not be decompressed: {message}"
+    if isinstance(exc, httpx.InvalidURL):
+        return f"invalid redirect target: {message}"
+    if isinstance(exc, httpx.ProtocolError):
+        return f"HTTP protocol error: {message}"
+    return f"network error: {message or type(exc).__name__}"
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and everything under it: causes, contexts and exception-group members."""
+    pending, seen = [exc], set()
+    while pending:
+        current = pending.pop(0)
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        if isinstance(current, BaseExceptionGroup):
+            pending.extend(current.exceptions)
+        pending.extend(e for e in (current.__cause__, current.__context__) if e is not None)
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header (delay-seconds or an HTTP-date), or None.
+
+    A date in the past gives 0.0; an unreadable value gives None, as if the header were absent.
+    """
+    if value is None:
+        return None
+    value = value.strip()
+    if value.isascii() and value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())

@@ -1,0 +1,239 @@
+"""Watch lists -> one compiled matcher -> matches with their hits and a snippet (a pure stage).
+
+How a term matches (DESIGN.md section 2):
+
+- A plain term is a word or phrase compared with the title and body in the normal form of
+  ``monitor.textnorm``: case-insensitive, NFKC, Arabic-script letter variants unified,
+  harakat and invisible characters ignored, and any run of spaces, hyphens, dashes or
+  underscores equal to any other ("Inter-Services Public Relations" matches
+  "Inter Services  Public-Relations").
+- It matches whole words only: a word boundary must lie at each end (letters, digits and
+  marks make words). "ISAFE" and "CRISPR" do not match ISAF and ISPR; "Kayani's" and
+  "Kayani’s" match Kayani, since an apostrophe ends a word. Letters of scripts written
+  without spaces (Chinese, Japanese, Thai ...) need no boundary.
+- A term without diacritics also matches text with them ("Senor" matches "Señor"); a term
+  with diacritics needs them ("Señor" does not match "Senor").
+- A term written ``/like this/`` is a Python regular expression, searched with IGNORECASE
+  in the normal form with diacritics kept. So it sees case-folded text ("ß" reads "ss"),
+  one space for every run of separators, ``'`` for every apostrophe, no harakat or
+  invisible characters. It gets no implicit word boundaries: write ``\\b`` where wanted.
+
+Every hit is reported with offsets into the original title or body string.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import ahocorasick
+
+from monitor.models import Hit, Match
+from monitor.textnorm import Normalised, boundary_at, is_word_char, normal_term, normalise
+
+SNIPPET_CHARS = 160
+_FIELDS = ("title", "body")
+_WHITESPACE = re.compile(r"\s+")
+_NON_SPACE = re.compile(r"\S")
+
+
+@dataclass(frozen=True, kw_only=True)
+class WatchRule:
+    """One watch list as the matcher sees it.
+
+    It fires when any keyword, all require terms and no exclude term occur in the title or
+    body; with no keywords, when all require terms occur. ``sources`` limits it to those
+    source ids (None: every source).
+    """
+
+    name: str
+    keywords: tuple[str, ...]
+    require: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    sources: frozenset[str] | None = None
+
+
+def term_problem(term: str) -> str | None:
+    """None if the term is usable, else a sentence saying what is wrong (e.g. bad /regex/), for config errors."""
+    stripped = term.strip()
+    if not stripped:
+        return "the term is empty (write a word, a phrase or a /regular expression/)"
+    pattern = _regex_source(stripped)
+    if pattern is not None:
+        if not pattern:
+            return "'//' is an empty regular expression (write a pattern between the slashes)"
+        try:
+            compiled = re.compile(pattern, re.IGNORECASE)
+        except re.error as exc:
+            where = f" at position {exc.pos + 1}" if exc.pos is not None else ""
+            return f"'{stripped}' is not a valid regular expression: {exc.msg}{where}"
+        if compiled.search("") is not None:
+            return (
+                f"'{stripped}' matches the empty string, so it would fire on every item"
+                " (use + rather than * or ?)"
+            )
+        return None
+    if stripped.startswith("/"):
+        return f"'{stripped}' starts with '/' but does not end with one (write /pattern/ for a regular expression)"
+    if not any(map(is_word_char, normal_term(stripped, fold=False))):
+        return f"'{stripped}' has no letter or digit to match (write a word or a phrase)"
+    return None
+
+
+class Matcher:
+    """Every watch list compiled once; ``match`` is then called for each new item.
+
+    Plain terms of all lists share one Aho-Corasick automaton, so the cost of a scan hardly
+    grows with the number of terms; regular expressions run one by one.
+    """
+
+    def __init__(self, rules: Sequence[WatchRule]) -> None:
+        """Raises ValueError for a rule that could never fire or holds an unusable term
+        (the config layer reports those first, with ``term_problem``)."""
+        self._rules = tuple(rules)
+        for rule in self._rules:
+            if not rule.keywords and not rule.require:
+                raise ValueError(f"watch list '{rule.name}' has neither keywords nor require terms")
+            for term in (*rule.keywords, *rule.require, *rule.exclude):
+                problem = term_problem(term)
+                if problem is not None:
+                    raise ValueError(f"watch list '{rule.name}': {problem}")
+        terms = dict.fromkeys(t for r in self._rules for t in (*r.keywords, *r.require, *r.exclude))
+        self._regexes: list[tuple[str, re.Pattern[str]]] = []
+        phrases: dict[str, list[tuple[str, str | None]]] = {}
+        for term in terms:
+            pattern = _regex_source(term.strip())
+            if pattern is not None:
+                self._regexes.append((term, re.compile(pattern, re.IGNORECASE)))
+                continue
+            kept = normal_term(term, fold=False)
+            folded = normal_term(term, fold=True)
+            # A term that folding changes has diacritics, and they must match: it is found
+            # in the folded text like the others, then checked without folding.
+            phrases.setdefault(folded, []).append((term, None if kept == folded else kept))
+        self._phrases = _PhraseIndex(phrases) if phrases else None
+
+    def match(self, *, source_id: str, title: str, body: str) -> list[Match]:
+        """The watch lists that fire on this item, in rule order."""
+        rules = [r for r in self._rules if r.sources is None or source_id in r.sources]
+        if not rules:
+            return []
+        texts = {"title": title, "body": body}
+        hits: dict[str, list[Hit]] = {}
+        for field, text in texts.items():
+            for hit in self._hits(field, text):
+                hits.setdefault(hit.term, []).append(hit)
+        matches = []
+        for rule in rules:
+            found = _judge(rule, hits, texts)
+            if found is not None:
+                matches.append(found)
+        return matches
+
+    def _hits(self, field: str, text: str) -> Iterator[Hit]:
+        if self._phrases is not None:
+            folded = normalise(text, fold=True)
+            for term, start, end in self._phrases.scan(text, folded):
+                yield Hit(term=term, field=field, start=start, end=end)
+        if self._regexes:
+            kept = normalise(text, fold=False)
+            for term, regex in self._regexes:
+                for found in regex.finditer(kept.text):
+                    if found.end() > found.start():
+                        first, last = kept.original_span(found.start(), found.end())
+                        yield Hit(term=term, field=field, start=first, end=last)
+
+
+class _PhraseIndex:
+    """All plain terms in one Aho-Corasick automaton over their folded normal forms, with
+    the word-boundary test (and, for terms with diacritics, the unfolded comparison)
+    applied to each occurrence it reports."""
+
+    def __init__(self, phrases: dict[str, list[tuple[str, str | None]]]) -> None:
+        self._automaton = ahocorasick.Automaton()
+        for key, terms in phrases.items():
+            # An end that is not a word character (".NET", "C++") needs no boundary there.
+            self._automaton.add_word(key, (len(key), tuple(terms), is_word_char(key[0]), is_word_char(key[-1])))
+        self._automaton.make_automaton()
+
+    def scan(self, original: str, folded: Normalised) -> Iterator[tuple[str, int, int]]:
+        """Each (term, start, end in ``original``) for every whole-word occurrence."""
+        text = folded.text
+        for last, (size, terms, check_start, check_end) in self._automaton.iter(text):
+            start, end = last + 1 - size, last + 1
+            if (check_start and not boundary_at(text, start)) or (check_end and not boundary_at(text, end)):
+                continue
+            first, after = folded.original_span(start, end)
+            for term, kept in terms:
+                if kept is None or normal_term(original[first:after], fold=False) == kept:
+                    yield term, first, after
+
+
+def _judge(rule: WatchRule, hits: dict[str, list[Hit]], texts: dict[str, str]) -> Match | None:
+    """The rule's Match if it fires on these hits, else None."""
+    if any(term in hits for term in rule.exclude):
+        return None
+    if not all(term in hits for term in rule.require):
+        return None
+    if rule.keywords and not any(term in hits for term in rule.keywords):
+        return None
+    rank = {term: i for i, term in enumerate(dict.fromkeys((*rule.keywords, *rule.require)))}
+    ordered = sorted(
+        (hit for term in rank if term in hits for hit in hits[term]),
+        key=lambda h: (_FIELDS.index(h.field), h.start, h.end, rank[h.term]),
+    )
+    first = ordered[0]
+    return Match(
+        watchlist=rule.name,
+        terms=tuple(dict.fromkeys(hit.term for hit in ordered)),
+        snippet=snippet(texts[first.field], first.start, first.end),
+        hits=tuple(ordered),
+    )
+
+
+def snippet(text: str, start: int, end: int, *, width: int = SNIPPET_CHARS) -> str:
+    """About ``width`` characters of ``text`` around ``text[start:end]``: whitespace collapsed,
+    cut at spaces (so no word is cut in half), with '…' where text was left out."""
+    hit = _WHITESPACE.sub(" ", text[start:end])
+    if len(hit) >= width:
+        return ("…" if _NON_SPACE.search(text, 0, start) else "") + hit[:width].rstrip() + "…"
+    room = width - len(hit)
+    window = 4 * width  # enough original text for either side, even when it is mostly spaces
+    low, high = max(0, start - window), min(len(text), end + window)
+    before = _WHITESPACE.sub(" ", text[low:start]).lstrip()
+    after = _WHITESPACE.sub(" ", text[end:high]).rstrip()
+    left_room = max(room // 2, room - len(after))
+    right_room = max(room - left_room, room - len(before))
+    left, left_cut = _keep_end(before, left_room)
+    right, right_cut = _keep_start(after, right_room)
+    left_cut = left_cut or _NON_SPACE.search(text, 0, low) is not None
+    right_cut = right_cut or _NON_SPACE.search(text, high) is not None
+    return ("…" if left_cut else "") + left + hit + right + ("…" if right_cut else "")
+
+
+def _keep_end(text: str, room: int) -> tuple[str, bool]:
+    """The last ``room`` characters at most, starting at a word; and whether any were cut."""
+    if len(text) <= room:
+        return text, False
+    kept = text[len(text) - room :] if room else ""
+    if kept and text[len(text) - room - 1] != " " and " " in kept:
+        kept = kept[kept.index(" ") :]  # drop the partial word; a text without spaces (CJK) keeps it
+    return kept.lstrip(), True
+
+
+def _keep_start(text: str, room: int) -> tuple[str, bool]:
+    """The first ``room`` characters at most, ending at a word; and whether any were cut."""
+    if len(text) <= room:
+        return text, False
+    kept = text[:room]
+    if kept and text[room] != " " and " " in kept:
+        kept = kept[: kept.rindex(" ")]
+    return kept.rstrip(), True
+
+
+def _regex_source(term: str) -> str | None:
+    """The pattern of a ``/regex/`` term, or None for a plain term."""
+    if len(term) >= 2 and term.startswith("/") and term.endswith("/"):
+        return term[1:-1]
+    return None

@@ -1,0 +1,74 @@
+"""Frozen values passed between the pipeline's stages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class Entry:
+    """One item as a source lists it, before dedupe.
+
+    ``url`` is absolute (relative links already resolved). ``published`` is timezone-aware
+    UTC or None. ``content`` is the full article text when the source carries it (so no
+    page fetch is needed); ``summary`` is a plain-text teaser, possibly empty.
+    """
+
+    url: str
+    title: str = ""
+    guid: str | None = None
+    summary: str = ""
+    published: datetime | None = None
+    content: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Listing:
+    """What a source adapter read from one listing body: entries in page order, and
+    warnings (a malformed feed whose items were still recovered, say)."""
+
+    entries: tuple[Entry, ...]
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class Response:
+    """A completed HTTP GET. ``not_modified`` is True for a 304, with an empty body."""
+
+    url: str
+    status: int
+    body: bytes
+    content_type: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    not_modified: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class Article:
+    """Main text of an article page, with whatever title and date the page gave."""
+
+    text: str
+    title: str | None = None
+    published: datetime | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Hit:
+    """One occurrence of a term: offsets into the original (un-normalised) text."""
+
+    term: str
+    field: str  # "title" or "body"
+    start: int
+    end: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class Match:
+    """A watch list that fired on an item, with why: its hits and a snippet around the first."""
+
+    watchlist: str
+    terms: tuple[str, ...]
+    snippet: str
+    hits: tuple[Hit, ...] = field(default=())

@@ -1,0 +1,214 @@
+"""One poll of one source: fetch -> parse -> dedupe -> article -> match -> commit.
+
+The stages in the middle are pure; this module is where they meet the edges (fetch,
+store). A poll's outcome is committed in one transaction, so a crash at any point before
+it leaves the database as if the poll never ran.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import random
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from monitor.config import SourceConfig
+from monitor.errors import BadStatus, FetchError, SourceError
+from monitor.extract import extract_article
+from monitor.fetch import Fetcher
+from monitor.match import Matcher
+from monitor.models import Article, Entry, Listing, Match
+from monitor.sources.base import ListingSelectors
+from monitor.sources.registry import detect_kind, make_source
+from monitor.store import NewItem, SourceState, Store, backoff_delay, utcnow
+from monitor.urls import canonical_url
+
+log = logging.getLogger(__name__)
+
+DEFAULT_INTERVAL = timedelta(minutes=10)
+
+
+@dataclass(frozen=True, kw_only=True)
+class PollResult:
+    """The outcome of one poll, as logged and as `monitor once` reports it."""
+
+    source_id: str
+    status: str  # ok | baseline | not-modified | unchanged | backoff | error
+    new: int = 0
+    matched: int = 0
+    ms: float = 0.0
+    error: str | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.status == "error"
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Candidate:
+    entry: Entry
+    url: str
+
+
+class Poller:
+    """Polls sources against one store, fetcher and compiled set of watch lists."""
+
+    def __init__(self, *, store: Store, fetcher: Fetcher, matcher: Matcher,
+                 routes: Mapping[str, Sequence[str]], executor: Executor | None = None,
+                 clock: Callable[[], datetime] = utcnow) -> None:
+        self.store = store
+        self.fetcher = fetcher
+        self.matcher = matcher
+        self.routes = routes
+        self.executor = executor
+        self.clock = clock
+
+    async def poll(self, source: SourceConfig, *, force: bool = False) -> PollResult:
+        """Poll once; never raises for a source's fault, returning status=error instead."""
+        started = time.perf_counter()
+        state = self.store.source_state(source.id)
+        now = self.clock()
+        if not force and state.retry_at is not None and state.retry_at > now:
+            result = PollResult(source_id=source.id, status="backoff")
+        else:
+            try:
+                result = await self._poll(source, state)
+            except (FetchError, SourceError) as exc:
+                result = self._record_failure(source, state, exc)
+            except Exception as exc:  # the one broad catch per unit of work: a poll
+                log.exception("poll source=%s crashed", source.id)
+                result = self._record_failure(source, state, exc)
+        result = PollResult(source_id=result.source_id, status=result.status, new=result.new,
+                            matched=result.matched, error=result.error,
+                            ms=(time.perf_counter() - started) * 1000)
+        line = "poll source=%s status=%s new=%d matched=%d ms=%.0f"
+        if result.error:
+            log.warning(line + " error=%r", source.id, result.status, result.new, result.matched, result.ms,
+                        result.error)
+        else:
+            log.info(line, source.id, result.status, result.new, result.matched, result.ms)
+        return result
+
+    def _record_failure(self, source: SourceConfig, state: SourceState, exc: BaseException) -> PollResult:
+        reason = str(exc) if isinstance(exc, (FetchError, SourceError)) else f"internal error: {type(exc).__name__}"
+        now = self.clock()
+        interval = source.every or DEFAULT_INTERVAL
+        # The job fires every interval anyway; retry_at only has to make it skip the firings
+        # that fall inside the backoff, so it lands half an interval early to be safe.
+        delay = backoff_delay(state.consecutive_failures + 1, interval=interval)
+        delay = delay * random.uniform(0.9, 1.1) - interval / 2
+        if isinstance(exc, BadStatus) and exc.retry_after:
+            delay = max(delay, timedelta(seconds=exc.retry_after))
+        retry_at = now + delay if delay > timedelta(0) else None
+        self.store.record_failure(source.id, url=source.url, error=reason, now=now, retry_at=retry_at)
+        return PollResult(source_id=source.id, status="error", error=reason)
+
+    async def _poll(self, source: SourceConfig, state: SourceState) -> PollResult:
+        timeout = source.timeout.total_seconds()
+        response = await self.fetcher.get(source.url, timeout=timeout, etag=state.etag,
+                                          last_modified=state.last_modified)
+        if response.not_modified:
+            self.store.record_not_modified(source.id, now=self.clock())
+            return PollResult(source_id=source.id, status="not-modified")
+        body_hash = hashlib.sha256(response.body).hexdigest()
+        if body_hash == state.body_hash and state.baseline_at is not None:
+            # Many servers send no validators: an identical body needs no parsing.
+            self.store.record_not_modified(source.id, now=self.clock(), status="unchanged")
+            return PollResult(source_id=source.id, status="unchanged")
+
+        listing = self._parse(source, response.body, response.url, response.content_type)
+        candidates = self._unseen(source.id, listing.entries)
+        baseline = state.baseline_at is None and not source.backfill
+        if baseline:
+            items = [self._baseline_item(source.id, c) for c in candidates]
+        else:
+            items = list(await asyncio.gather(*(self._process(source, c) for c in candidates)))
+        self.store.commit_poll(source.id, url=source.url, items=items, now=self.clock(),
+                               etag=response.etag, last_modified=response.last_modified,
+                               body_hash=body_hash, warnings=listing.warnings,
+                               baseline=state.baseline_at is None)
+        matched = sum(1 for item in items if item.matches)
+        return PollResult(source_id=source.id, status="baseline" if baseline else "ok",
+                          new=len(items), matched=matched)
+
+    def _parse(self, source: SourceConfig, body: bytes, url: str, content_type: str | None) -> Listing:
+        kind = source.kind or detect_kind(body, content_type)
+        select = None
+        if source.select is not None:
+            select = ListingSelectors(item=source.select.item, link=source.select.link,
+                                      title=source.select.title, date=source.select.date,
+                                      content=source.select.content)
+        return make_source(kind, select=select).parse(body, url=url, content_type=content_type)
+
+    def _unseen(self, source_id: str, entries: Sequence[Entry]) -> list[_Candidate]:
+        """Entries not stored yet, by canonical URL (any source) or GUID (this source)."""
+        candidates: dict[str, _Candidate] = {}
+        for entry in entries:
+            url = canonical_url(entry.url)
+            if url not in candidates:
+                candidates[url] = _Candidate(entry=entry, url=url)
+        known_urls, known_guids = self.store.known(
+            source_id, list(candidates), [c.entry.guid for c in candidates.values() if c.entry.guid])
+        return [c for url, c in candidates.items()
+                if url not in known_urls and (c.entry.guid is None or c.entry.guid not in known_guids)]
+
+    def _baseline_item(self, source_id: str, candidate: _Candidate) -> NewItem:
+        entry = candidate.entry
+        text = entry.content or entry.summary
+        return NewItem(url=candidate.url, guid=entry.guid, source_id=source_id, title=entry.title,
+                       summary=entry.summary, published=entry.published, main_text=text,
+                       text_origin="source" if entry.content else "feed", fetch_error=None,
+                       content_hash=_hash_text(text), baseline=True)
+
+    async def _process(self, source: SourceConfig, candidate: _Candidate) -> NewItem:
+        entry = candidate.entry
+        title = entry.title
+        published = entry.published
+        fetch_error = None
+        if entry.content is not None:
+            text, origin = entry.content, "source"
+        elif source.fetch_articles:
+            try:
+                article = await self._article(source, entry.url)
+            except (FetchError, SourceError) as exc:
+                text, origin, fetch_error = entry.summary, "feed", str(exc)
+                log.warning("article source=%s url=%s status=error error=%r (matching the feed's text)",
+                            source.id, candidate.url, fetch_error)
+            else:
+                text, origin = article.text, "article"
+                title = title or article.title or ""
+                published = published or article.published
+                if not text.strip():
+                    text, origin, fetch_error = entry.summary, "feed", "no main text found on the page"
+        else:
+            text, origin = entry.summary, "feed"
+        matches = self.matcher.match(source_id=source.id, title=title, body=text)
+        deliveries = tuple((m.watchlist, channel) for m in matches for channel in self.routes.get(m.watchlist, ()))
+        return NewItem(url=candidate.url, guid=entry.guid, source_id=source.id, title=title,
+                       summary=entry.summary, published=published, main_text=text, text_origin=origin,
+                       fetch_error=fetch_error, content_hash=_hash_text(text), baseline=False,
+                       matches=tuple(matches), deliveries=deliveries)
+
+    async def _article(self, source: SourceConfig, url: str) -> Article:
+        response = await self.fetcher.get(url, timeout=source.timeout.total_seconds())
+        content_selector = source.select.content if source.select is not None else None
+        loop = asyncio.get_running_loop()
+        # trafilatura blocks for tens of milliseconds a page: keep it off the event loop.
+        return await loop.run_in_executor(
+            self.executor, _extract, response.body, response.url, content_selector)
+
+
+def _extract(body: bytes, url: str, content_selector: str | None) -> Article:
+    return extract_article(body, url=url, content_selector=content_selector)
+
+
+def _hash_text(text: str) -> str:
+    return hashlib.sha256(" ".join(text.split()).encode("utf-8")).hexdigest()
+
+
+__all__ = ["Match", "PollResult", "Poller"]

@@ -1,0 +1,176 @@
+"""The source interface: how a listing body (feed, HTML page, ...) becomes a Listing.
+
+Each kind of source is one ``Source`` subclass, registered by its YAML ``kind`` in
+``monitor.sources.registry``. The small helpers below are shared by the implementations
+(and by ``monitor.extract``) so that every kind decodes HTML, strips markup, resolves
+links and normalises dates the same way.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+import unicodedata
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import ClassVar
+from urllib.parse import urldefrag, urljoin, urlsplit
+
+from selectolax.lexbor import LexborHTMLParser, LexborNode
+
+from monitor.models import Listing
+
+
+@dataclass(frozen=True, kw_only=True)
+class ListingSelectors:
+    """CSS selectors for kind ``html``; every selector but ``item`` is relative to one item.
+
+    ``content`` is different: it selects the main text on each ARTICLE page and, when set,
+    replaces automatic extraction for that source.
+    """
+
+    item: str
+    link: str = "a"
+    title: str | None = None
+    date: str | None = None
+    content: str | None = None
+
+
+class Source(ABC):
+    """Reads one kind of listing body. Contract, for every implementation:
+
+    - ``parse`` is pure: no network, no file system, no clock, no global state; the same
+      arguments always give the same Listing.
+    - It raises nothing but ``SourceError`` (library errors are translated, with the
+      original as ``__cause__``), and raises it only when the body is not this kind at all
+      (an HTML page given to ``feed``, an empty body, a page where ``item`` matches nothing
+      is NOT an error: that is an empty listing).
+    - A damaged body whose items can still be read yields those items, plus a sentence in
+      ``Listing.warnings`` saying what was wrong.
+    - Entries come in body order, each URL absolute (``http``/``https`` only, resolved
+      against ``url`` and any base the body declares), at most once per listing. HTML
+      pages drop the fragment; feeds keep it, since some feeds tell posts apart by it.
+    - Titles and summaries are plain text (no markup, whitespace collapsed); ``published``
+      is timezone-aware UTC or None (never invented).
+    """
+
+    kind: ClassVar[str]
+
+    @abstractmethod
+    def parse(self, body: bytes, *, url: str, content_type: str | None = None) -> Listing:
+        """Read ``body``, served from ``url`` with ``content_type``, as a Listing."""
+
+    @classmethod
+    @abstractmethod
+    def sniff(cls, body: bytes, content_type: str | None) -> bool:
+        """Whether ``body`` looks like this kind; cheap, looks at the first bytes only."""
+
+
+_WS = re.compile(r"\s+")
+_CHARSET = re.compile(r"charset\s*=\s*[\"']?([\w.:-]+)", re.IGNORECASE)
+# Block elements whose boundaries are word boundaries when markup is flattened to text.
+_BLOCKS = frozenset(
+    "address article aside blockquote br dd div dl dt figcaption figure footer h1 h2 h3 h4 "
+    "h5 h6 header hr li main nav ol p pre section table td th tr ul".split()
+)
+
+
+_INVISIBLE = frozenset({"script", "style", "noscript", "template"})
+
+
+def collapse(text: str) -> str:
+    """Whitespace runs (including non-breaking spaces) become one space; ends trimmed."""
+    return _WS.sub(" ", text.replace("\u00a0", " ")).strip()
+
+
+def header_charset(content_type: str | None) -> str | None:
+    """The codec named by a Content-Type header, if Python knows it (else None)."""
+    match = _CHARSET.search(content_type or "")
+    if match is None:
+        return None
+    try:
+        return codecs.lookup(match.group(1)).name
+    except LookupError:
+        return None
+
+
+def parse_html(body: bytes, content_type: str | None = None) -> LexborHTMLParser:
+    """Parse an HTML page the way a browser decodes it.
+
+    Why: the HTTP charset wins, then a BOM or ``<meta charset>`` (selectolax's ``encoding``
+    detection); a page declaring nothing is read as UTF-8.
+    """
+    codec = header_charset(content_type)
+    if codec is not None:
+        return LexborHTMLParser(body.decode(codec, errors="replace"))
+    return LexborHTMLParser(body, encoding=True)
+
+
+def node_text(node: LexborNode) -> str:
+    """Visible text of an element, with block boundaries kept as spaces."""
+    parts: list[str] = []
+    for child in node.traverse(include_text=True):
+        if child.is_text_node:
+            parent = child.parent
+            if parent is None or parent.tag not in _INVISIBLE:
+                parts.append(child.text_content or "")
+        elif child.tag in _BLOCKS:
+            parts.append(" ")
+    return collapse("".join(parts))
+
+
+def plain_text(markup: str) -> str:
+    """An HTML fragment (a feed's title or description) as one line of plain text."""
+    if "<" not in markup and "&" not in markup:
+        return collapse(markup)
+    tree = LexborHTMLParser(markup)
+    for junk in tree.css("script, style, noscript, template"):
+        junk.decompose()
+    root = tree.body or tree.root
+    return node_text(root) if root is not None else ""
+
+
+def absolute_url(link: str, base: str, *, keep_fragment: bool = False) -> str | None:
+    """``link`` resolved against ``base``; None unless http(s) with a host.
+
+    Why: feeds and pages carry ``javascript:``, ``mailto:`` and bare ``#`` links that are
+    not items. On a page ``story#comments`` is the same item as ``story``, so the fragment
+    goes; feeds keep it (``day.html#a1``, ``day.html#a2`` are two posts of one day page).
+    """
+    link = link.strip()
+    if not link or link.startswith("#"):
+        return None
+    try:
+        resolved = urljoin(base, link)
+        if not keep_fragment:
+            resolved = urldefrag(resolved).url
+        parts = urlsplit(resolved)
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return None
+    return resolved
+
+
+def as_utc(moment: datetime) -> datetime:
+    """A datetime in UTC; a naive one is taken to be UTC already."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def looks_like_html(head: str) -> bool:
+    """Whether the first characters of a body (lower-cased) are an HTML document's."""
+    return "<!doctype html" in head or "<html" in head or head.startswith(("<head", "<body"))
+
+
+def body_head(body: bytes, size: int = 1024) -> str:
+    """The first ``size`` bytes as lower-case text without a BOM, for sniffing."""
+    head = body[:size]
+    for bom, codec in ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"),
+                       (codecs.BOM_UTF16_BE, "utf-16-be")):
+        if head.startswith(bom):
+            return head[len(bom):].decode(codec, errors="ignore").lower().lstrip()
+    text = head.decode("utf-8", errors="ignore")
+    return unicodedata.normalize("NFC", text).replace("\x00", "").lower().lstrip()

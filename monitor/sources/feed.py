@@ -1,0 +1,223 @@
+"""Kind ``feed``: RSS 0.9x/1.0/2.0 and Atom (through feedparser), and JSON Feed 1.0/1.1.
+
+Entries keep ``content`` None: feeds mostly carry teasers, so the pipeline fetches the
+article page; the fullest text the feed does carry becomes the plain-text ``summary``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+import xml.sax
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+import feedparser
+
+from monitor.errors import SourceError
+from monitor.models import Entry, Listing
+from monitor.sources.base import (
+    Source,
+    absolute_url,
+    as_utc,
+    body_head,
+    collapse,
+    looks_like_html,
+    plain_text,
+)
+
+_FEED_ROOTS = ("<rss", "<feed", "<rdf:rdf", "<rdf", "<channel")
+_DATE_KEYS = ("published_parsed", "updated_parsed", "created_parsed")
+
+
+class FeedSource(Source):
+    """RSS, Atom or JSON Feed; the format is recognised from the body itself."""
+
+    kind: ClassVar[str] = "feed"
+
+    def parse(self, body: bytes, *, url: str, content_type: str | None = None) -> Listing:
+        head = body_head(body)
+        if not head.strip():
+            raise SourceError(f"{url} is not a feed (got an empty body)")
+        if head.startswith(("{", "[")):
+            return _parse_json_feed(body, url=url)
+        return _parse_xml_feed(body, url=url, content_type=content_type, head=head)
+
+    @classmethod
+    def sniff(cls, body: bytes, content_type: str | None) -> bool:
+        head = body_head(body, 4096)  # feeds may open with a long comment or stylesheet PI
+        if head.startswith("{"):
+            return "jsonfeed.org/version" in head.replace("\\/", "/")
+        if looks_like_html(head):
+            return False
+        mime = (content_type or "").lower()
+        if any(t in mime for t in ("rss", "atom", "rdf", "feed+json")):
+            return True
+        return any(root in head for root in _FEED_ROOTS)
+
+
+def _parse_xml_feed(body: bytes, *, url: str, content_type: str | None, head: str) -> Listing:
+    headers = {"content-location": url}
+    if content_type:
+        headers["content-type"] = content_type
+    try:
+        # Why BytesIO: feedparser fetches a str that looks like a URL and open()s a str or
+        # bytes that names a file; a stream it only reads.
+        result = feedparser.parse(io.BytesIO(body), response_headers=headers)
+    except (ValueError, TypeError, LookupError, xml.sax.SAXException, RecursionError) as exc:
+        raise SourceError(f"{url} could not be read as a feed: {exc}") from exc
+    raw_entries: list[Mapping[str, Any]] = list(result.get("entries", []))
+    if not result.get("version") and not raw_entries:
+        raise SourceError(f"{url} is not a feed (got {_describe(head)})")
+    warnings: list[str] = []
+    # Why NonXMLContentType is ignored: servers label feeds text/html; we judge the body.
+    bozo = result.get("bozo_exception")
+    if result.get("bozo") and not isinstance(bozo, feedparser.NonXMLContentType):
+        reason = collapse(str(bozo or ""))[:200] or "malformed"
+        warnings.append(f"{url}: feed is not well-formed ({reason}); read what could be recovered")
+    entries = [_xml_entry(raw, url) for raw in raw_entries]
+    return _listing(entries, url=url, warnings=warnings)
+
+
+def _xml_entry(raw: Mapping[str, Any], base: str) -> Entry | None:
+    link = _link(raw, base)
+    if link is None:
+        return None
+    guid = raw.get("id") or None
+    texts = [_detail_text(c) for c in raw.get("content", [])]
+    texts.append(_detail_text(raw.get("summary_detail") or {"value": raw.get("summary", "")}))
+    return Entry(
+        url=link,
+        title=_detail_text(raw.get("title_detail") or {"value": raw.get("title", "")}),
+        guid=str(guid) if guid else None,
+        summary=max(texts, key=len),
+        published=_struct_time(raw),
+    )
+
+
+def _link(raw: Mapping[str, Any], base: str) -> str | None:
+    candidates: list[str] = [raw.get("link") or ""]
+    candidates += [
+        link.get("href", "")
+        for link in raw.get("links", [])
+        if link.get("rel", "alternate") == "alternate"
+    ]
+    if raw.get("guidislink", True) and _is_absolute(raw.get("id")):
+        candidates.append(raw["id"])
+    for candidate in candidates:
+        resolved = absolute_url(str(candidate), base, keep_fragment=True) if candidate else None
+        if resolved is not None:
+            return resolved
+    return None
+
+
+def _is_absolute(value: object) -> bool:
+    """Why: an id is a link only when it is a full URL; "1234" is no path on the site."""
+    return isinstance(value, str) and value.strip().lower().startswith(("http://", "https://"))
+
+
+def _detail_text(detail: Mapping[str, Any]) -> str:
+    value = str(detail.get("value") or "")
+    if "html" in str(detail.get("type", "text/html")):
+        return plain_text(value)
+    return collapse(value)
+
+
+def _struct_time(raw: Mapping[str, Any]) -> datetime | None:
+    for key in _DATE_KEYS:
+        # dict.get: FeedParserDict.get maps a missing updated_parsed to published_parsed
+        # with a DeprecationWarning; we want exactly the key asked for.
+        moment: time.struct_time | None = dict.get(raw, key)
+        if moment is None:
+            continue
+        try:
+            return datetime(*moment[:6], tzinfo=UTC)
+        except (TypeError, ValueError, OverflowError):
+            continue
+    return None
+
+
+def _parse_json_feed(body: bytes, *, url: str) -> Listing:
+    try:
+        # strict=False: real feeds carry raw control characters inside strings.
+        document = json.loads(body.decode("utf-8-sig"), strict=False)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise SourceError(f"{url} is not a feed (got invalid JSON: {exc})") from exc
+    if not isinstance(document, dict):
+        raise SourceError(f"{url} is not a feed (got JSON that is not an object)")
+    items = document.get("items")
+    version = str(document.get("version", ""))
+    if "jsonfeed.org/version" not in version and version not in ("1", "1.0", "1.1"):
+        raise SourceError(f"{url} is not a feed (got JSON without a JSON Feed version)")
+    warnings: list[str] = []
+    if "jsonfeed.org/version" not in version:
+        warnings.append(f"{url}: JSON Feed version {version!r} is not a jsonfeed.org URL; read anyway")
+    if not isinstance(items, list):
+        warnings.append(f"{url}: JSON Feed has no 'items' list")
+        items = []
+    entries = [_json_entry(item, url) for item in items if isinstance(item, dict)]
+    return _listing(entries, url=url, warnings=warnings)
+
+
+def _json_entry(item: Mapping[str, Any], base: str) -> Entry | None:
+    link = None
+    for key in ("url", "external_url", "id"):
+        value = item.get(key)
+        if key == "id" and not _is_absolute(value):
+            continue
+        if isinstance(value, str) and (link := absolute_url(value, base, keep_fragment=True)):
+            break
+    if link is None:
+        return None
+    texts = [
+        plain_text(_str(item.get("content_html"))),
+        collapse(_str(item.get("content_text"))),
+        collapse(_str(item.get("summary"))),
+    ]
+    guid = item.get("id")
+    return Entry(
+        url=link,
+        title=collapse(_str(item.get("title"))),
+        guid=str(guid) if guid not in (None, "") else None,
+        summary=max(texts, key=len),
+        published=_iso_date(item.get("date_published")) or _iso_date(item.get("date_modified")),
+    )
+
+
+def _str(value: object) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _iso_date(value: object) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return as_utc(datetime.fromisoformat(value.strip()))
+    except ValueError:
+        return None
+
+
+def _listing(entries: Iterable[Entry | None], *, url: str, warnings: list[str]) -> Listing:
+    seen: set[str] = set()
+    kept: list[Entry] = []
+    skipped = 0
+    for entry in entries:
+        if entry is None:
+            skipped += 1
+        elif entry.url not in seen:
+            seen.add(entry.url)
+            kept.append(entry)
+    if skipped:
+        warnings.append(f"{url}: skipped {skipped} item(s) without an http(s) link")
+    return Listing(entries=tuple(kept), warnings=tuple(warnings))
+
+
+def _describe(head: str) -> str:
+    """What a non-feed body looks like, for the error message."""
+    if looks_like_html(head):
+        return "HTML; use kind: html for a web page, or point url at the site's feed"
+    if head.startswith("<?xml") or head.startswith("<"):
+        return "XML without an RSS, Atom or RDF root element"
+    return "text that is neither XML nor JSON"

@@ -1,0 +1,349 @@
+"""All SQL: schema migrations, sources' state, items, matches and the outbox.
+
+SQLite in WAL mode so `monitor status` can read while the daemon writes. Every write that
+must be all-or-nothing goes through ``Database.atomic()``: in sqlite-utils 4 a plain
+``with db.conn:`` does not roll back.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+from monitor.models import Match
+
+migrations = Migrations("press-monitor")
+
+
+@migrations()
+def m001_initial(db: Database) -> None:
+    db["sources"].create(
+        {
+            "id": str,
+            "url": str,
+            "etag": str,
+            "last_modified": str,
+            "body_hash": str,
+            "baseline_at": str,
+            "last_poll_at": str,
+            "last_success_at": str,
+            "last_status": str,
+            "last_error": str,
+            "last_error_at": str,
+            "consecutive_failures": int,
+            "retry_at": str,
+            "warnings": str,
+        },
+        pk="id",
+        not_null={"consecutive_failures"},
+        defaults={"consecutive_failures": 0},
+    )
+    db["items"].create(
+        {
+            "id": int,
+            "url": str,
+            "guid": str,
+            "source_id": str,
+            "title": str,
+            "summary": str,
+            "published": str,
+            "first_seen": str,
+            "fetched_at": str,
+            "main_text": str,
+            "text_origin": str,
+            "fetch_error": str,
+            "content_hash": str,
+            "baseline": int,
+        },
+        pk="id",
+        not_null={"url", "source_id", "first_seen"},
+        defaults={"baseline": 0},
+    )
+    db["items"].create_index(["url"], unique=True)
+    db["items"].create_index(["source_id", "guid"])
+    db["matches"].create(
+        {
+            "id": int,
+            "item_id": int,
+            "watchlist": str,
+            "terms": str,
+            "snippet": str,
+            "hits": str,
+            "created_at": str,
+        },
+        pk="id",
+        foreign_keys=[("item_id", "items", "id")],
+    )
+    db["matches"].create_index(["item_id", "watchlist"], unique=True)
+    db["outbox"].create(
+        {
+            "id": int,
+            "item_id": int,
+            "watchlist": str,
+            "channel": str,
+            "status": str,
+            "attempts": int,
+            "next_attempt_at": str,
+            "last_error": str,
+            "done_targets": str,
+            "created_at": str,
+            "sent_at": str,
+        },
+        pk="id",
+        not_null={"status", "attempts", "created_at"},
+        defaults={"status": "queued", "attempts": 0, "done_targets": "[]"},
+        foreign_keys=[("item_id", "items", "id")],
+    )
+    db["outbox"].create_index(["item_id", "watchlist", "channel"], unique=True)
+    db["outbox"].create_index(["status", "next_attempt_at"])
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.astimezone(timezone.utc).isoformat(timespec="seconds") if moment else None
+
+
+def _parse(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+@dataclass(frozen=True, kw_only=True)
+class SourceState:
+    """What the store remembers of a source between polls."""
+
+    id: str
+    etag: str | None = None
+    last_modified: str | None = None
+    body_hash: str | None = None
+    baseline_at: datetime | None = None
+    consecutive_failures: int = 0
+    retry_at: datetime | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class NewItem:
+    """An item ready to be stored, with its matches and the channels to alert."""
+
+    url: str
+    guid: str | None
+    source_id: str
+    title: str
+    summary: str
+    published: datetime | None
+    main_text: str
+    text_origin: str  # "article", "source" (the source carried the text) or "feed" (fallback)
+    fetch_error: str | None
+    content_hash: str
+    baseline: bool
+    matches: tuple[Match, ...] = ()
+    deliveries: tuple[tuple[str, str], ...] = ()  # (watchlist, channel)
+
+
+@dataclass(frozen=True, kw_only=True)
+class OutboxRow:
+    """A queued alert joined with what rendering it needs."""
+
+    id: int
+    item_id: int
+    watchlist: str
+    channel: str
+    attempts: int
+    created_at: datetime
+    done_targets: tuple[int, ...]
+    next_attempt_at: datetime
+    url: str
+    source_id: str
+    title: str
+    published: datetime | None
+    first_seen: datetime
+    terms: tuple[str, ...]
+    snippet: str
+
+
+class Store:
+    """The press-monitor database. One instance per process, used from one thread."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(str(path), timeout=30)
+        self.db = Database(conn)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.execute("PRAGMA foreign_keys=ON")
+        migrations.apply(self.db)
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- sources ---------------------------------------------------------------------
+
+    def source_state(self, source_id: str) -> SourceState:
+        rows = list(self.db["sources"].rows_where("id = ?", [source_id]))
+        if not rows:
+            return SourceState(id=source_id)
+        row = rows[0]
+        return SourceState(
+            id=source_id,
+            etag=row["etag"],
+            last_modified=row["last_modified"],
+            body_hash=row["body_hash"],
+            baseline_at=_parse(row["baseline_at"]),
+            consecutive_failures=row["consecutive_failures"] or 0,
+            retry_at=_parse(row["retry_at"]),
+        )
+
+    def _upsert_source(self, source_id: str, values: dict[str, object]) -> None:
+        self.db["sources"].upsert({"id": source_id, **values}, pk="id")
+
+    def record_not_modified(self, source_id: str, *, now: datetime, status: str = "not-modified") -> None:
+        """A poll that found nothing to do (304 or an unchanged body) is a success."""
+        with self.db.atomic():
+            self._upsert_source(source_id, {
+                "last_poll_at": _iso(now), "last_success_at": _iso(now), "last_status": status,
+                "consecutive_failures": 0, "retry_at": None,
+            })
+
+    def record_failure(self, source_id: str, *, url: str, error: str, now: datetime,
+                       retry_at: datetime | None) -> int:
+        """Count a failed poll; returns the number of failures in a row, this one included."""
+        failures = self.source_state(source_id).consecutive_failures + 1
+        with self.db.atomic():
+            self._upsert_source(source_id, {
+                "url": url, "last_poll_at": _iso(now), "last_status": "error", "last_error": error,
+                "last_error_at": _iso(now), "consecutive_failures": failures, "retry_at": _iso(retry_at),
+            })
+        return failures
+
+    # -- items -----------------------------------------------------------------------
+
+    def known(self, source_id: str, urls: Sequence[str], guids: Sequence[str]) -> tuple[set[str], set[str]]:
+        """Which of these canonical URLs (any source) and GUIDs (this source) are stored."""
+        seen_urls: set[str] = set()
+        seen_guids: set[str] = set()
+        for chunk in _chunks(list(urls), 500):
+            marks = ",".join("?" * len(chunk))
+            seen_urls.update(r[0] for r in self.db.execute(f"SELECT url FROM items WHERE url IN ({marks})", chunk))
+        for chunk in _chunks(list(guids), 500):
+            marks = ",".join("?" * len(chunk))
+            seen_guids.update(r[0] for r in self.db.execute(
+                f"SELECT guid FROM items WHERE source_id = ? AND guid IN ({marks})", [source_id, *chunk]))
+        return seen_urls, seen_guids
+
+    def commit_poll(self, source_id: str, *, url: str, items: Iterable[NewItem], now: datetime,
+                    etag: str | None, last_modified: str | None, body_hash: str,
+                    warnings: Sequence[str], baseline: bool) -> list[int]:
+        """Store a poll's new items, their matches and outbox rows, and the source's new
+        validators, in ONE transaction: a crash before it commits leaves the source as it
+        was, so the next poll sees the same items as new again and nothing is lost."""
+        ids: list[int] = []
+        with self.db.atomic():
+            for item in items:
+                item_id = self._insert_item(item, now)
+                if item_id is None:
+                    continue
+                ids.append(item_id)
+                for match in item.matches:
+                    self.db["matches"].insert({
+                        "item_id": item_id, "watchlist": match.watchlist,
+                        "terms": json.dumps(list(match.terms), ensure_ascii=False),
+                        "snippet": match.snippet,
+                        "hits": json.dumps([[h.term, h.field, h.start, h.end] for h in match.hits],
+                                           ensure_ascii=False),
+                        "created_at": _iso(now),
+                    }, ignore=True)
+                for watchlist, channel in item.deliveries:
+                    self.db["outbox"].insert({
+                        "item_id": item_id, "watchlist": watchlist, "channel": channel,
+                        "status": "queued", "attempts": 0, "next_attempt_at": _iso(now),
+                        "created_at": _iso(now), "done_targets": "[]",
+                    }, ignore=True)
+            values: dict[str, object] = {
+                "url": url, "etag": etag, "last_modified": last_modified, "body_hash": body_hash,
+                "last_poll_at": _iso(now), "last_success_at": _iso(now), "last_status": "ok",
+                "consecutive_failures": 0, "retry_at": None,
+                "warnings": json.dumps(list(warnings), ensure_ascii=False) if warnings else None,
+            }
+            if baseline:
+                values["baseline_at"] = _iso(now)
+            self._upsert_source(source_id, values)
+        return ids
+
+    def _insert_item(self, item: NewItem, now: datetime) -> int | None:
+        cursor = self.db.execute(
+            "INSERT OR IGNORE INTO items (url, guid, source_id, title, summary, published, first_seen,"
+            " fetched_at, main_text, text_origin, fetch_error, content_hash, baseline)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            [item.url, item.guid, item.source_id, item.title, item.summary, _iso(item.published),
+             _iso(now), _iso(now) if item.text_origin == "article" else None, item.main_text,
+             item.text_origin, item.fetch_error, item.content_hash, int(item.baseline)],
+        )
+        return cursor.lastrowid if cursor.rowcount else None
+
+    # -- outbox ----------------------------------------------------------------------
+
+    def queued_alerts(self, limit: int = 500) -> list[OutboxRow]:
+        """Queued alerts in delivery order per channel (oldest item first); the caller
+        stops a channel at its first row not yet due, so order is kept across retries."""
+        rows = self.db.execute(
+            """
+            SELECT o.id, o.item_id, o.watchlist, o.channel, o.attempts, o.created_at, o.done_targets,
+                   o.next_attempt_at, i.url, i.source_id, i.title, i.published, i.first_seen, m.terms, m.snippet
+            FROM outbox o JOIN items i ON i.id = o.item_id
+            LEFT JOIN matches m ON m.item_id = o.item_id AND m.watchlist = o.watchlist
+            WHERE o.status = 'queued'
+            ORDER BY o.channel, o.created_at, COALESCE(i.published, i.first_seen), o.id
+            LIMIT ?
+            """,
+            [limit],
+        ).fetchall()
+        return [
+            OutboxRow(
+                id=r[0], item_id=r[1], watchlist=r[2], channel=r[3], attempts=r[4],
+                created_at=_parse(r[5]) or utcnow(), done_targets=tuple(json.loads(r[6] or "[]")),
+                next_attempt_at=_parse(r[7]) or utcnow(), url=r[8], source_id=r[9], title=r[10] or "",
+                published=_parse(r[11]), first_seen=_parse(r[12]) or utcnow(),
+                terms=tuple(json.loads(r[13] or "[]")), snippet=r[14] or "",
+            )
+            for r in rows
+        ]
+
+    def mark_sent(self, outbox_id: int, *, now: datetime) -> None:
+        with self.db.atomic():
+            self.db.execute(
+                "UPDATE outbox SET status='sent', sent_at=?, attempts=attempts+1, last_error=NULL WHERE id=?",
+                [_iso(now), outbox_id])
+
+    def mark_retry(self, outbox_id: int, *, error: str, next_attempt: datetime,
+                   done_targets: Sequence[int]) -> None:
+        with self.db.atomic():
+            self.db.execute(
+                "UPDATE outbox SET attempts=attempts+1, last_error=?, next_attempt_at=?, done_targets=?"
+                " WHERE id=?",
+                [error, _iso(next_attempt), json.dumps(sorted(done_targets)), outbox_id])
+
+    def mark_failed(self, outbox_id: int, *, error: str) -> None:
+        with self.db.atomic():
+            self.db.execute("UPDATE outbox SET status='failed', last_error=? WHERE id=?", [error, outbox_id])
+
+    def outbox_counts(self) -> dict[str, int]:
+        return {row[0]: row[1] for row in self.db.execute("SELECT status, COUNT(*) FROM outbox GROUP BY status")}
+
+
+def _chunks(values: list[str], size: int) -> Iterable[list[str]]:
+    for start in range(0, len(values), size):
+        yield values[start:start + size]
+
+
+def backoff_delay(failures: int, *, interval: timedelta, cap: timedelta = timedelta(hours=6)) -> timedelta:
+    """Exponential: one interval after the first failure, doubling each time, capped."""
+    return min(interval * (2 ** max(failures - 1, 0)), max(cap, interval))

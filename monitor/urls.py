@@ -1,0 +1,45 @@
+"""Canonical URLs: the identity of an item (DESIGN.md section 4)."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+# Parameters that track the reader, not the document: two URLs differing only in these
+# are the same item.
+_TRACKING_PREFIXES = ("utm_", "mc_", "pk_", "hsa_", "_hs")
+_TRACKING_NAMES = frozenset({
+    "fbclid", "gclid", "dclid", "gclsrc", "msclkid", "yclid", "igshid", "twclid",
+    "mkt_tok", "_ga", "_gl", "ref_src", "ocid", "cmpid", "smid", "s_cid",
+    "wt.mc_id", "spm", "vero_id", "oly_enc_id", "oly_anon_id", "rb_clickid",
+})
+
+
+def is_tracking_param(name: str) -> bool:
+    lowered = name.lower()
+    return lowered in _TRACKING_NAMES or lowered.startswith(_TRACKING_PREFIXES)
+
+
+def canonical_url(url: str) -> str:
+    """Normalise ``url`` so that trivially different spellings of one page compare equal.
+
+    Scheme and host are lower-cased, a default port and the fragment dropped, tracking
+    parameters removed; the path and the order of the remaining parameters are kept
+    (servers may treat them as significant).
+    """
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    if host and ":" in host:
+        host = f"[{host}]"
+    port = parts.port
+    netloc = host
+    if port is not None and _DEFAULT_PORTS.get(scheme) != port:
+        netloc = f"{host}:{port}"
+    if parts.username:
+        netloc = f"{parts.username}@{netloc}"
+    path = parts.path or "/"
+    kept = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not is_tracking_param(k)]
+    query = urlencode(kept, doseq=True) if kept != parse_qsl(parts.query, keep_blank_values=True) else parts.query
+    return urlunsplit((scheme, netloc, path, query, ""))

@@ -1,0 +1,259 @@
+"""A loopback HTTP server that misbehaves on purpose: one fault per path, written on the raw socket.
+
+    /page               200 with a small HTML body
+    /hang               reads the request, never answers
+    /drip               headers, then one body byte every half second
+    /status/<code>      that status; 503 adds Retry-After: 120
+    /reset              reads the request, then resets the connection (RST)
+    /close              reads the request, then closes without answering
+    /truncated          Content-Length: 1000, sends 10 bytes, closes
+    /endless            a chunked body that never ends
+    /bomb               Content-Encoding: gzip that inflates to 128 MiB
+    /gzip, /deflate     small compressed pages (deflate without the zlib header)
+    /bad-gzip           Content-Encoding: gzip over bytes that are not gzip
+    /brotli             Content-Encoding: br, which we never asked for
+    /huge               declares a Content-Length of 10 GB
+    /loop/a, /loop/b    redirect to each other
+    /hops/<n>           redirects n times before a page
+    /dir/relative       redirects to ``../page`` (relative Location)
+    /redirect?to=<url>  302 to any URL
+    /lying-type         an HTML body sent as image/png
+    /empty              200 with an empty body
+    /slow               answers after 0.3 s (for concurrency counts)
+
+Each connection carries one request. ``headers`` logs every request's headers in order,
+and ``peak`` is the most connections that were open at once.
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+import threading
+import time
+import zlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from socketserver import BaseRequestHandler, ThreadingTCPServer
+from urllib.parse import parse_qs, urlsplit
+
+PAGE = b"<html><head><title>Hello</title></head><body><p>Hello.</p></body></html>"
+
+
+def gzip_bomb(inflated: int = 128 << 20) -> bytes:
+    """A gzip stream of ``inflated`` zero bytes, compressed one MiB at a time to keep memory small."""
+    zeros = bytes(1 << 20)
+    packer = zlib.compressobj(9, zlib.DEFLATED, zlib.MAX_WBITS | 16)
+    parts = [packer.compress(zeros) for _ in range(inflated // len(zeros))]
+    parts.append(packer.flush())
+    return b"".join(parts)
+
+
+@dataclass
+class FaultServer:
+    """State shared with the handler threads; see the module docstring for the paths."""
+
+    bomb: bytes
+    base_url: str = ""
+    headers: list[dict[str, str]] = field(default_factory=list)
+    active: int = 0
+    peak: int = 0
+    stopping: threading.Event = field(default_factory=threading.Event)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def url(self, path: str) -> str:
+        return self.base_url + path
+
+
+class _Handler(BaseRequestHandler):
+    server: _Server
+    request: socket.socket
+
+    def handle(self) -> None:
+        site = self.server.site
+        with site.lock:
+            site.active += 1
+            site.peak = max(site.peak, site.active)
+        try:
+            self.request.settimeout(5)
+            target, headers = self._read_head()
+            with site.lock:
+                site.headers.append(headers)
+            path = urlsplit(target).path
+            route = _ROUTES.get(path) or next(
+                (action for prefix, action in _PREFIX_ROUTES if path.startswith(prefix)), _not_found)
+            route(self, target)
+        except OSError:
+            pass  # the client went away, which several faults provoke on purpose
+        finally:
+            with site.lock:
+                site.active -= 1
+
+    def _read_head(self) -> tuple[str, dict[str, str]]:
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = self.request.recv(4096)
+            if not chunk:
+                raise ConnectionAbortedError("client closed before finishing its request")
+            data += chunk
+        lines = data.split(b"\r\n\r\n", 1)[0].decode("latin-1").split("\r\n")
+        target = lines[0].split(" ")[1]
+        headers = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        return target, headers
+
+    def send(self, status: int, body: bytes = b"", headers: dict[str, str] | None = None) -> None:
+        fields = {"Content-Type": "text/html; charset=utf-8", "Content-Length": str(len(body)),
+                  "Connection": "close", **(headers or {})}
+        head = f"HTTP/1.1 {status} Fault\r\n" + "".join(f"{k}: {v}\r\n" for k, v in fields.items()) + "\r\n"
+        self.request.sendall(head.encode("latin-1") + body)
+
+    def head(self, headers: dict[str, str]) -> None:
+        self.request.sendall(("HTTP/1.1 200 OK\r\nConnection: close\r\n"
+                              + "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n").encode())
+
+
+def _page(h: _Handler, target: str) -> None:
+    h.send(200, PAGE)
+
+
+def _not_found(h: _Handler, target: str) -> None:
+    h.send(404, b"not found")
+
+
+def _hang(h: _Handler, target: str) -> None:
+    h.server.site.stopping.wait()
+
+
+def _drip(h: _Handler, target: str) -> None:
+    h.head({"Content-Type": "text/html", "Content-Length": "1000"})
+    while not h.server.site.stopping.wait(0.5):
+        h.request.sendall(b"x")
+
+
+def _status(h: _Handler, target: str) -> None:
+    code = int(urlsplit(target).path.rsplit("/", 1)[1])
+    h.send(code, b"error page", {"Retry-After": "120"} if code == 503 else None)
+
+
+def _reset(h: _Handler, target: str) -> None:
+    # A zero linger time makes close() send RST instead of FIN.
+    h.request.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    h.request.close()
+
+
+def _close(h: _Handler, target: str) -> None:
+    h.request.shutdown(socket.SHUT_RDWR)
+
+
+def _truncated(h: _Handler, target: str) -> None:
+    h.head({"Content-Type": "text/html", "Content-Length": "1000"})
+    h.request.sendall(b"0123456789")
+    h.request.shutdown(socket.SHUT_RDWR)
+
+
+def _endless(h: _Handler, target: str) -> None:
+    h.head({"Content-Type": "text/html", "Transfer-Encoding": "chunked"})
+    chunk = b"%x\r\n%s\r\n" % (65536, b"a" * 65536)
+    while not h.server.site.stopping.is_set():
+        h.request.sendall(chunk)
+
+
+def _bomb(h: _Handler, target: str) -> None:
+    h.send(200, h.server.site.bomb, {"Content-Encoding": "gzip"})
+
+
+def _gzip(h: _Handler, target: str) -> None:
+    packer = zlib.compressobj(6, zlib.DEFLATED, zlib.MAX_WBITS | 16)
+    h.send(200, packer.compress(PAGE) + packer.flush(), {"Content-Encoding": "gzip"})
+
+
+def _deflate(h: _Handler, target: str) -> None:
+    packer = zlib.compressobj(6, zlib.DEFLATED, -zlib.MAX_WBITS)
+    h.send(200, packer.compress(PAGE) + packer.flush(), {"Content-Encoding": "deflate"})
+
+
+def _bad_gzip(h: _Handler, target: str) -> None:
+    h.send(200, b"this is not gzip at all", {"Content-Encoding": "gzip"})
+
+
+def _brotli(h: _Handler, target: str) -> None:
+    h.send(200, b"\x0b\x02\x80hello\x03", {"Content-Encoding": "br"})
+
+
+def _huge(h: _Handler, target: str) -> None:
+    h.head({"Content-Type": "text/html", "Content-Length": str(10**10)})
+    h.request.sendall(b"x" * 1024)
+
+
+def _loop(h: _Handler, target: str) -> None:
+    h.send(302, headers={"Location": "/loop/b" if target.endswith("/a") else "/loop/a"})
+
+
+def _hops(h: _Handler, target: str) -> None:
+    left = int(target.rsplit("/", 1)[1])
+    if left:
+        h.send(302, headers={"Location": f"/hops/{left - 1}"})
+    else:
+        h.send(200, PAGE)
+
+
+def _relative(h: _Handler, target: str) -> None:
+    h.send(301, headers={"Location": "../page"})
+
+
+def _redirect(h: _Handler, target: str) -> None:
+    h.send(302, headers={"Location": parse_qs(urlsplit(target).query)["to"][0]})
+
+
+def _lying_type(h: _Handler, target: str) -> None:
+    h.send(200, PAGE, {"Content-Type": "image/png"})
+
+
+def _empty(h: _Handler, target: str) -> None:
+    h.send(200, b"")
+
+
+def _slow(h: _Handler, target: str) -> None:
+    time.sleep(0.3)
+    h.send(200, PAGE)
+
+
+_ROUTES: dict[str, Callable[[_Handler, str], None]] = {
+    "/page": _page, "/hang": _hang, "/drip": _drip, "/reset": _reset, "/close": _close,
+    "/truncated": _truncated, "/endless": _endless, "/bomb": _bomb, "/gzip": _gzip,
+    "/deflate": _deflate, "/bad-gzip": _bad_gzip, "/brotli": _brotli, "/huge": _huge,
+    "/dir/relative": _relative, "/redirect": _redirect, "/lying-type": _lying_type,
+    "/empty": _empty, "/slow": _slow,
+}
+_PREFIX_ROUTES: list[tuple[str, Callable[[_Handler, str], None]]] = [
+    ("/status/", _status), ("/loop/", _loop), ("/hops/", _hops),
+]
+
+
+class _Server(ThreadingTCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    site: FaultServer
+
+
+@contextmanager
+def serve_faults(bomb: bytes) -> Iterator[FaultServer]:
+    """Start a FaultServer on 127.0.0.1 in a background thread; on exit, release every
+    hanging handler and stop."""
+    site = FaultServer(bomb=bomb)
+    server = _Server(("127.0.0.1", 0), _Handler)
+    server.site = site
+    site.base_url = f"http://127.0.0.1:{server.server_address[1]}"
+    # A short poll interval makes shutdown, and so each test's teardown, quick.
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield site
+    finally:
+        site.stopping.set()
+        server.shutdown()
+        server.server_close()

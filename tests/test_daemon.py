@@ -1,0 +1,122 @@
+"""`monitor run` as a real subprocess: polls on schedule, hot-reloads, stops on SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.newsroom_pages import FILLER, article_page, rss_feed, when
+from tests.servers import Newsroom, WebhookReceiver, serve_newsroom, serve_webhook
+
+pytestmark = pytest.mark.slow
+
+
+def wait_for(condition: Callable[[], bool], *, timeout: float = 30.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return condition()
+
+
+class Daemon:
+    def __init__(self, config: Path, log: Path) -> None:
+        self.log = log
+        self.handle = log.open("a")
+        self.proc = subprocess.Popen([sys.executable, "-m", "monitor", "--log-format", "text", "run", "-c",
+                                      str(config)], stdout=self.handle, stderr=subprocess.STDOUT,
+                                     cwd=config.parent, env=dict(os.environ))
+
+    def output(self) -> str:
+        return self.log.read_text()
+
+    def stop(self) -> int:
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout=40)
+        finally:
+            self.handle.close()
+
+
+@pytest.fixture
+def newsroom() -> Iterator[tuple[Newsroom, WebhookReceiver]]:
+    with serve_newsroom() as site, serve_webhook() as hook:
+        yield site, hook
+
+
+def write_config(tmp: Path, site: Newsroom, hook: WebhookReceiver, keywords: str = "[ISAF]") -> Path:
+    (tmp / "watchlists").mkdir(exist_ok=True)
+    (tmp / "watchlists" / "desk.yaml").write_text(f"name: desk\nkeywords: {keywords}\nnotify: [chat]\n")
+    config = tmp / "monitor.yaml"
+    config.write_text(f"""
+database: monitor.db
+defaults: {{every: 1s, timeout: 5s}}
+channels: {{chat: "{hook.apprise_url}"}}
+sources:
+  - {{id: desknews, url: "{site.url('/feed.xml')}"}}
+watchlists: ["watchlists/*.yaml"]
+""")
+    return config
+
+
+def publish(site: Newsroom, stories: list[tuple[str, str, str]]) -> None:
+    """Publish (slug, title, sentence) stories as articles and in the feed, newest first."""
+    for slug, title, sentence in stories:
+        site.publish(f"/news/{slug}", article_page(title=title, paragraphs=[FILLER, sentence, FILLER]))
+    items = [(f"/news/{slug}", title, "Read more.", when(20, i % 24)) for i, (slug, title, _) in enumerate(stories)]
+    site.publish("/feed.xml", rss_feed(base=site.base_url, items=items), "application/rss+xml")
+
+
+def test_daemon_alerts_within_a_poll_and_never_repeats_after_restart(
+        tmp_path: Path, newsroom: tuple[Newsroom, WebhookReceiver]) -> None:
+    """A new matching item alerts once while the daemon runs; SIGTERM exits 0; a restart repeats nothing."""
+    site, hook = newsroom
+    publish(site, [("old", "Old story", "Nothing to see.")])
+    config = write_config(tmp_path, site, hook)
+    daemon = Daemon(config, tmp_path / "daemon.log")
+    try:
+        assert wait_for(lambda: "status=baseline" in daemon.output()), daemon.output()
+        publish(site, [("new", "Talks held", "ISAF commanders met their counterparts."),
+                       ("old", "Old story", "Nothing to see.")])
+        assert wait_for(lambda: len(hook.received) == 1), daemon.output()
+    finally:
+        assert daemon.stop() == 0
+    assert "daemon stopped" in daemon.output()
+
+    again = Daemon(config, tmp_path / "daemon2.log")
+    try:
+        assert wait_for(lambda: again.output().count("poll source=desknews") >= 3), again.output()
+    finally:
+        assert again.stop() == 0
+    assert len(hook.received) == 1
+
+
+def test_watchlist_edit_applies_without_restart_and_bad_edit_keeps_last_good(
+        tmp_path: Path, newsroom: tuple[Newsroom, WebhookReceiver]) -> None:
+    """Adding a keyword takes effect live; a broken edit is logged with FILE:LINE and ignored."""
+    site, hook = newsroom
+    publish(site, [("old", "Old story", "Nothing to see.")])
+    config = write_config(tmp_path, site, hook)
+    daemon = Daemon(config, tmp_path / "daemon.log")
+    try:
+        assert wait_for(lambda: "status=baseline" in daemon.output()), daemon.output()
+        watchlist = tmp_path / "watchlists" / "desk.yaml"
+        watchlist.write_text("name: desk\nkeywords: [ISAF\nnotify: [chat]\n")
+        assert wait_for(lambda: "reload rejected" in daemon.output()), daemon.output()
+        assert "desk.yaml:" in daemon.output()
+        watchlist.write_text("name: desk\nkeywords: [ISAF, Kayani]\nnotify: [chat]\n")
+        assert wait_for(lambda: "reload applied" in daemon.output()), daemon.output()
+        publish(site, [("kayani", "Army chief visits", "General Kayani visited the troops."),
+                       ("old", "Old story", "Nothing to see.")])
+        assert wait_for(lambda: len(hook.received) == 1), daemon.output()
+    finally:
+        assert daemon.stop() == 0
+    assert hook.received[0]["title"] == "[desk] Army chief visits"

@@ -1,0 +1,315 @@
+"""The HTTP edge against real loopback servers: a fault catalogue, conditional GET, limits."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+import tracemalloc
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+import pytest
+
+from monitor import __version__
+from monitor.errors import BadStatus, FetchError, FetchTimeout, ResponseTooLarge, UnsafeRedirect
+from monitor.fetch import Fetcher, _reason, parse_retry_after
+from monitor.models import Response
+from tests.faultserver import PAGE, FaultServer, gzip_bomb, serve_faults
+from tests.servers import Newsroom, free_port, serve_newsroom
+
+DEADLINE = 2.0
+
+
+@pytest.fixture(scope="module")
+def bomb() -> bytes:
+    return gzip_bomb()
+
+
+@pytest.fixture
+def faults(bomb: bytes) -> Iterator[FaultServer]:
+    with serve_faults(bomb) as site:
+        yield site
+
+
+@pytest.fixture
+def newsroom() -> Iterator[Newsroom]:
+    with serve_newsroom() as site:
+        yield site
+
+
+def fetch(url: str, *, timeout: float = DEADLINE, fetcher_options: dict[str, Any] | None = None,
+          **options: Any) -> Response:
+    """One GET through a fresh Fetcher, in its own event loop."""
+    async def run() -> Response:
+        async with Fetcher(**(fetcher_options or {})) as fetcher:
+            return await fetcher.get(url, timeout=timeout, **options)
+    return asyncio.run(run())
+
+
+@dataclass(frozen=True, kw_only=True)
+class Fault:
+    path: str
+    error: type[FetchError]
+    reason: str
+    options: dict[str, Any] = field(default_factory=dict)
+    bounded_memory: bool = False
+    translated: bool = False  # made from a library exception, which must be kept as the cause
+
+
+FAULTS = {
+    "hang": Fault(path="/hang", error=FetchTimeout, reason="no complete response within 2s", translated=True),
+    "drip": Fault(path="/drip", error=FetchTimeout, reason="no complete response within 2s", translated=True),
+    "500": Fault(path="/status/500", error=BadStatus, reason="HTTP 500"),
+    "503": Fault(path="/status/503", error=BadStatus, reason="HTTP 503"),
+    "429": Fault(path="/status/429", error=BadStatus, reason="HTTP 429"),
+    "404": Fault(path="/nowhere", error=BadStatus, reason="HTTP 404"),
+    "reset": Fault(path="/reset", error=FetchError, reason="connection reset by peer", translated=True),
+    "close": Fault(path="/close", error=FetchError, reason="server closed the connection without a response",
+                   translated=True),
+    "truncated": Fault(path="/truncated", error=FetchError, reason="body truncated", translated=True),
+    "endless": Fault(path="/endless", error=ResponseTooLarge, reason="body larger than the 1000000-byte cap",
+                     options={"max_bytes": 1_000_000}, bounded_memory=True),
+    "bomb": Fault(path="/bomb", error=ResponseTooLarge, reason="body larger than the 10000000-byte cap",
+                  bounded_memory=True),
+    "declared-huge": Fault(path="/huge", error=ResponseTooLarge,
+                           reason="body of 10000000000 bytes declared, over the 10000000-byte cap"),
+    "bad-gzip": Fault(path="/bad-gzip", error=FetchError, reason="body could not be decompressed", translated=True),
+    "brotli": Fault(path="/brotli", error=FetchError, reason="unsupported Content-Encoding 'br'"),
+    "loop": Fault(path="/loop/a", error=UnsafeRedirect, reason="redirect loop back to"),
+    "too-many-hops": Fault(path="/hops/6", error=UnsafeRedirect, reason="more than 5 redirects"),
+    "to-file": Fault(path="/redirect?to=" + quote("file:///etc/passwd"), error=UnsafeRedirect,
+                     reason="refused redirect to 'file' URL file:"),
+    "to-ftp": Fault(path="/redirect?to=" + quote("ftp://127.0.0.1/pub"), error=UnsafeRedirect,
+                    reason="refused redirect to 'ftp' URL"),
+    "private": Fault(path="/page", error=UnsafeRedirect,
+                     reason="refused to connect: 127.0.0.1 is the non-public address 127.0.0.1",
+                     options={"allow_private": False}),
+}
+
+
+class TestFaults:
+    @pytest.mark.parametrize("fault", FAULTS.values(), ids=FAULTS.keys())
+    def test_fault_raises_its_error_without_hanging(self, faults: FaultServer, fault: Fault) -> None:
+        """Each fault raises its FetchError class with a clear reason, and returns soon after the deadline."""
+        if fault.bounded_memory:
+            tracemalloc.start()
+        started = time.monotonic()
+        try:
+            with pytest.raises(FetchError) as caught:
+                fetch(faults.url(fault.path), fetcher_options=fault.options)
+            elapsed = time.monotonic() - started
+            peak = tracemalloc.get_traced_memory()[1] if fault.bounded_memory else 0
+        finally:
+            tracemalloc.stop()
+        assert type(caught.value) is fault.error
+        assert caught.value.reason.startswith(fault.reason)
+        assert elapsed < DEADLINE + 3
+        assert peak < 50_000_000
+        assert (caught.value.__cause__ is not None) == fault.translated
+
+    def test_drip_is_stopped_by_the_whole_request_deadline(self, faults: FaultServer) -> None:
+        """A body dripping faster than any per-read timeout still ends at the deadline."""
+        with pytest.raises(FetchTimeout) as caught:
+            fetch(faults.url("/drip"))
+        assert type(caught.value.__cause__) is TimeoutError
+
+    def test_bad_status_carries_status_and_retry_after(self, faults: FaultServer) -> None:
+        """A 503 with Retry-After: 120 gives BadStatus(status=503, retry_after=120.0)."""
+        with pytest.raises(BadStatus) as caught:
+            fetch(faults.url("/status/503"))
+        assert (caught.value.status, caught.value.retry_after) == (503, 120.0)
+
+    def test_bad_status_without_retry_after(self, faults: FaultServer) -> None:
+        """A 429 without Retry-After gives retry_after None."""
+        with pytest.raises(BadStatus) as caught:
+            fetch(faults.url("/status/429"))
+        assert (caught.value.status, caught.value.retry_after) == (429, None)
+
+    def test_connection_refused(self) -> None:
+        """A port nobody listens on gives FetchError 'connection refused' with the OS error as cause."""
+        with pytest.raises(FetchError) as caught:
+            fetch(f"http://127.0.0.1:{free_port()}/")
+        assert type(caught.value) is FetchError
+        assert caught.value.reason == "connection refused"
+        assert caught.value.__cause__ is not None
+
+    def test_private_address_is_refused_before_connecting(self, faults: FaultServer) -> None:
+        """With allow_private off, a loopback host is refused and the server never sees a request."""
+        with pytest.raises(UnsafeRedirect):
+            fetch(faults.url("/page"), fetcher_options={"allow_private": False})
+        assert faults.headers == []
+
+    def test_redirect_to_private_address_is_refused(self, faults: FaultServer, newsroom: Newsroom) -> None:
+        """allow_private applies to every hop, not only the first."""
+        # The first hop is loopback too, so the refusal names it; what matters is no hop connects.
+        target = newsroom.publish("/p", "<p>x</p>")
+        with pytest.raises(UnsafeRedirect):
+            fetch(faults.url("/redirect?to=" + quote(target)), fetcher_options={"allow_private": False})
+        assert newsroom.hits("/p") == []
+
+    def test_dns_failure_reason(self) -> None:
+        """A resolver error under httpx's ConnectError reads 'host name could not be resolved'."""
+        # Built by hand: resolving a real unknown name would leave the loopback interface.
+        try:
+            try:
+                raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+            except OSError as exc:
+                raise httpx.ConnectError("[Errno -2] Name or service not known") from exc
+        except httpx.ConnectError as exc:
+            assert _reason(exc) == "host name could not be resolved"
+
+    @pytest.mark.parametrize("url", ["ftp://127.0.0.1/file", "file:///etc/passwd", "http://[::1"])
+    def test_unfetchable_url_is_refused(self, url: str) -> None:
+        """A non-HTTP or malformed URL raises FetchError without any connection."""
+        with pytest.raises(FetchError) as caught:
+            fetch(url)
+        assert type(caught.value) is FetchError
+
+
+class TestBodies:
+    def test_redirect_to_another_loopback_port(self, faults: FaultServer, newsroom: Newsroom) -> None:
+        """A redirect to another server is followed, and Response.url is the final URL."""
+        target = newsroom.publish("/news/1", "<p>one</p>")
+        response = fetch(faults.url("/redirect?to=" + quote(target)))
+        assert (response.url, response.status, response.body) == (target, 200, b"<p>one</p>")
+
+    def test_relative_location_is_resolved(self, faults: FaultServer) -> None:
+        """A relative Location resolves against the redirecting URL."""
+        response = fetch(faults.url("/dir/relative"))
+        assert (response.url, response.body) == (faults.url("/page"), PAGE)
+
+    def test_redirects_up_to_the_limit_are_followed(self, faults: FaultServer) -> None:
+        """Exactly max_redirects hops still succeed."""
+        assert fetch(faults.url("/hops/5")).url == faults.url("/hops/0")
+
+    @pytest.mark.parametrize("path", ["/gzip", "/deflate"])
+    def test_compressed_body_is_decoded(self, faults: FaultServer, path: str) -> None:
+        """gzip and (raw) deflate bodies come back decompressed."""
+        assert fetch(faults.url(path)).body == PAGE
+
+    def test_lying_content_type_is_reported_as_sent(self, faults: FaultServer) -> None:
+        """The fetcher passes Content-Type through; judging the body is the source's job."""
+        response = fetch(faults.url("/lying-type"))
+        assert (response.content_type, response.body) == ("image/png", PAGE)
+
+    def test_empty_body(self, faults: FaultServer) -> None:
+        """A 200 with no body is a Response with body b'', not an error."""
+        response = fetch(faults.url("/empty"))
+        assert (response.status, response.body, response.not_modified) == (200, b"", False)
+
+    @pytest.mark.parametrize("path", ["/page", "/gzip"])
+    def test_body_exactly_at_the_cap_is_accepted(self, faults: FaultServer, path: str) -> None:
+        """max_bytes is inclusive, and counts decompressed bytes."""
+        assert fetch(faults.url(path), fetcher_options={"max_bytes": len(PAGE)}).body == PAGE
+
+    def test_body_one_byte_over_the_cap_is_refused(self, faults: FaultServer) -> None:
+        """A gzip body that inflates to one byte more than max_bytes is ResponseTooLarge."""
+        with pytest.raises(ResponseTooLarge):
+            fetch(faults.url("/gzip"), fetcher_options={"max_bytes": len(PAGE) - 1})
+
+
+class TestConditionalGet:
+    def test_second_request_sends_validators_and_gets_not_modified(self, newsroom: Newsroom) -> None:
+        """The validators of a first GET make the second a 304 with an empty body."""
+        url = newsroom.publish("/feed", "<rss/>", content_type="application/rss+xml")
+
+        async def run() -> tuple[Response, Response]:
+            async with Fetcher() as fetcher:
+                first = await fetcher.get(url, timeout=DEADLINE)
+                second = await fetcher.get(url, timeout=DEADLINE, etag=first.etag,
+                                           last_modified=first.last_modified)
+                return first, second
+
+        first, second = asyncio.run(run())
+        assert (first.status, first.body, first.not_modified) == (200, b"<rss/>", False)
+        assert first.etag and first.last_modified
+        assert (second.status, second.body, second.not_modified) == (304, b"", True)
+        assert (second.etag, second.last_modified) == (first.etag, first.last_modified)
+        assert newsroom.hits("/feed") == [200, 304]
+
+    def test_last_modified_alone_is_enough(self, newsroom: Newsroom) -> None:
+        """If-Modified-Since without an ETag still gets a 304, and keeps the stored date."""
+        url = newsroom.publish("/feed", "<rss/>")
+        stamp = fetch(url).last_modified
+        second = fetch(url, last_modified=stamp)
+        assert second.not_modified and second.last_modified == stamp
+
+    def test_changed_page_is_fetched_again(self, newsroom: Newsroom) -> None:
+        """Stale validators get the new body, with new validators."""
+        url = newsroom.publish("/feed", "<rss>1</rss>")
+        first = fetch(url)
+        newsroom.publish("/feed", "<rss>2</rss>")
+        second = fetch(url, etag=first.etag, last_modified=first.last_modified)
+        assert (second.not_modified, second.body) == (False, b"<rss>2</rss>")
+        assert second.etag != first.etag
+
+    def test_not_modified_keeps_stored_validators_the_server_omitted(self, newsroom: Newsroom) -> None:
+        """A 304 that omits a validator echoes the one we sent."""
+        url = newsroom.publish("/feed", "<rss/>")
+        first = fetch(url)
+        second = fetch(url, etag=first.etag, last_modified="Mon, 01 Jan 2001 00:00:00 GMT")
+        # Newsroom's 304 carries its own Last-Modified, so only check the ETag is kept.
+        assert second.not_modified and second.etag == first.etag
+
+
+class TestRequest:
+    def test_user_agent_names_the_project(self, faults: FaultServer) -> None:
+        """Every request says who we are, and asks only for encodings we can cap."""
+        fetch(faults.url("/page"), accept="application/rss+xml")
+        sent = faults.headers[0]
+        assert sent["user-agent"].startswith(f"press-monitor/{__version__} ")
+        assert sent["accept"] == "application/rss+xml"
+        assert sent["accept-encoding"] == "gzip, deflate"
+
+    def test_non_ascii_validator_is_sent_as_utf8(self, faults: FaultServer) -> None:
+        """An ETag a server sent in UTF-8 goes back byte for byte instead of crashing httpx."""
+        fetch(faults.url("/page"), etag='"caf\u00e9"')
+        assert faults.headers[0]["if-none-match"].encode("latin-1") == '"caf\u00e9"'.encode()
+
+    def test_per_host_limit_bounds_concurrent_connections(self, faults: FaultServer) -> None:
+        """With per_host=2, six concurrent GETs to one host never hold more than two connections."""
+        async def run() -> None:
+            async with Fetcher(per_host=2) as fetcher:
+                await asyncio.gather(*(fetcher.get(faults.url("/slow"), timeout=DEADLINE * 2)
+                                       for _ in range(6)))
+
+        asyncio.run(run())
+        assert len(faults.headers) == 6
+        assert faults.peak == 2
+
+    def test_fetcher_is_built_outside_a_loop_and_reopens_after_close(self, faults: FaultServer) -> None:
+        """The client is made lazily inside the running loop, and again after aclose."""
+        fetcher = Fetcher()
+
+        async def run() -> None:
+            await fetcher.get(faults.url("/page"), timeout=DEADLINE)
+            await fetcher.aclose()
+            await fetcher.get(faults.url("/page"), timeout=DEADLINE)
+            await fetcher.aclose()
+
+        asyncio.run(run())
+        assert len(faults.headers) == 2
+
+
+class TestParseRetryAfter:
+    NOW = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
+
+    @pytest.mark.parametrize(("value", "expected"), [
+        ("120", 120.0),
+        (" 0 ", 0.0),
+        ("Thu, 01 Jan 2026 12:02:00 GMT", 120.0),
+        ("Thu, 01 Jan 2026 11:00:00 GMT", 0.0),
+        ("soon", None),
+        ("-5", None),
+        ("1.5", None),
+        ("", None),
+        (None, None),
+    ])
+    def test_values(self, value: str | None, expected: float | None) -> None:
+        """Delay-seconds and HTTP-dates become seconds; a past date is 0; anything else is None."""
+        assert parse_retry_after(value, now=self.NOW) == expected
