@@ -166,8 +166,21 @@ class _PhraseIndex:
                 continue
             first, after = folded.original_span(start, end)
             for term, kept in terms:
-                if kept is None or normal_term(original[first:after], fold=False) == kept:
+                if kept is None or _holds_word(normalise(original[first:after], fold=False).text, kept):
                     yield term, first, after
+
+
+def _holds_word(text: str, key: str) -> bool:
+    """Whether ``key`` occurs in ``text`` with a word boundary at each end that is a word character."""
+    start = text.find(key)
+    while start >= 0:
+        end = start + len(key)
+        if (boundary_at(text, start) or not is_word_char(key[0])) and (
+            boundary_at(text, end) or not is_word_char(key[-1])
+        ):
+            return True
+        start = text.find(key, start + 1)
+    return False
 
 
 def _judge(rule: WatchRule, hits: dict[str, list[Hit]], texts: dict[str, str]) -> Match | None:

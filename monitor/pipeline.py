@@ -200,11 +200,11 @@ class Poller:
         loop = asyncio.get_running_loop()
         # trafilatura blocks for tens of milliseconds a page: keep it off the event loop.
         return await loop.run_in_executor(
-            self.executor, _extract, response.body, response.url, content_selector)
+            self.executor, _extract, response.body, response.url, content_selector, response.content_type)
 
 
-def _extract(body: bytes, url: str, content_selector: str | None) -> Article:
-    return extract_article(body, url=url, content_selector=content_selector)
+def _extract(body: bytes, url: str, content_selector: str | None, content_type: str | None) -> Article:
+    return extract_article(body, url=url, content_selector=content_selector, content_type=content_type)
 
 
 def _hash_text(text: str) -> str:
