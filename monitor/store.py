@@ -24,7 +24,7 @@ migrations = Migrations("press-monitor")
 
 @migrations()
 def m001_initial(db: Database) -> None:
-    db["sources"].create(
+    db.table("sources").create(
         {
             "id": str,
             "url": str,
@@ -45,7 +45,7 @@ def m001_initial(db: Database) -> None:
         not_null={"consecutive_failures"},
         defaults={"consecutive_failures": 0},
     )
-    db["items"].create(
+    db.table("items").create(
         {
             "id": int,
             "url": str,
@@ -66,9 +66,9 @@ def m001_initial(db: Database) -> None:
         not_null={"url", "source_id", "first_seen"},
         defaults={"baseline": 0},
     )
-    db["items"].create_index(["url"], unique=True)
-    db["items"].create_index(["source_id", "guid"])
-    db["matches"].create(
+    db.table("items").create_index(["url"], unique=True)
+    db.table("items").create_index(["source_id", "guid"])
+    db.table("matches").create(
         {
             "id": int,
             "item_id": int,
@@ -81,8 +81,8 @@ def m001_initial(db: Database) -> None:
         pk="id",
         foreign_keys=[("item_id", "items", "id")],
     )
-    db["matches"].create_index(["item_id", "watchlist"], unique=True)
-    db["outbox"].create(
+    db.table("matches").create_index(["item_id", "watchlist"], unique=True)
+    db.table("outbox").create(
         {
             "id": int,
             "item_id": int,
@@ -101,8 +101,8 @@ def m001_initial(db: Database) -> None:
         defaults={"status": "queued", "attempts": 0, "done_targets": "[]"},
         foreign_keys=[("item_id", "items", "id")],
     )
-    db["outbox"].create_index(["item_id", "watchlist", "channel"], unique=True)
-    db["outbox"].create_index(["status", "next_attempt_at"])
+    db.table("outbox").create_index(["item_id", "watchlist", "channel"], unique=True)
+    db.table("outbox").create_index(["status", "next_attempt_at"])
 
 
 def utcnow() -> datetime:
@@ -126,6 +126,7 @@ class SourceState:
     last_modified: str | None = None
     body_hash: str | None = None
     baseline_at: datetime | None = None
+    last_success_at: datetime | None = None
     consecutive_failures: int = 0
     retry_at: datetime | None = None
 
@@ -188,7 +189,7 @@ class Store:
     # -- sources ---------------------------------------------------------------------
 
     def source_state(self, source_id: str) -> SourceState:
-        rows = list(self.db["sources"].rows_where("id = ?", [source_id]))
+        rows = list(self.db.table("sources").rows_where("id = ?", [source_id]))
         if not rows:
             return SourceState(id=source_id)
         row = rows[0]
@@ -198,12 +199,13 @@ class Store:
             last_modified=row["last_modified"],
             body_hash=row["body_hash"],
             baseline_at=_parse(row["baseline_at"]),
+            last_success_at=_parse(row["last_success_at"]),
             consecutive_failures=row["consecutive_failures"] or 0,
             retry_at=_parse(row["retry_at"]),
         )
 
     def _upsert_source(self, source_id: str, values: dict[str, object]) -> None:
-        self.db["sources"].upsert({"id": source_id, **values}, pk="id")
+        self.db.table("sources").upsert({"id": source_id, **values}, pk="id")
 
     def record_not_modified(self, source_id: str, *, now: datetime, status: str = "not-modified") -> None:
         """A poll that found nothing to do (304 or an unchanged body) is a success."""
@@ -253,7 +255,7 @@ class Store:
                     continue
                 ids.append(item_id)
                 for match in item.matches:
-                    self.db["matches"].insert({
+                    self.db.table("matches").insert({
                         "item_id": item_id, "watchlist": match.watchlist,
                         "terms": json.dumps(list(match.terms), ensure_ascii=False),
                         "snippet": match.snippet,
@@ -262,7 +264,7 @@ class Store:
                         "created_at": _iso(now),
                     }, ignore=True)
                 for watchlist, channel in item.deliveries:
-                    self.db["outbox"].insert({
+                    self.db.table("outbox").insert({
                         "item_id": item_id, "watchlist": watchlist, "channel": channel,
                         "status": "queued", "attempts": 0, "next_attempt_at": _iso(now),
                         "created_at": _iso(now), "done_targets": "[]",
@@ -346,4 +348,5 @@ def _chunks(values: list[str], size: int) -> Iterable[list[str]]:
 
 def backoff_delay(failures: int, *, interval: timedelta, cap: timedelta = timedelta(hours=6)) -> timedelta:
     """Exponential: one interval after the first failure, doubling each time, capped."""
-    return min(interval * (2 ** max(failures - 1, 0)), max(cap, interval))
+    delay: timedelta = min(interval * (2 ** max(failures - 1, 0)), max(cap, interval))
+    return delay

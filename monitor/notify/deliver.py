@@ -30,7 +30,8 @@ SEND_TIMEOUT = 30.0
 
 def retry_delay(attempts: int) -> timedelta:
     """30 s after the first failure, doubling, at most an hour apart."""
-    return min(timedelta(seconds=30) * (2 ** max(attempts - 1, 0)), timedelta(hours=1))
+    delay: timedelta = min(timedelta(seconds=30) * (2 ** max(attempts - 1, 0)), timedelta(hours=1))
+    return delay
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -1,0 +1,30 @@
+"""Canonical URLs: the identity of an item."""
+
+from __future__ import annotations
+
+import pytest
+
+from monitor.urls import canonical_url
+
+
+@pytest.mark.parametrize(("raw", "canonical"), [
+    ("HTTPS://WWW.Dawn.com/news/1", "https://www.dawn.com/news/1"),
+    ("https://www.dawn.com:443/news/1", "https://www.dawn.com/news/1"),
+    ("http://example.org:80/a", "http://example.org/a"),
+    ("http://example.org:8080/a", "http://example.org:8080/a"),
+    ("https://example.org/a#comments", "https://example.org/a"),
+    ("https://example.org/a?utm_source=tw&utm_medium=social", "https://example.org/a"),
+    ("https://example.org/a?id=5&fbclid=XYZ&gclid=1", "https://example.org/a?id=5"),
+    ("https://example.org/a?b=2&a=1", "https://example.org/a?b=2&a=1"),
+    ("https://example.org", "https://example.org/"),
+    ("https://example.org/Path/Case", "https://example.org/Path/Case"),
+])
+def test_canonical_url(raw: str, canonical: str) -> None:
+    """Scheme/host case, default ports, fragments and tracking parameters never split an item."""
+    assert canonical_url(raw) == canonical
+
+
+def test_canonical_url_is_idempotent() -> None:
+    """Canonicalising twice changes nothing."""
+    once = canonical_url("HTTP://Example.org:80/x?utm_campaign=a&q=1#top")
+    assert canonical_url(once) == once
