@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 CONFIG ?= config/monitor.yaml
 
-.PHONY: run test install clean
+.PHONY: run test install clean bench schema
 
 $(BIN)/monitor: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,17 @@ run: install
 
 test: install
 	$(BIN)/python -m pytest -q
+
+# press-monitor against urlwatch on a local nginx (installs nginx and urlwatch if missing).
+# BENCH_ARGS, e.g. --sources 2000 --runs 3
+bench: install
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+# Regenerate the editors' JSON Schema after changing the config models (a test compares them).
+schema: install
+	$(BIN)/monitor schema > schema/monitor.schema.json.tmp && mv schema/monitor.schema.json.tmp schema/monitor.schema.json
+	$(BIN)/monitor schema --watchlist > schema/watchlist.schema.json.tmp \
+		&& mv schema/watchlist.schema.json.tmp schema/watchlist.schema.json
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -73,7 +73,10 @@ def once(config_path: Path | None, source_ids: tuple[str, ...]) -> None:
     if unknown:
         known = ", ".join(s.id for s in config.sources)
         raise click.UsageError(f"unknown source {', '.join(unknown)} (configured: {known})")
-    results = asyncio.run(poll_once(config, source_ids))
+    from monitor.commands.progress import progress
+
+    with progress(len(source_ids) or len(config.sources), label="polling") as tick:
+        results = asyncio.run(poll_once(config, source_ids, on_done=tick))
     for result in results:
         line = f"{result.source_id}: {result.status} new={result.new} matched={result.matched}"
         click.echo(line + (f" error={result.error}" if result.error else ""))
@@ -82,12 +85,19 @@ def once(config_path: Path | None, source_ids: tuple[str, ...]) -> None:
 
 @main.command()
 @config_option
-def validate(config_path: Path | None) -> None:
+@click.option("-v", "--verbose", is_flag=True,
+              help="Also fetch each source once: items found, and the feeds or WordPress API its page offers.")
+def validate(config_path: Path | None, verbose: bool) -> None:
     """Check the config and watch lists; print a summary, or every problem and exit 2."""
     from monitor.config import summarize
 
     config = _load(config_path)
     click.echo(summarize(config))
+    if verbose:
+        from monitor.probe import describe, probe_all
+
+        probes = asyncio.run(probe_all(config.sources))
+        click.echo(describe(probes, {s.id: s.kind for s in config.sources}))
 
 
 @main.command("test-notify")
@@ -114,3 +124,22 @@ def test_notify(channel: str, config_path: Path | None) -> None:
     if failures:
         sys.exit(1)
     click.echo(f"{channel}: test alert sent")
+
+
+from monitor.commands.alerts import alerts  # noqa: E402 - commands register after the group exists
+from monitor.commands.backtest import backtest  # noqa: E402
+from monitor.commands.check import check  # noqa: E402
+from monitor.commands.health import health  # noqa: E402
+from monitor.commands.items import items  # noqa: E402
+from monitor.commands.schema import schema  # noqa: E402
+from monitor.commands.search import search  # noqa: E402
+from monitor.commands.status import status  # noqa: E402
+
+main.add_command(status)
+main.add_command(items)
+main.add_command(alerts)
+main.add_command(schema)
+main.add_command(health)
+main.add_command(check)
+main.add_command(search)
+main.add_command(backtest)

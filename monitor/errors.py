@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from monitor.redact import redact
+
 
 class MonitorError(Exception):
     """Base class: every error press-monitor raises on purpose."""
@@ -51,7 +53,8 @@ class FetchError(MonitorError):
     def __init__(self, url: str, reason: str) -> None:
         self.url = url
         self.reason = reason
-        super().__init__(f"{reason} ({url})")
+        # The URL may carry a token from ${ENV}; the message is what gets logged and stored.
+        super().__init__(f"{reason} ({redact(url)})")
 
 
 class FetchTimeout(FetchError):

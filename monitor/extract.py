@@ -6,7 +6,8 @@ Matching runs on this text only, so it must leave out what is not the article: n
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
+from datetime import UTC, datetime, tzinfo
 
 import trafilatura
 from lxml.etree import LxmlError
@@ -15,42 +16,50 @@ from trafilatura.settings import Document
 
 from monitor.errors import SourceError
 from monitor.models import Article
-from monitor.sources.base import as_utc, collapse, node_text, parse_html
+from monitor.sources.base import collapse, node_text, parse_html
+from monitor.sources.dates import as_utc, dateline_date, page_date
 
 # Boxes that are never the article, whatever trafilatura's scoring says: asides, menus,
 # page footers, and boxes whose class is exactly "sidebar", "recent-news", "must-read"...
 # Why exact class tokens: substrings ("has-sidebar", "read-more") also name page wrappers.
+_WORD = re.compile(r"\w+")
 _BOX_CLASSES = ("sidebar", "recent-news", "recent-posts", "must-read", "most-read", "most-popular")
+# Press contacts (names, phone numbers) close many releases ("ep-a_contacts" on the European
+# Parliament's pages); they are boilerplate, never what a watch list is about.
 _PRUNE = " | ".join(
-    ["//aside", "//nav", "//footer[not(ancestor::article)]"]
+    ["//aside", "//nav", "//footer[not(ancestor::article)]", "//*[contains(@class, '_contacts')]"]
     + [f"//*[contains(concat(' ', normalize-space(@class), ' '), ' {name} ')]" for name in _BOX_CLASSES]
 )
 
 
 def extract_article(
-    html: bytes, *, url: str, content_selector: str | None = None, content_type: str | None = None
+    html: bytes, *, url: str, content_selector: str | None = None, content_type: str | None = None,
+    tz: tzinfo = UTC,
 ) -> Article:
     """The main text of an article page, with the title and date the page states.
 
     ``content_selector`` (a source's ``select.content``) names the element holding the
     text, replacing automatic extraction. The page is decoded like a browser would (HTTP
-    charset, else BOM or ``<meta charset>``). Raises SourceError when a given selector is
-    invalid; a page with no recognisable article yields empty text, not an error.
+    charset, else BOM or ``<meta charset>``). A date written without a zone is local time
+    in ``tz``. Raises SourceError when a given selector is invalid; a page with no
+    recognisable article yields empty text, not an error.
     """
     tree = parse_html(html, content_type)
     page = tree.html or ""
     document = _bare_extraction(page, url)
-    title = collapse(document.title or "") if document is not None and document.title else None
-    published = _date(document.date) if document is not None else None
+    title = _title(collapse(document.title or "") if document is not None else "", tree)
     if content_selector is not None:
         try:
             nodes = tree.css(content_selector)
         except SelectolaxError as exc:
             raise SourceError(f"{url}: select.content {content_selector!r} is not valid CSS") from exc
         text = "\n".join(t for t in (node_text(n) for n in nodes) if t)
-        return Article(text=text, title=title or _html_title(tree), published=published)
-    text = (document.text or "").strip() if document is not None else ""
-    return Article(text=text, title=title or _html_title(tree), published=published)
+    else:
+        text = (document.text or "").strip() if document is not None else ""
+    # The page's own markup states a time; trafilatura's guess is a day; a dateline is text.
+    published = (page_date(tree, tz) or (_date(document.date, tz) if document is not None else None)
+                 or dateline_date(text, tz))
+    return Article(text=text, title=title, published=published)
 
 
 def _bare_extraction(page: str, url: str) -> Document | None:
@@ -74,16 +83,34 @@ def _bare_extraction(page: str, url: str) -> Document | None:
     return result if isinstance(result, Document) else None
 
 
-def _date(value: str | None) -> datetime | None:
-    """trafilatura's date (``YYYY-MM-DD``, maybe with a time) as UTC; naive counts as UTC."""
+def _date(value: str | None, tz: tzinfo) -> datetime | None:
+    """trafilatura's date (``YYYY-MM-DD``, maybe with a time) as UTC; naive is local in ``tz``."""
     if not value:
         return None
     try:
-        return as_utc(datetime.fromisoformat(value))
+        return as_utc(datetime.fromisoformat(value), tz)
     except ValueError:
         return None
 
 
-def _html_title(tree: LexborHTMLParser) -> str | None:
+def _title(found: str, tree: LexborHTMLParser) -> str | None:
+    """The headline, without the site's name.
+
+    Why not just ``<title>``: it says "Headline | News | European Parliament". The page's
+    ``<h1>`` is the headline when its words are those of ``<title>`` or ``og:title`` (a
+    logo in an ``<h1>`` is not); else ``og:title``, else what trafilatura found.
+    """
     node = tree.css_first("title")
-    return (node_text(node) or None) if node is not None else None
+    page_title = node_text(node) if node is not None else ""
+    og_title = ""
+    for meta in tree.css('meta[property="og:title"], meta[name="og:title"]'):
+        og_title = collapse(meta.attributes.get("content") or meta.attributes.get("value") or "")
+        if og_title:
+            break
+    known = set(_WORD.findall(f"{page_title} {og_title}".lower()))
+    headings = [node_text(h) for h in tree.css("h1")]
+    for candidate in [*headings, found]:
+        words = set(_WORD.findall(candidate.lower()))
+        if known and words and len(words & known) >= 0.6 * len(words) and len(candidate) <= 300:
+            return candidate
+    return og_title or found or page_title or None

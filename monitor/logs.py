@@ -7,6 +7,8 @@ import logging
 import sys
 from datetime import datetime, timezone
 
+from monitor.redact import RedactingFormatter
+
 _NOISY = ("httpx", "httpcore", "apscheduler", "apprise", "trafilatura", "htmldate", "courlan", "asyncio")
 
 
@@ -34,6 +36,7 @@ def setup_logging(*, verbose: int = 0, fmt: str = "auto") -> None:
         handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%H:%M:%S"))
+    handler.setFormatter(RedactingFormatter(handler.formatter or logging.Formatter()))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if verbose > 0 else logging.INFO)

@@ -15,7 +15,8 @@ How a term matches (DESIGN.md section 2):
   with diacritics needs them ("Señor" does not match "Senor").
 - A term written ``/like this/`` is a Python regular expression, searched with IGNORECASE
   in the normal form with diacritics kept. So it sees case-folded text ("ß" reads "ss"),
-  one space for every run of separators, ``'`` for every apostrophe, no harakat or
+  one space for every run of separators, ``'`` for every apostrophe, Urdu letters for
+  their Arabic variants (the pattern's own are mapped too), ASCII digits, no harakat or
   invisible characters. It gets no implicit word boundaries: write ``\\b`` where wanted.
 
 Every hit is reported with offsets into the original title or body string.
@@ -24,13 +25,16 @@ Every hit is reported with offsets into the original title or body string.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import ahocorasick
 
 from monitor.models import Hit, Match
-from monitor.textnorm import Normalised, boundary_at, is_word_char, normal_term, normalise
+from monitor.rulelogic import Rule as _Rule
+from monitor.rulelogic import compile_rule as _compile_rule
+from monitor.textnorm import GLUES, Normalised, boundary_at, is_word_char, normal_pattern, normal_term, normalise
+from monitor.watchlang import Condition, TermError, parse_term, regex_source
 
 SNIPPET_CHARS = 160
 _FIELDS = ("title", "body")
@@ -42,24 +46,46 @@ _NON_SPACE = re.compile(r"\S")
 class WatchRule:
     """One watch list as the matcher sees it.
 
-    It fires when any keyword, all require terms and no exclude term occur in the title or
-    body; with no keywords, when all require terms occur. ``sources`` limits it to those
-    source ids (None: every source).
+    It fires when any keyword, all require conditions and no exclude condition hold; with
+    no keywords, when all require conditions hold; and only if some term was found (a
+    match needs a snippet). A condition is a term string of ``monitor.watchlang`` or a
+    nested ``Group``/``Scoped``. ``sources`` limits the rule to those source ids (None:
+    every source).
     """
 
     name: str
-    keywords: tuple[str, ...]
-    require: tuple[str, ...] = ()
-    exclude: tuple[str, ...] = ()
+    keywords: tuple[Condition, ...]
+    require: tuple[Condition, ...] = ()
+    exclude: tuple[Condition, ...] = ()
     sources: frozenset[str] | None = None
 
 
-def term_problem(term: str) -> str | None:
-    """None if the term is usable, else a sentence saying what is wrong (e.g. bad /regex/), for config errors."""
-    stripped = term.strip()
+def term_problem(term: str, aliases: Mapping[str, tuple[str, ...]] | None = None) -> str | None:
+    """None if the term is usable, else a sentence saying what is wrong (e.g. bad /regex/), for config errors.
+
+    With ``aliases`` None, ``@name`` references are not checked (the config checks them
+    once its aliases are loaded)."""
+    try:
+        parsed = parse_term(term, aliases)
+    except TermError as exc:
+        return str(exc)
+    for atom in (*parsed.left, *parsed.right):
+        if aliases is None and atom.startswith("@"):
+            continue
+        if aliases is None and len(atom) >= 2 and atom.startswith('"') and atom.endswith('"'):
+            atom = atom[1:-1]
+        problem = atom_problem(atom)
+        if problem is not None:
+            return problem
+    return None
+
+
+def atom_problem(atom: str) -> str | None:
+    """None if ``atom`` (one spelling: a phrase or a /regex/) can be matched, else why not."""
+    stripped = atom.strip()
     if not stripped:
         return "the term is empty (write a word, a phrase or a /regular expression/)"
-    pattern = _regex_source(stripped)
+    pattern = regex_source(stripped)
     if pattern is not None:
         if not pattern:
             return "'//' is an empty regular expression (write a pattern between the slashes)"
@@ -69,10 +95,7 @@ def term_problem(term: str) -> str | None:
             where = f" at position {exc.pos + 1}" if exc.pos is not None else ""
             return f"'{stripped}' is not a valid regular expression: {exc.msg}{where}"
         if compiled.search("") is not None:
-            return (
-                f"'{stripped}' matches the empty string, so it would fire on every item"
-                " (use + rather than * or ?)"
-            )
+            return f"'{stripped}' matches the empty string, so it would fire on every item (use + rather than * or ?)"
         return None
     if stripped.startswith("/"):
         return f"'{stripped}' starts with '/' but does not end with one (write /pattern/ for a regular expression)"
@@ -84,51 +107,69 @@ def term_problem(term: str) -> str | None:
 class Matcher:
     """Every watch list compiled once; ``match`` is then called for each new item.
 
-    Plain terms of all lists share one Aho-Corasick automaton, so the cost of a scan hardly
-    grows with the number of terms; regular expressions run one by one.
+    Plain spellings of all lists share one Aho-Corasick automaton, so the cost of a scan
+    hardly grows with the number of terms; regular expressions run one by one. The rules'
+    logic (groups, fields, proximity) is then judged only for rules with a hit.
     """
 
-    def __init__(self, rules: Sequence[WatchRule]) -> None:
+    def __init__(self, rules: Sequence[WatchRule], *, aliases: Mapping[str, tuple[str, ...]] | None = None) -> None:
         """Raises ValueError for a rule that could never fire or holds an unusable term
-        (the config layer reports those first, with ``term_problem``)."""
+        (the config layer reports those first, with ``term_problem``). ``aliases`` maps
+        lower-cased alias names to their spellings, for ``@name`` in terms."""
         self._rules = tuple(rules)
+        known = aliases if aliases is not None else {}
+        self._compiled: list[_Rule] = []
         for rule in self._rules:
             if not rule.keywords and not rule.require:
                 raise ValueError(f"watch list '{rule.name}' has neither keywords nor require terms")
-            for term in (*rule.keywords, *rule.require, *rule.exclude):
-                problem = term_problem(term)
+            try:
+                compiled = _compile_rule(rule, known)
+            except TermError as exc:
+                raise ValueError(f"watch list '{rule.name}': {exc}") from None
+            for atom in compiled.atoms:
+                problem = atom_problem(atom)
                 if problem is not None:
                     raise ValueError(f"watch list '{rule.name}': {problem}")
-        terms = dict.fromkeys(t for r in self._rules for t in (*r.keywords, *r.require, *r.exclude))
+            self._compiled.append(compiled)
+        self._rules_of: dict[str, list[int]] = {}
+        atoms: dict[str, None] = {}
+        for i, compiled in enumerate(self._compiled):
+            for atom in compiled.positive:
+                self._rules_of.setdefault(atom, []).append(i)
+            atoms.update(dict.fromkeys(compiled.atoms))
         self._regexes: list[tuple[str, re.Pattern[str]]] = []
         phrases: dict[str, list[tuple[str, str | None]]] = {}
-        for term in terms:
-            pattern = _regex_source(term.strip())
+        for atom in atoms:
+            pattern = regex_source(atom.strip())
             if pattern is not None:
-                self._regexes.append((term, re.compile(pattern, re.IGNORECASE)))
+                self._regexes.append((atom, re.compile(normal_pattern(pattern), re.IGNORECASE)))
                 continue
-            kept = normal_term(term, fold=False)
-            folded = normal_term(term, fold=True)
+            kept = normal_term(atom, fold=False)
+            folded = normal_term(atom, fold=True)
             # A term that folding changes has diacritics, and they must match: it is found
             # in the folded text like the others, then checked without folding.
-            phrases.setdefault(folded, []).append((term, None if kept == folded else kept))
+            phrases.setdefault(folded, []).append((atom, None if kept == folded else kept))
         self._phrases = _PhraseIndex(phrases) if phrases else None
 
     def match(self, *, source_id: str, title: str, body: str) -> list[Match]:
         """The watch lists that fire on this item, in rule order."""
-        rules = [r for r in self._rules if r.sources is None or source_id in r.sources]
-        if not rules:
+        if not any(r.sources is None or source_id in r.sources for r in self._rules):
             return []
         texts = {"title": title, "body": body}
         hits: dict[str, list[Hit]] = {}
         for field, text in texts.items():
             for hit in self._hits(field, text):
                 hits.setdefault(hit.term, []).append(hit)
+        # Only rules with a keyword or require term among the hits can fire: with thousands
+        # of rules, judging every one would cost more than the scan.
+        candidates = sorted({i for term in hits for i in self._rules_of.get(term, ())})
         matches = []
-        for rule in rules:
-            found = _judge(rule, hits, texts)
-            if found is not None:
-                matches.append(found)
+        for i in candidates:
+            rule = self._rules[i]
+            if rule.sources is None or source_id in rule.sources:
+                found = _judge(rule, self._compiled[i], hits, texts)
+                if found is not None:
+                    matches.append(found)
         return matches
 
     def _hits(self, field: str, text: str) -> Iterator[Hit]:
@@ -153,16 +194,19 @@ class _PhraseIndex:
     def __init__(self, phrases: dict[str, list[tuple[str, str | None]]]) -> None:
         self._automaton = ahocorasick.Automaton()
         for key, terms in phrases.items():
-            # An end that is not a word character (".NET", "C++") needs no boundary there.
-            self._automaton.add_word(key, (len(key), tuple(terms), is_word_char(key[0]), is_word_char(key[-1])))
+            # Only an end that could glue to a neighbour needs a boundary there: not ".NET"'s
+            # dot, nor a Chinese character.
+            self._automaton.add_word(key, (len(key), tuple(terms), GLUES[key[0]], GLUES[key[-1]]))
         self._automaton.make_automaton()
 
     def scan(self, original: str, folded: Normalised) -> Iterator[tuple[str, int, int]]:
         """Each (term, start, end in ``original``) for every whole-word occurrence."""
         text = folded.text
-        for last, (size, terms, check_start, check_end) in self._automaton.iter(text):
-            start, end = last + 1 - size, last + 1
-            if (check_start and not boundary_at(text, start)) or (check_end and not boundary_at(text, end)):
+        size = len(text)
+        for last, (length, terms, check_start, check_end) in self._automaton.iter(text):
+            # Inlined boundary_at: most candidates are inside longer words, and this runs for each.
+            start, end = last + 1 - length, last + 1
+            if (check_start and start and GLUES[text[start - 1]]) or (check_end and end < size and GLUES[text[end]]):
                 continue
             first, after = folded.original_span(start, end)
             for term, kept in terms:
@@ -175,27 +219,19 @@ def _holds_word(text: str, key: str) -> bool:
     start = text.find(key)
     while start >= 0:
         end = start + len(key)
-        if (boundary_at(text, start) or not is_word_char(key[0])) and (
-            boundary_at(text, end) or not is_word_char(key[-1])
-        ):
+        if (not GLUES[key[0]] or boundary_at(text, start)) and (not GLUES[key[-1]] or boundary_at(text, end)):
             return True
         start = text.find(key, start + 1)
     return False
 
 
-def _judge(rule: WatchRule, hits: dict[str, list[Hit]], texts: dict[str, str]) -> Match | None:
+def _judge(rule: WatchRule, compiled: _Rule, hits: dict[str, list[Hit]], texts: dict[str, str]) -> Match | None:
     """The rule's Match if it fires on these hits, else None."""
-    if any(term in hits for term in rule.exclude):
+    found = compiled.test(hits, texts)
+    if not found:
         return None
-    if not all(term in hits for term in rule.require):
-        return None
-    if rule.keywords and not any(term in hits for term in rule.keywords):
-        return None
-    rank = {term: i for i, term in enumerate(dict.fromkeys((*rule.keywords, *rule.require)))}
-    ordered = sorted(
-        (hit for term in rank if term in hits for hit in hits[term]),
-        key=lambda h: (_FIELDS.index(h.field), h.start, h.end, rank[h.term]),
-    )
+    rank = {atom: i for i, atom in enumerate(compiled.positive)}
+    ordered = sorted(set(found), key=lambda h: (_FIELDS.index(h.field), h.start, h.end, rank[h.term]))
     first = ordered[0]
     return Match(
         watchlist=rule.name,
@@ -212,7 +248,7 @@ def snippet(text: str, start: int, end: int, *, width: int = SNIPPET_CHARS) -> s
     if len(hit) >= width:
         return ("…" if _NON_SPACE.search(text, 0, start) else "") + hit[:width].rstrip() + "…"
     room = width - len(hit)
-    window = 4 * width  # enough original text for either side, even when it is mostly spaces
+    window = 2 * width  # enough original text for either side, unless it is mostly spaces
     low, high = max(0, start - window), min(len(text), end + window)
     before = _WHITESPACE.sub(" ", text[low:start]).lstrip()
     after = _WHITESPACE.sub(" ", text[end:high]).rstrip()
@@ -243,10 +279,3 @@ def _keep_start(text: str, room: int) -> tuple[str, bool]:
     if kept and text[room] != " " and " " in kept:
         kept = kept[: kept.rindex(" ")]
     return kept.rstrip(), True
-
-
-def _regex_source(term: str) -> str | None:
-    """The pattern of a ``/regex/`` term, or None for a plain term."""
-    if len(term) >= 2 and term.startswith("/") and term.endswith("/"):
-        return term[1:-1]
-    return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -26,10 +27,18 @@ class Entry:
 @dataclass(frozen=True, kw_only=True)
 class Listing:
     """What a source adapter read from one listing body: entries in page order, and
-    warnings (a malformed feed whose items were still recovered, say)."""
+    warnings (a malformed feed whose items were still recovered, say).
+
+    ``next_url`` is the listing's next (older) page, if the body names one; it is fetched
+    only when every entry on this page is new. ``follow`` are listings this body points
+    to that hold its entries (a sitemap index's sitemaps, robots.txt's ``Sitemap:``
+    lines), fetched on every poll.
+    """
 
     entries: tuple[Entry, ...]
     warnings: tuple[str, ...] = ()
+    next_url: str | None = None
+    follow: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -43,6 +52,7 @@ class Response:
     etag: str | None = None
     last_modified: str | None = None
     not_modified: bool = False
+    headers: Mapping[str, str] = field(default_factory=dict)  # names lower-cased
 
 
 @dataclass(frozen=True, kw_only=True)

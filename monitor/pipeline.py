@@ -15,17 +15,19 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 
+from monitor import crawl, metrics
 from monitor.config import SourceConfig
 from monitor.errors import BadStatus, FetchError, SourceError
 from monitor.extract import extract_article
 from monitor.fetch import Fetcher
 from monitor.match import Matcher
-from monitor.models import Article, Entry, Listing, Match
-from monitor.sources.base import ListingSelectors
-from monitor.sources.registry import detect_kind, make_source
+from monitor.models import Article, Entry, Match
+from monitor.redact import redact
 from monitor.store import NewItem, SourceState, Store, backoff_delay, utcnow
+from monitor.store_stories import DEFAULT_WINDOW as DEFAULT_STORY_WINDOW
+from monitor.stories import fingerprint
 from monitor.urls import canonical_url
 
 log = logging.getLogger(__name__)
@@ -43,6 +45,7 @@ class PollResult:
     matched: int = 0
     ms: float = 0.0
     error: str | None = None
+    entries: int | None = None  # entries the listing held; None when no listing was read
 
     @property
     def failed(self) -> bool:
@@ -60,13 +63,15 @@ class Poller:
 
     def __init__(self, *, store: Store, fetcher: Fetcher, matcher: Matcher,
                  routes: Mapping[str, Sequence[str]], executor: Executor | None = None,
-                 clock: Callable[[], datetime] = utcnow) -> None:
+                 clock: Callable[[], datetime] = utcnow,
+                 story_window: timedelta = DEFAULT_STORY_WINDOW) -> None:
         self.store = store
         self.fetcher = fetcher
         self.matcher = matcher
         self.routes = routes
         self.executor = executor
         self.clock = clock
+        self.story_window = story_window
 
     async def poll(self, source: SourceConfig, *, force: bool = False) -> PollResult:
         """Poll once; never raises for a source's fault, returning status=error instead."""
@@ -84,8 +89,10 @@ class Poller:
                 log.exception("poll source=%s crashed", source.id)
                 result = self._record_failure(source, state, exc)
         result = PollResult(source_id=result.source_id, status=result.status, new=result.new,
-                            matched=result.matched, error=result.error,
+                            matched=result.matched, error=result.error, entries=result.entries,
                             ms=(time.perf_counter() - started) * 1000)
+        metrics.observe_poll(source=source.id, status=result.status, new=result.new, matched=result.matched,
+                             seconds=result.ms / 1000)
         line = "poll source=%s status=%s new=%d matched=%d ms=%.0f"
         if result.error:
             log.warning(line + " error=%r", source.id, result.status, result.new, result.matched, result.ms,
@@ -95,7 +102,8 @@ class Poller:
         return result
 
     def _record_failure(self, source: SourceConfig, state: SourceState, exc: BaseException) -> PollResult:
-        reason = str(exc) if isinstance(exc, (FetchError, SourceError)) else f"internal error: {type(exc).__name__}"
+        reason = redact(str(exc)) if isinstance(exc, (FetchError, SourceError)) \
+            else f"internal error: {type(exc).__name__}"
         now = self.clock()
         interval = source.every or DEFAULT_INTERVAL
         # The job fires every interval anyway; retry_at only has to make it skip the firings
@@ -110,20 +118,28 @@ class Poller:
 
     async def _poll(self, source: SourceConfig, state: SourceState) -> PollResult:
         timeout = source.timeout.total_seconds()
-        response = await self.fetcher.get(source.url, timeout=timeout, etag=state.etag,
-                                          last_modified=state.last_modified)
+        reader = crawl.reader_for(source)
+        conditional = reader.single_body
+        response = await self.fetcher.get(reader.request_url(source.url, since=state.last_success_at),
+                                          timeout=timeout, etag=state.etag if conditional else None,
+                                          last_modified=state.last_modified if conditional else None)
         if response.not_modified:
             self.store.record_not_modified(source.id, now=self.clock())
             return PollResult(source_id=source.id, status="not-modified")
         body_hash = hashlib.sha256(response.body).hexdigest()
-        if body_hash == state.body_hash and state.baseline_at is not None:
+        if body_hash == state.body_hash and state.baseline_at is not None and conditional:
             # Many servers send no validators: an identical body needs no parsing.
             self.store.record_not_modified(source.id, now=self.clock(), status="unchanged")
             return PollResult(source_id=source.id, status="unchanged")
 
-        listing = self._parse(source, response.body, response.url, response.content_type)
-        candidates = self._unseen(source.id, listing.entries)
+        reader = crawl.reader_for(source, response.body, response.content_type)
+        listing = reader.parse(response.body, url=response.url, content_type=response.content_type)
+        listing = await crawl.expand(self.fetcher, reader, listing, timeout=timeout)
         baseline = state.baseline_at is None and not source.backfill
+        if state.baseline_at is not None:
+            listing = await crawl.burst(self.fetcher, reader, listing, response, max_pages=source.max_pages,
+                                        timeout=timeout, all_new=lambda page: self._all_new(source.id, page))
+        candidates = self._unseen(source.id, listing.entries)
         if baseline:
             items = [self._baseline_item(source.id, c) for c in candidates]
         else:
@@ -131,19 +147,14 @@ class Poller:
         self.store.commit_poll(source.id, url=source.url, items=items, now=self.clock(),
                                etag=response.etag, last_modified=response.last_modified,
                                body_hash=body_hash, warnings=listing.warnings,
-                               baseline=state.baseline_at is None)
+                               baseline=state.baseline_at is None, story_window=self.story_window)
         matched = sum(1 for item in items if item.matches)
         return PollResult(source_id=source.id, status="baseline" if baseline else "ok",
-                          new=len(items), matched=matched)
+                          new=len(items), matched=matched, entries=len(listing.entries))
 
-    def _parse(self, source: SourceConfig, body: bytes, url: str, content_type: str | None) -> Listing:
-        kind = source.kind or detect_kind(body, content_type)
-        select = None
-        if source.select is not None:
-            select = ListingSelectors(item=source.select.item, link=source.select.link,
-                                      title=source.select.title, date=source.select.date,
-                                      content=source.select.content)
-        return make_source(kind, select=select).parse(body, url=url, content_type=content_type)
+    def _all_new(self, source_id: str, entries: Sequence[Entry]) -> bool:
+        """Whether no entry of a listing page is stored yet: a burst may continue on the next."""
+        return len(self._unseen(source_id, entries)) == len({canonical_url(e.url) for e in entries})
 
     def _unseen(self, source_id: str, entries: Sequence[Entry]) -> list[_Candidate]:
         """Entries not stored yet, by canonical URL (any source) or GUID (this source)."""
@@ -163,7 +174,8 @@ class Poller:
         return NewItem(url=candidate.url, guid=entry.guid, source_id=source_id, title=entry.title,
                        summary=entry.summary, published=entry.published, main_text=text,
                        text_origin="source" if entry.content else "feed", fetch_error=None,
-                       content_hash=_hash_text(text), baseline=True)
+                       content_hash=_hash_text(text), baseline=True,
+                       fingerprint=fingerprint(title=entry.title, text=text))
 
     async def _process(self, source: SourceConfig, candidate: _Candidate) -> NewItem:
         entry = candidate.entry
@@ -192,19 +204,20 @@ class Poller:
         return NewItem(url=candidate.url, guid=entry.guid, source_id=source.id, title=title,
                        summary=entry.summary, published=published, main_text=text, text_origin=origin,
                        fetch_error=fetch_error, content_hash=_hash_text(text), baseline=False,
-                       matches=tuple(matches), deliveries=deliveries)
+                       matches=tuple(matches), deliveries=deliveries, fingerprint=fingerprint(title=title, text=text))
 
     async def _article(self, source: SourceConfig, url: str) -> Article:
         response = await self.fetcher.get(url, timeout=source.timeout.total_seconds())
         content_selector = source.select.content if source.select is not None else None
         loop = asyncio.get_running_loop()
         # trafilatura blocks for tens of milliseconds a page: keep it off the event loop.
-        return await loop.run_in_executor(
-            self.executor, _extract, response.body, response.url, content_selector, response.content_type)
+        return await loop.run_in_executor(self.executor, _extract, response.body, response.url, content_selector,
+                                          response.content_type, crawl.zone(source))
 
 
-def _extract(body: bytes, url: str, content_selector: str | None, content_type: str | None) -> Article:
-    return extract_article(body, url=url, content_selector=content_selector, content_type=content_type)
+def _extract(body: bytes, url: str, content_selector: str | None, content_type: str | None,
+             tz: tzinfo) -> Article:
+    return extract_article(body, url=url, content_selector=content_selector, content_type=content_type, tz=tz)
 
 
 def _hash_text(text: str) -> str:

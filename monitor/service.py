@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from contextlib import AsyncExitStack
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -15,27 +16,52 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from monitor.config import Config, SourceConfig, load_config
+from monitor import metrics
+from monitor.config import Config, SourceConfig, WatchListConfig, load_config
+from monitor.config.schema import listen_address
+from monitor.endpoint import Endpoint
 from monitor.errors import ConfigError
 from monitor.fetch import Fetcher
+from monitor.health import HealthWatch
 from monitor.match import Matcher, WatchRule
 from monitor.notify.deliver import Deliverer
+from monitor.notify.modes import DeliveryMode, DigestSchedule, QuietHours
 from monitor.pipeline import Poller, PollResult
 from monitor.store import Store
+from monitor.store_report import database_answers
 
 log = logging.getLogger(__name__)
 
 DELIVERY_EVERY = timedelta(seconds=15)
 RELOAD_CHECK_EVERY = timedelta(seconds=2)
 STOP_DEADLINE = 20.0
+HEARTBEAT_EVERY = timedelta(seconds=5)
+HEARTBEAT_STALE = 60.0  # /healthz fails when the scheduler has not fired a job for this long
+STAGGER_WINDOW = timedelta(minutes=1)
 
 
 def build_matcher(config: Config) -> Matcher:
-    return Matcher([
-        WatchRule(name=w.name, keywords=tuple(w.keywords), require=tuple(w.require), exclude=tuple(w.exclude),
-                  sources=frozenset(w.sources) if w.sources is not None else None)
-        for w in config.watchlists
-    ])
+    return Matcher([watch_rule(w) for w in config.watchlists], aliases=config.aliases)
+
+
+def watch_rule(watchlist: WatchListConfig) -> WatchRule:
+    """A configured watch list as the matcher sees it."""
+    w = watchlist
+    return WatchRule(name=w.name, keywords=tuple(w.keywords), require=tuple(w.require), exclude=tuple(w.exclude),
+                     sources=frozenset(w.sources) if w.sources is not None else None)
+
+
+def delivery_modes(config: Config) -> dict[tuple[str, str], DeliveryMode]:
+    """(watch list, channel) -> how its alerts are delivered, for the pairs not immediate."""
+    modes = {}
+    for watchlist in config.watchlists:
+        for channel, mode in watchlist.delivery.items():
+            digest = mode.digest
+            quiet = mode.quiet_hours
+            modes[(watchlist.name, channel)] = DeliveryMode(
+                digest=DigestSchedule(every=digest.every, at=digest.at) if digest else None,
+                quiet=QuietHours(start=quiet[0], end=quiet[1]) if quiet else None)
+    return modes
 
 
 class Runtime:
@@ -50,24 +76,38 @@ class Runtime:
     def apply(self, config: Config) -> None:
         self.config = config
         self.poller = Poller(store=self.store, fetcher=self.fetcher, matcher=build_matcher(config),
-                             routes={w.name: tuple(w.notify) for w in config.watchlists})
+                             routes={w.name: tuple(w.notify) for w in config.watchlists},
+                             story_window=config.story_window)
         self.deliverer = Deliverer(self.store, channels=config.channels,
                                    source_names={s.id: s.name for s in config.sources},
-                                   timezone=ZoneInfo(config.timezone), give_up=config.give_up)
+                                   timezone=ZoneInfo(config.timezone), give_up=config.give_up,
+                                   modes=delivery_modes(config), max_per_minute=config.channel_limits,
+                                   templates={w.name: w.template for w in config.watchlists if w.template})
+        self.health = HealthWatch(self.store, config=config.health, channels=config.channels,
+                                  source_names={s.id: s.name for s in config.sources}, give_up=config.give_up)
 
     def source(self, source_id: str) -> SourceConfig | None:
         return next((s for s in self.config.sources if s.id == source_id), None)
 
 
-async def poll_once(config: Config, source_ids: Sequence[str] = ()) -> list[PollResult]:
-    """`monitor once`: poll the chosen sources concurrently, deliver, return the results."""
+async def poll_once(config: Config, source_ids: Sequence[str] = (),
+                    on_done: Callable[[PollResult], None] | None = None) -> list[PollResult]:
+    """`monitor once`: poll the chosen sources concurrently, deliver, return the results;
+    ``on_done`` hears of each poll as it finishes (for a progress bar)."""
     sources = [s for s in config.sources if not source_ids or s.id in source_ids]
     async with AsyncExitStack() as stack:
         store = Store(config.database)
         stack.callback(store.close)
-        fetcher = await stack.enter_async_context(Fetcher())
+        fetcher = await stack.enter_async_context(Fetcher(allow_private=config.allow_private))
         runtime = Runtime(config, store, fetcher)
-        results = list(await asyncio.gather(*(runtime.poller.poll(s, force=True) for s in sources)))
+
+        async def poll(source: SourceConfig) -> PollResult:
+            result = await runtime.poller.poll(source, force=True)
+            if on_done is not None:
+                on_done(result)
+            return result
+
+        results = list(await asyncio.gather(*(poll(s) for s in sources)))
         await runtime.deliverer.drain()
     return results
 
@@ -82,6 +122,7 @@ class Daemon:
         self._inflight: set[asyncio.Task[object]] = set()
         self._signatures: dict[str, tuple[object, ...]] = {}
         self._mtimes: dict[Path, float] = {}
+        self._heartbeat = time.monotonic()
 
     def stop(self) -> None:
         self._stop.set()
@@ -93,34 +134,46 @@ class Daemon:
         async with AsyncExitStack() as stack:
             store = Store(self.config.database)
             stack.callback(store.close)
-            fetcher = await stack.enter_async_context(Fetcher())
+            fetcher = await stack.enter_async_context(Fetcher(allow_private=self.config.allow_private))
             self.runtime = Runtime(self.config, store, fetcher)
             self.scheduler = AsyncIOScheduler(timezone=ZoneInfo(self.config.timezone))
             self._schedule_sources(self.config.sources)
+            # First run at once: alerts a previous run left queued (crash, outage) go out now.
             self.scheduler.add_job(self._deliver, IntervalTrigger(seconds=DELIVERY_EVERY.total_seconds()),
-                                   id="_deliver", max_instances=1, coalesce=True, misfire_grace_time=60)
+                                   id="_deliver", max_instances=1, coalesce=True, misfire_grace_time=60,
+                                   next_run_time=datetime.now(timezone.utc))
             self.scheduler.add_job(self._check_reload, IntervalTrigger(seconds=RELOAD_CHECK_EVERY.total_seconds()),
                                    id="_reload", max_instances=1, coalesce=True, misfire_grace_time=60)
             self._mtimes = _mtimes(self.config)
+            self.scheduler.add_job(self._beat, IntervalTrigger(seconds=HEARTBEAT_EVERY.total_seconds()),
+                                   id="_heartbeat", max_instances=1, coalesce=True)
             self.scheduler.start()
+            for job in self.scheduler.get_jobs():
+                if job.id in self._signatures:  # a source's poll job: `monitor status` shows when it runs
+                    store.record_next_poll(job.id, job.next_run_time)
+            if self.config.http is not None:
+                await self._serve_http(stack, *listen_address(self.config.http.listen))
             log.info("daemon started sources=%d watchlists=%d database=%s",
                      len(self.config.sources), len(self.config.watchlists), self.config.database.name)
             await self._stop.wait()
             log.info("daemon stopping")
-            self.scheduler.shutdown(wait=False)
+            # Pause first: APScheduler's shutdown cancels running jobs at once, and polls
+            # in flight deserve STOP_DEADLINE to finish and commit.
+            self.scheduler.pause()
             await self._finish_inflight()
+            self.scheduler.shutdown(wait=False)
             await self.runtime.deliverer.drain()
         log.info("daemon stopped")
 
     # -- jobs ------------------------------------------------------------------------
 
     def _schedule_sources(self, sources: Sequence[SourceConfig], *, first_run: bool = True) -> None:
-        now = datetime.now(timezone.utc)
+        starts = first_polls(sources, datetime.now(timezone.utc))
         for source in sources:
             self.scheduler.add_job(
                 self._poll_job, _trigger(source, self.config.timezone), args=[source.id], id=source.id,
                 name=f"poll {source.id}", max_instances=1, coalesce=True,
-                misfire_grace_time=_grace(source), next_run_time=now if first_run else None,
+                misfire_grace_time=_grace(source), next_run_time=starts[source.id] if first_run else None,
                 replace_existing=True,
             )
             self._signatures[source.id] = _signature(source)
@@ -134,13 +187,40 @@ class Daemon:
             if source is None or self._stop.is_set():
                 return
             result = await self.runtime.poller.poll(source)
+            job = self.scheduler.get_job(source_id)
+            self.runtime.store.record_next_poll(source_id, job.next_run_time if job else None)
             if result.matched:
                 await self.runtime.deliverer.drain()
+            if self.runtime.health.observe(source, result):
+                await self.runtime.health.drain()
         finally:
             self._inflight.discard(task)
 
+    async def _beat(self) -> None:
+        self._heartbeat = time.monotonic()
+
+    def health(self) -> str | None:
+        """None when the scheduler fires jobs and the database answers; else why not."""
+        if self._stop.is_set():
+            return "the daemon is stopping"
+        if not self.scheduler.running:
+            return "the scheduler is not running"
+        stale = time.monotonic() - self._heartbeat
+        if stale > HEARTBEAT_STALE:
+            return f"the scheduler has not run a job for {stale:.0f}s"
+        return database_answers(self.runtime.store)
+
+    async def _serve_http(self, stack: AsyncExitStack, host: str, port: int) -> None:
+        collector = metrics.StoreCollector(self.runtime.store)
+        metrics.REGISTRY.register(collector)
+        stack.callback(metrics.REGISTRY.unregister, collector)
+        endpoint = Endpoint(host=host, port=port, health=self.health, metrics=metrics.exposition)
+        await endpoint.start()
+        stack.push_async_callback(endpoint.close)
+
     async def _deliver(self) -> None:
         await self.runtime.deliverer.drain()
+        await self.runtime.health.drain()
 
     async def _finish_inflight(self) -> None:
         if not self._inflight:
@@ -167,6 +247,8 @@ class Daemon:
             return
         if config.database != self.config.database:
             log.warning("reload: a new database path applies after a restart")
+        if config.http != self.config.http:
+            log.warning("reload: a new http.listen applies after a restart")
         self._reschedule(config)
         self.config = config
         self.runtime.apply(config)
@@ -191,6 +273,15 @@ class Daemon:
                 log.info("reload: source=%s rescheduled", source_id)
         for source in added:
             log.info("reload: source=%s added", source.id)
+
+
+def first_polls(sources: Sequence[SourceConfig], now: datetime) -> dict[str, datetime]:
+    """When each source first polls after start: spread evenly over the smaller of its
+    interval and STAGGER_WINDOW. Why: a daemon starting with many overdue sources would
+    otherwise hit every publisher, and its own event loop, in the same second."""
+    count = max(len(sources), 1)
+    return {source.id: now + min(source.every or STAGGER_WINDOW, STAGGER_WINDOW) * (i / count)
+            for i, source in enumerate(sources)}
 
 
 def _trigger(source: SourceConfig, tz: str) -> IntervalTrigger | CronTrigger:

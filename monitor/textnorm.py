@@ -13,12 +13,13 @@ after it):
 6. with ``fold=True`` only: Latin and Greek diacritics are dropped (é -> e, ł -> l, æ -> ae).
 
 Then every run of spaces becomes one space. The steps change lengths, so the result keeps
-two piecewise maps and ``Normalised.original_span`` turns a span of the normal form into the
-span of the original string it came from.
+a piecewise map per pass and ``Normalised.original_span`` turns a span of the normal form
+into the span of the original string it came from.
 
 Speed: one ``str.translate`` does steps 1-6 for every character that maps to exactly one
 character on its own; only the rare clusters that do not (ß, ﬁ, decomposed accents, Hangul
-jamo) take the per-cluster path.
+jamo) take the per-cluster path. Dropping characters and collapsing space runs are two
+regex passes.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from bisect import bisect_right
 from dataclasses import dataclass
 from functools import cache, lru_cache
 
-# What a dropped character becomes before the squeeze pass removes it (U+00AD is itself dropped).
+# What a dropped character becomes until its own pass removes it (U+00AD is itself dropped).
 _DROPPED = "\u00ad"
 # Placeholder from the translate table: this character needs the per-cluster path.
 # (U+FFFF is a noncharacter; one in the input simply takes the slow path.)
@@ -69,6 +70,12 @@ _DROPPED_RANGES = (
     ("\U000e0100", "\U000e01ef"),
 )
 
+_PATTERN_TABLE: dict[int, str | None] = {
+    **_APOSTROPHES,
+    **{ord(variant): letter for variant, letter in _ARABIC_VARIANTS.items()},
+    **{cp: None for low, high in _DROPPED_RANGES for cp in range(ord(low), ord(high) + 1)},
+}
+
 # Combining-mark blocks whose marks folding drops (after a Latin or Greek letter only:
 # in other scripts marks are letters' vowels, or distinct letters like Cyrillic й).
 _FOLD_MARKS = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
@@ -92,18 +99,23 @@ def is_word_char(char: str) -> bool:
     return char.isalnum() or unicodedata.category(char)[0] == "M"
 
 
-def boundary_at(text: str, index: int) -> bool:
-    """Whether a word boundary lies before ``text[index]`` (the ends of the text are boundaries).
+class _WordGlue(dict[str, bool]):
+    """char -> whether it joins a word character next to it into one word: a word character
+    outside the scripts written without spaces (Chinese, Japanese, Thai ...), where any
+    position may end a word. Filled on demand: the scan looks up every candidate's edges."""
 
-    Two word characters are one word unless either belongs to a script written without
-    spaces (Chinese, Japanese, Thai ...), where any position may end a word.
-    """
-    if index <= 0 or index >= len(text):
-        return True
-    before, after = text[index - 1], text[index]
-    if not (is_word_char(before) and is_word_char(after)):
-        return True
-    return bool(_SCRIPTIO_CONTINUA.match(before) or _SCRIPTIO_CONTINUA.match(after))
+    def __missing__(self, char: str) -> bool:
+        value = is_word_char(char) and not _SCRIPTIO_CONTINUA.match(char)
+        self[char] = value
+        return value
+
+
+GLUES = _WordGlue()
+
+
+def boundary_at(text: str, index: int) -> bool:
+    """Whether a word boundary lies before ``text[index]`` (the ends of the text are boundaries)."""
+    return index <= 0 or index >= len(text) or not (GLUES[text[index - 1]] and GLUES[text[index]])
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,17 +204,33 @@ def normal_term(term: str, *, fold: bool) -> str:
     return normalise(term, fold=fold).text.strip(" ")
 
 
+def normal_pattern(pattern: str) -> str:
+    """A regular expression with the mappings that cannot break regex syntax applied
+    (apostrophes, Arabic-script letter variants, harakat dropped), so that it may be written
+    the way the text is: ``/كراچي/`` finds كراچي, which the normal form spells کراچی."""
+    return pattern.translate(_PATTERN_TABLE)
+
+
 def _replace_runs(runs: re.Pattern[str], text: str, replacement: str, maps: list[_SpanMap]) -> str:
-    """Replace each match of ``runs`` with ``replacement``, recording the map in ``maps``."""
-    out = _MapBuilder()
-    done = 0
+    """Replace each match of ``runs`` with ``replacement`` (at most one character), recording
+    the map in ``maps``. Written for speed: a news page has thousands of runs."""
+    starts, lows, highs, linear = [0], [0], [0], [True]
+    shift = 0  # source position minus target position, after the runs so far
     for run in runs.finditer(text):
-        out.copy(text[done : run.start()], done)
-        out.replace(replacement, run.start(), run.end())
-        done = run.end()
-    out.copy(text[done:], done)
-    maps.append(out.map)
-    return "".join(out.pieces)
+        low, high = run.span()
+        if replacement:
+            starts.append(low - shift)
+            lows.append(low)
+            highs.append(high)
+            linear.append(False)
+        shift += high - low - len(replacement)
+        # An empty segment may share its start with the next; lookups take the later one.
+        starts.append(high - shift)
+        lows.append(high)
+        highs.append(high)
+        linear.append(True)
+    maps.append(_SpanMap(starts, lows, highs, linear))
+    return runs.sub(replacement, text)
 
 
 def _redo_complex(text: str, draft: str, fold: bool, maps: list[_SpanMap]) -> str:

@@ -20,6 +20,12 @@
     /lying-type         an HTML body sent as image/png
     /empty              200 with an empty body
     /slow               answers after 0.3 s (for concurrency counts)
+    /feed-as-png        a valid RSS feed sent as image/png
+    /garbage-as-rss     binary noise sent as application/rss+xml
+    /bad-utf8           an RSS feed declared UTF-8 with bytes that are not UTF-8
+    /wrong-charset      a UTF-8 RSS feed whose Content-Type claims charset=iso-8859-1
+    /billion-laughs     an RSS feed whose DOCTYPE nests entities to a billion "lol"s
+    /xxe                an RSS feed with an external entity naming ``xxe_target``
 
 Each connection carries one request. ``headers`` logs every request's headers in order,
 and ``peak`` is the most connections that were open at once.
@@ -56,6 +62,7 @@ class FaultServer:
 
     bomb: bytes
     base_url: str = ""
+    xxe_target: str = "file:///etc/passwd"
     headers: list[dict[str, str]] = field(default_factory=list)
     active: int = 0
     peak: int = 0
@@ -222,12 +229,51 @@ def _slow(h: _Handler, target: str) -> None:
     h.send(200, PAGE)
 
 
+def rss(title: str) -> bytes:
+    """A one-item RSS 2.0 feed whose item is titled ``title`` (markup allowed: entities, raw bytes)."""
+    return (b'<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0"><channel><title>Faults</title>'
+            b"<link>http://127.0.0.1/</link><item><title>" + title.encode("utf-8", "surrogateescape")
+            + b"</title><link>http://127.0.0.1/news/1</link><description>Nothing here.</description>"
+            b"</item></channel></rss>")
+
+
+def _feed_as_png(h: _Handler, target: str) -> None:
+    h.send(200, rss("Sent as a picture"), {"Content-Type": "image/png"})
+
+
+def _garbage_as_rss(h: _Handler, target: str) -> None:
+    h.send(200, bytes(range(256)) * 16, {"Content-Type": "application/rss+xml"})
+
+
+def _bad_utf8(h: _Handler, target: str) -> None:
+    h.send(200, rss("Caf\udce9 \udcff\udcfe talks"), {"Content-Type": "application/rss+xml; charset=utf-8"})
+
+
+def _wrong_charset(h: _Handler, target: str) -> None:
+    h.send(200, rss("Café in Zürich"), {"Content-Type": "application/rss+xml; charset=iso-8859-1"})
+
+
+def _billion_laughs(h: _Handler, target: str) -> None:
+    levels = ['<!ENTITY lol0 "lol">'] + [
+        f'<!ENTITY lol{i} "{f"&lol{i - 1};" * 10}">' for i in range(1, 10)]
+    body = rss("&lol9;").replace(b"<rss", b"<!DOCTYPE rss [" + "".join(levels).encode() + b"]>\n<rss", 1)
+    h.send(200, body, {"Content-Type": "application/rss+xml"})
+
+
+def _xxe(h: _Handler, target: str) -> None:
+    doctype = f'<!DOCTYPE rss [<!ENTITY xxe SYSTEM "{h.server.site.xxe_target}">]>\n'.encode()
+    body = rss("Leak: &xxe;").replace(b"<rss", doctype + b"<rss", 1)
+    h.send(200, body, {"Content-Type": "application/rss+xml"})
+
+
 _ROUTES: dict[str, Callable[[_Handler, str], None]] = {
     "/page": _page, "/hang": _hang, "/drip": _drip, "/reset": _reset, "/close": _close,
     "/truncated": _truncated, "/endless": _endless, "/bomb": _bomb, "/gzip": _gzip,
     "/deflate": _deflate, "/bad-gzip": _bad_gzip, "/brotli": _brotli, "/huge": _huge,
     "/dir/relative": _relative, "/redirect": _redirect, "/lying-type": _lying_type,
-    "/empty": _empty, "/slow": _slow,
+    "/empty": _empty, "/slow": _slow, "/feed-as-png": _feed_as_png, "/garbage-as-rss": _garbage_as_rss,
+    "/bad-utf8": _bad_utf8, "/wrong-charset": _wrong_charset, "/billion-laughs": _billion_laughs,
+    "/xxe": _xxe,
 }
 _PREFIX_ROUTES: list[tuple[str, Callable[[_Handler, str], None]]] = [
     ("/status/", _status), ("/loop/", _loop), ("/hops/", _hops),

@@ -174,10 +174,12 @@ def serve_webhook() -> Iterator[WebhookReceiver]:
 
 @dataclass
 class Mailbox:
-    """Messages an aiosmtpd server on 127.0.0.1 accepted, as parsed email messages."""
+    """Messages an aiosmtpd server on 127.0.0.1 accepted, as parsed email messages.
+    While ``refuse`` is set it answers every message with a temporary failure (451)."""
 
     port: int
     messages: list["EmailMessage"] = field(default_factory=list)
+    refuse: bool = False
 
     def apprise_url(self, user: str = "desk", password: str = "secret") -> str:
         return (f"mailto://{user}:{password}@127.0.0.1:{self.port}"
@@ -196,6 +198,8 @@ def serve_smtp() -> Iterator[Mailbox]:
 
     class Handler:
         async def handle_DATA(self, server: object, session: object, envelope: object) -> str:  # noqa: N802
+            if box.refuse:
+                return "451 4.3.0 Mail system temporarily unavailable"
             content = getattr(envelope, "original_content", None) or getattr(envelope, "content")
             box.messages.append(message_from_bytes(content, policy=policy.default))  # type: ignore[arg-type]
             return "250 OK"

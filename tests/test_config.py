@@ -365,7 +365,7 @@ def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
         "config/monitor.yaml:3: defaults.every: '10 minutes' is not a duration (use 30s, 10m, 2h)",
         "config/monitor.yaml:8: sources[0].jitter: 'soon' is not a duration (use 30s, 10m, 2h)",
         "config/w/x.yaml:2: notify[1]: 'd' is not a channel (expected one of: c)",
-        "config/w/x.yaml:3: colour: unknown field (expected one of: name, keywords, require, exclude, sources, notify)",
+        "config/w/x.yaml:3: colour: unknown field (expected one of: name, keywords, require, exclude, sources, notify, delivery, template)",
     ]
 
 

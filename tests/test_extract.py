@@ -43,7 +43,7 @@ class TestMainText:
         """Title and publication date come from the page's metadata; the date is UTC-aware."""
         article = extract_article(ARTICLE, url=URL)
         assert article.title == "COAS meets Commander ISAF at GHQ"
-        assert article.published == datetime(2013, 3, 14, tzinfo=UTC)
+        assert article.published == datetime(2013, 3, 14, 4, 30, tzinfo=UTC)  # 09:30+05:00, to the minute
 
     def test_is_deterministic(self) -> None:
         """The same page always extracts to the same article."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 import pytest
@@ -29,7 +30,9 @@ TERM_CASES = [
     pytest.param("ISPR", "CRISPR/Cas nucleases", [], id="no-hit-inside-crispr"),
     pytest.param("ISPR", '{"isPresent":false,"isPreview":true}', [], id="no-hit-inside-camel-case"),
     pytest.param("ISPR", "ISPR2 and 2ISPR", [], id="digits-are-word-characters"),
-    pytest.param("ISPR", "(ISPR) ispr_official #ISPR", ["ISPR", "ispr", "ISPR"], id="punctuation-and-underscore-separate"),
+    pytest.param(
+        "ISPR", "(ISPR) ispr_official #ISPR", ["ISPR", "ispr", "ISPR"], id="punctuation-and-underscore-separate"
+    ),
     pytest.param("Kayani", "Gen. Kayani's visit", ["Kayani"], id="possessive-straight-apostrophe"),
     pytest.param("Kayani", "Gen. Kayani’s visit", ["Kayani"], id="possessive-curly-apostrophe"),
     pytest.param("Kayani", "the Kayanis", [], id="plural-is-a-longer-word"),
@@ -66,11 +69,14 @@ TERM_CASES = [
     pytest.param("2023", "سال ۲۰۲۳ میں", ["۲۰۲۳"], id="extended-digits"),
     pytest.param("東京", "東京都で", ["東京"], id="no-boundary-in-japanese"),
     pytest.param("ISAF", "ISAF部隊", ["ISAF"], id="script-change-is-a-boundary"),
-    pytest.param("/gen(eral)? (asim )?munir/", "General  Asim\nMunir", ["General  Asim\nMunir"], id="regex-sees-one-space"),
+    pytest.param(
+        "/gen(eral)? (asim )?munir/", "General  Asim\nMunir", ["General  Asim\nMunir"], id="regex-sees-one-space"
+    ),
     pytest.param("/ispr/", "CRISPR", ["ISPR"], id="regex-has-no-implicit-boundary"),
     pytest.param(r"/\bispr\b/", "CRISPR and ISPR", ["ISPR"], id="regex-with-boundary"),
     pytest.param("/strasse/", "Straße", ["Straße"], id="regex-sees-casefolded-text"),
     pytest.param("/señor/", "Senor", [], id="regex-keeps-diacritics"),
+    pytest.param("/كراچي|kayani’s/", "كراچي, Kayani's", ["كراچي", "Kayani's"], id="regex-written-like-the-text"),
 ]
 
 
@@ -120,8 +126,12 @@ RULE_CASES = [
         True,
         id="exclude-is-whole-word-too",
     ),
-    pytest.param(WatchRule(name="w", keywords=(), require=("ISPR", "Khyber")), "ISPR", "in Khyber", True, id="require-only"),
-    pytest.param(WatchRule(name="w", keywords=(), require=("ISPR", "Khyber")), "ISPR", "", False, id="require-only-missing"),
+    pytest.param(
+        WatchRule(name="w", keywords=(), require=("ISPR", "Khyber")), "ISPR", "in Khyber", True, id="require-only"
+    ),
+    pytest.param(
+        WatchRule(name="w", keywords=(), require=("ISPR", "Khyber")), "ISPR", "", False, id="require-only-missing"
+    ),
 ]
 
 
@@ -190,7 +200,9 @@ class TestMatchValue:
         [
             pytest.param("Straße, ﬁnal: ISPR", "ISPR", "ISPR", id="after-expanding-characters"),
             pytest.param("ma\u0301s\u200c ISPR", "ISPR", "ISPR", id="after-decomposed-and-dropped"),
-            pytest.param("a  \n - b Inter -  Services c", "Inter-Services", "Inter -  Services", id="collapsed-run-inside"),
+            pytest.param(
+                "a  \n - b Inter -  Services c", "Inter-Services", "Inter -  Services", id="collapsed-run-inside"
+            ),
             pytest.param("x STRASSE y", "Straße", "STRASSE", id="term-shorter-than-text"),
             pytest.param("x Straße y", "strasse", "Straße", id="text-shorter-than-normal-form"),
             pytest.param("😀 𠀋 ISPR", "ISPR", "ISPR", id="after-astral-characters"),
@@ -231,8 +243,12 @@ class TestSnippet:
                 "word051 word052 word053 word054 word055 word056 word057 word058 word059…",
                 id="cut-at-words-both-sides",
             ),
-            pytest.param(LONG, 0, 7, "word000 " + " ".join(f"word{i:03}" for i in range(1, 19)) + " word019…", id="start-of-text"),
-            pytest.param(LONG, len(LONG) - 7, len(LONG), "…" + " ".join(f"word{i:03}" for i in range(80, 100)), id="end-of-text"),
+            pytest.param(
+                LONG, 0, 7, "word000 " + " ".join(f"word{i:03}" for i in range(1, 19)) + " word019…", id="start-of-text"
+            ),
+            pytest.param(
+                LONG, len(LONG) - 7, len(LONG), "…" + " ".join(f"word{i:03}" for i in range(80, 100)), id="end-of-text"
+            ),
             pytest.param("東京" * 200, 200, 204, "…" + "東京" * 80 + "…", id="no-spaces-cut-anywhere"),
         ],
     )
@@ -290,26 +306,24 @@ class TestNormalise:
         assert normalise(text, fold=fold).text == expected
 
 
-# --- The automaton against a slow, obviously correct reference ---------------------------
-
+# The property tests below hold the automaton to a slow, obviously correct reference.
 # Characters that stress the normal form: case pairs, expansions (ß, ﬁ, İ), decomposed and
 # precomposed accents, Urdu/Arabic variants and harakat, digits of other scripts, every kind
 # of separator, dropped invisibles, CJK, Hangul jamo that compose, astral characters.
-ALPHABET = [
-    "a", "b", "A", "B", "s", "S", "i", "I", "e", "n", "1", "۱", "٢",
-    "ß", "ﬁ", "İ", "é", "É", "e\u0301", "\u0301", "\u0303", "ñ", "ł", "æ", "Ⅻ", "½", "Ａ",
-    " ", "  ", "-", "_", "\n", "—", "\u00a0", "\u200b", "'", "’", ".", "(",
-    "\u200c", "\u00ad", "\u200f",
-    "ک", "ك", "ی", "ي", "ئ", "ہ", "ه", "ة", "ا", "أ", "آ", "\u0653", "\u064e", "\u0640", "فوج",
-    "東", "京", "가", "\u1100", "\u1161", "\u11a8", "😀", "𠀋",
-]
+ALPHABET = (
+    list("abABsSien1۱٢ßﬁİéÉñłæⅫ½Ａ\u0301\u0303")
+    + list(" -_\n—\u00a0\u200b'’.(\u200c\u00ad\u200f")
+    + list("کكیيئہهةاأآ\u0653\u064e\u0640")
+    + list("東京가\u1100\u1161\u11a8😀𠀋")
+    + ["e\u0301", "  ", "فوج"]
+)
 CONTINUOUS = {"CJK", "HIRAGANA", "KATAKANA", "THAI", "LAO", "KHMER", "MYANMAR"}
 
 pieces = st.lists(st.sampled_from(ALPHABET), max_size=30).map("".join)
 
 
 def reference_form(text: str, fold: bool) -> tuple[str, list[tuple[int, int]]]:
-    """The normal form built one character at a time, with each character's original span.
+    """The normal form built one cluster at a time, with each character's original span.
 
     A cluster is a character plus whatever follows that NFC would join to it; each cluster
     is normalised alone by the documented recipe, then space runs merge into one space.
@@ -389,3 +403,20 @@ class TestAgainstReference:
     def test_normal_form_agrees_with_reference(self, text: str, fold: bool) -> None:
         """The fast normal form equals the one built one cluster at a time."""
         assert normalise(text, fold=fold).text == reference_form(text, fold)[0]
+
+    @settings(max_examples=200, deadline=None)
+    @given(text=pieces, data=st.data())
+    def test_regex_spans_agree_with_reference(self, text: str, data: st.DataObject) -> None:
+        """A regex cut from the normal form hits the original spans the reference maps it to."""
+        normal, spans = reference_form(text, False)
+        assume(normal.strip())
+        start = data.draw(st.integers(0, len(normal) - 1))
+        pattern = re.escape(normal[start : data.draw(st.integers(start + 1, len(normal)))])
+        term = f"/{pattern}/"
+        assume(term_problem(term) is None)
+        expected = {
+            (term, spans[m.start()][0], spans[m.end() - 1][1])
+            for m in re.finditer(textnorm.normal_pattern(pattern), normal, re.IGNORECASE)
+            if m.end() > m.start()
+        }
+        assert matcher_hits([term], text) == expected

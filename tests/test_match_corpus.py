@@ -77,7 +77,9 @@ class TestKnownHits:
         """ISPR and "Inter-Services Public Relations" hit the six Pakistan Observer items that carry them."""
         items = observer_items(corpus)
         matcher = Matcher([AFPAK])
-        found = {link.rsplit("/", 1)[1]: sorted({t for t, _ in body_hits(matcher, text)}) for link, text in items.items()}
+        found = {
+            link.rsplit("/", 1)[1]: sorted({t for t, _ in body_hits(matcher, text)}) for link, text in items.items()
+        }
         assert {slug: terms for slug, terms in found.items() if terms} == {
             "pakistan-army-chief-azerbaijani-top-civil-military-officials-vow-to-enhance-cooperation": [
                 "Inter-Services Public Relations"

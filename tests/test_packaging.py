@@ -26,7 +26,8 @@ def test_dockerfile_passes_hadolint() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@pytest.mark.parametrize("command", ["run", "once", "validate", "test-notify"])
+@pytest.mark.parametrize("command", ["run", "once", "validate", "test-notify", "status", "items", "alerts",
+                                     "schema", "health"])
 def test_every_command_has_help(command: str) -> None:
     """Each CLI command documents itself under --help."""
     result = subprocess.run([sys.executable, "-m", "monitor", command, "--help"],

@@ -53,6 +53,20 @@ CASES: dict[str, Case] = {
         urls=(PASNI, LOC, UNDATED),
         select=ListingSelectors(item=".press-release", title="h3", date=".date"),
     ),
+    "wordpress": Case(
+        kind="wordpress",
+        body=(FIXTURES / "ispr_wp_posts.json").read_bytes(),
+        url="https://www.ispr.gov.pk/wp-json/wp/v2/posts",
+        content_type="application/json; charset=UTF-8",
+        urls=(PASNI, LOC, UNDATED),
+    ),
+    "sitemap": Case(
+        kind="sitemap",
+        body=(FIXTURES / "ispr_news_sitemap.xml").read_bytes(),
+        url="https://www.ispr.gov.pk/sitemap-news.xml",
+        content_type="application/xml",
+        urls=(PASNI, LOC, UNDATED),
+    ),
 }
 
 # Bodies no source may crash on: each yields a Listing or a SourceError, nothing else.

@@ -12,23 +12,29 @@ import glob
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, RootModel, WithJsonSchema
 
 from monitor.config.schema import (
     DEFAULT_DATABASE,
     DEFAULT_TIMEZONE,
+    ChannelConfig,
     Config,
     Cron,
+    DeliveryConfig,
     Defaults,
+    Health,
     Kind,
+    MaxPages,
     Names,
     PositiveDuration,
     Duration,
+    HttpConfig,
     Selectors,
     SourceConfig,
     SourceId,
+    StoriesConfig,
     Terms,
     Text,
     Timezone,
@@ -36,9 +42,13 @@ from monitor.config.schema import (
     WebUrl,
     NotifyUrls,
 )
-from monitor.config.translate import check, kind_of
+from monitor.config.aliases import AliasTable
+from monitor.config.translate import check, kind_of, yaml_path
 from monitor.config.yamldoc import Document, FieldPath, parse
 from monitor.errors import ConfigError, Problem
+from monitor.redact import remember
+from monitor.match import term_problem
+from monitor.watchlang import alias_refs
 
 
 def default_config_path() -> Path:
@@ -55,17 +65,57 @@ def load_config(path: Path, *, environ: Mapping[str, str] | None = None) -> Conf
     return _Loader(Path(path), os.environ if environ is None else environ).run()
 
 
+def load_watchlist(path: Path, config: Config, *, environ: Mapping[str, str] | None = None) -> WatchListConfig:
+    """Read and check one watch-list file as ``load_config`` checks those it finds, against
+    ``config``'s channels, sources and aliases (for `monitor backtest` of a list not yet
+    enabled). Raises ConfigError listing every problem."""
+    loader = _Loader(Path(config.path), os.environ if environ is None else environ)
+    doc = loader.read(Path(path), str(path))
+    watchlist = None
+    if doc is not None:
+        value = loader.root(doc, "name, keywords and notify")
+        if value is not None:
+            watchlist = _watchlist(doc, (), value, Path(path).stem, list(config.channels),
+                                   [s.id for s in config.sources], dict(config.aliases))
+    problems = [p for d in loader.docs for p in sorted(d.problems, key=lambda p: p.line or 0)]
+    problems = _scrubbed(problems, {v: n for d in loader.docs for v, n in d.secrets.items()})
+    if problems or watchlist is None:
+        raise ConfigError(problems)
+    return watchlist
+
+
 class _In(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+_ALIASES_SCHEMA = {
+    "description": "Shared aliases for @name terms: a file (or a list of files) relative to this one, "
+                   "or a mapping of name: [spellings]",
+    "anyOf": [
+        {"type": "string"},
+        {"type": "array", "items": {"type": "string"}},
+        {"type": "object", "additionalProperties": {"anyOf": [{"type": "string"},
+                                                              {"type": "array", "items": {"type": "string"}}]}},
+    ],
+}
 
 
 class _ConfigIn(_In):
     database: Text = DEFAULT_DATABASE
     timezone: Timezone = DEFAULT_TIMEZONE
     defaults: Any = None  # checked on its own, as Defaults
-    channels: dict[str, NotifyUrls] | None = None
+    channels: dict[str, Any] | None = None  # each checked on its own: a URL, a list, or a mapping
+    stories: StoriesConfig | None = None
     sources: list[Any] | None = None
     watchlists: list[Any] | None = None
+    http: HttpConfig | None = None
+    health: Health | None = None
+    allow_private: bool = True
+    aliases: Annotated[Any, WithJsonSchema(_ALIASES_SCHEMA)] = None  # checked on its own, by AliasTable
+
+
+class _UrlsIn(RootModel[NotifyUrls]):
+    pass
 
 
 class _SourceIn(_In):
@@ -79,6 +129,8 @@ class _SourceIn(_In):
     timeout: PositiveDuration | None = None
     fetch_articles: bool | None = None
     backfill: bool | None = None
+    max_pages: MaxPages | None = None
+    timezone: Timezone | None = None
     select: Selectors | None = None
 
 
@@ -89,6 +141,8 @@ class _WatchListIn(_In):
     exclude: Terms = ()
     sources: Names | None = None
     notify: Names
+    delivery: dict[str, DeliveryConfig] | None = None
+    template: Text | None = None
 
 
 class _InlineWatchListIn(_WatchListIn):
@@ -114,7 +168,9 @@ class _Loader:
             if raw is not None:
                 config = self.config(doc, raw)
         problems = [p for d in self.docs for p in sorted(d.problems, key=lambda p: p.line or 0)]
-        problems = _scrubbed(problems, {v: n for d in self.docs for v, n in d.secrets.items()})
+        secrets = {v: n for d in self.docs for v, n in d.secrets.items()}
+        remember(secrets)
+        problems = _scrubbed(problems, secrets)
         if problems or config is None:
             raise ConfigError(problems)
         return config
@@ -150,13 +206,20 @@ class _Loader:
 
     def config(self, doc: Document, raw: dict[str, Any]) -> Config | None:
         top = check(_ConfigIn, raw, doc, ())
+        channel_configs = self.channels(doc, raw.get("channels"))
         defaults = self.defaults(doc, raw.get("defaults"))
         channels = raw.get("channels") if isinstance(raw.get("channels"), dict) else {}
         sources = self.sources(doc, raw.get("sources"), defaults)
         raw_sources = raw.get("sources") if isinstance(raw.get("sources"), list) else []
         ids = [s["id"] for s in raw_sources if isinstance(s, dict) and isinstance(s.get("id"), str)]
-        watchlists = self.watchlists(doc, raw.get("watchlists"), list(channels), list(dict.fromkeys(ids)))
-        if top is None or defaults is None or None in sources or None in watchlists:
+        aliases = self.aliases(doc, raw.get("aliases"))
+        watchlists = self.watchlists(doc, raw.get("watchlists"), list(channels), list(dict.fromkeys(ids)), aliases)
+        health = raw.get("health")
+        health_ok = _known(doc, ("health", "channel") if isinstance(health, dict) else ("health",),
+                           health.get("channel") if isinstance(health, dict) else health,
+                           list(channels or {}), "a channel", "channels")
+        if (top is None or defaults is None or None in sources or None in watchlists or not health_ok
+                or None in channel_configs.values()):
             return None
         assert isinstance(top, _ConfigIn)
         database = os.path.normpath(self.directory / os.path.expanduser(top.database))
@@ -165,13 +228,70 @@ class _Loader:
             database=Path(database),
             timezone=top.timezone,
             defaults=defaults,
-            channels=top.channels or {},
-            sources=tuple(s for s in sources if s),
+            channels={name: c.url for name, c in channel_configs.items() if c},
+            channel_limits={name: c.max_per_minute for name, c in channel_configs.items()
+                            if c and c.max_per_minute is not None},
+            story_window=(top.stories or StoriesConfig()).window,
+            sources=tuple(s if s.timezone else s.model_copy(update={"timezone": top.timezone})
+                          for s in sources if s),
             watchlists=tuple(w for w in watchlists if w),
+            http=top.http,
+            health=top.health,
+            allow_private=top.allow_private,
             give_up=defaults.give_up,
             files=(self.absolute, *self.watch_files),
             watchlist_globs=tuple(self.globs),
+            aliases=aliases,
         )
+
+    def aliases(self, doc: Document, raw: Any) -> dict[str, tuple[str, ...]]:
+        """The aliases of ``aliases:``: an inline mapping, or files (globs) relative to the config."""
+        table = AliasTable()
+        if raw is None:
+            return table.aliases
+        if isinstance(raw, dict):
+            table.add(doc, ("aliases",), raw)
+            return table.aliases
+        patterns = [(("aliases",), raw)] if isinstance(raw, str) else [(("aliases", i), p) for i, p in enumerate(raw)] \
+            if isinstance(raw, list) else []
+        if not patterns:
+            doc.problem(("aliases",), f"got {kind_of(raw)} (expected a file of aliases, a list of files, or a mapping)")
+        for at, pattern in patterns:
+            if not isinstance(pattern, str):
+                doc.problem(at, f"got {kind_of(pattern)} (expected the path of a file of aliases)")
+                continue
+            absolute = os.path.join(self.directory, os.path.expanduser(pattern))
+            matches = sorted(m for m in glob.glob(absolute, recursive=True) if os.path.isfile(m))
+            if not matches:
+                where = self.shown_directory or "."
+                doc.problem(at, f"{doc.shown(at)} matches no file (expected a file of aliases, relative to {where})")
+            for match in matches:
+                self.watch_files.append(Path(os.path.abspath(match)))
+                shown = match if os.path.isabs(pattern) else os.path.normpath(
+                    os.path.join(self.shown_directory, os.path.relpath(match, self.directory))
+                )
+                alias_doc = self.read(Path(match), shown)
+                if alias_doc is not None:
+                    value = self.root(alias_doc, "alias name: [spellings]")
+                    if value is not None:
+                        table.add(alias_doc, (), value)
+        return table.aliases
+
+    def channels(self, doc: Document, raw: Any) -> dict[str, ChannelConfig | None]:
+        """Each channel: one apprise URL, a list of them, or a mapping with ``url`` and
+        ``max_per_minute``."""
+        if not isinstance(raw, dict):
+            return {}
+        out: dict[str, ChannelConfig | None] = {}
+        for name, value in raw.items():
+            at: FieldPath = ("channels", name)
+            if isinstance(value, dict):
+                model = check(ChannelConfig, value, doc, at)
+                out[name] = model if isinstance(model, ChannelConfig) else None
+            else:
+                urls = check(_UrlsIn, value, doc, at)
+                out[name] = ChannelConfig(url=urls.root) if isinstance(urls, _UrlsIn) else None
+        return out
 
     def defaults(self, doc: Document, raw: Any) -> Defaults | None:
         raw = {} if raw is None else raw
@@ -211,7 +331,8 @@ class _Loader:
         return out
 
     def watchlists(
-        self, doc: Document, raw: Any, channels: list[str], source_ids: list[str]
+        self, doc: Document, raw: Any, channels: list[str], source_ids: list[str],
+        aliases: dict[str, tuple[str, ...]],
     ) -> list[WatchListConfig | None]:
         if not isinstance(raw, list):
             return []
@@ -229,7 +350,7 @@ class _Loader:
         names: dict[str, tuple[str, int]] = {}
         out: list[WatchListConfig | None] = []
         for wl_doc, at, value, stem in found:
-            watchlist = _watchlist(wl_doc, at, value, stem, channels, source_ids)
+            watchlist = _watchlist(wl_doc, at, value, stem, channels, source_ids, aliases)
             raw_name = value.get("name", stem) if isinstance(value, dict) else None
             if isinstance(raw_name, str) and raw_name in names:
                 file, line = names[raw_name]
@@ -298,7 +419,7 @@ def _merge(entry: _SourceIn, defaults: Defaults) -> SourceConfig:
     given = entry.model_dump(exclude_none=True)
     if "every" not in given and "cron" not in given:
         given["every"], given["cron"] = defaults.every, defaults.cron
-    inherited = {k: getattr(defaults, k) for k in ("jitter", "timeout", "fetch_articles", "backfill")}
+    inherited = {k: getattr(defaults, k) for k in ("jitter", "timeout", "fetch_articles", "backfill", "max_pages")}
     return SourceConfig.model_validate({**inherited, **given})
 
 
@@ -309,9 +430,12 @@ def _watchlist(
     stem: str | None,
     channels: list[str],
     source_ids: list[str],
+    aliases: dict[str, tuple[str, ...]],
 ) -> WatchListConfig | None:
     entry = check(_WatchListIn if stem else _InlineWatchListIn, raw, doc, at)
     ok = isinstance(entry, _WatchListIn)
+    if isinstance(raw, dict):
+        ok = _alias_refs(doc, at, raw, aliases) and ok
     if isinstance(raw, dict):
         if all(raw.get(k) in (None, "", []) for k in ("keywords", "require")):
             expected = "expected at least one keyword or require term"
@@ -319,6 +443,8 @@ def _watchlist(
             ok = False
         ok = _known(doc, (*at, "notify"), raw.get("notify"), channels, "a channel", "channels") and ok
         ok = _known(doc, (*at, "sources"), raw.get("sources"), source_ids, "a source id", "sources") and ok
+        ok = _delivery_channels(doc, at, raw) and ok
+        ok = _template(doc, (*at, "template"), raw.get("template")) and ok
     if not ok or not isinstance(entry, _WatchListIn):
         return None
     return WatchListConfig(
@@ -328,9 +454,61 @@ def _watchlist(
         exclude=entry.exclude,
         sources=entry.sources,
         notify=entry.notify,
+        delivery=entry.delivery or {},
+        template=entry.template,
         file=doc.file,
         line=doc.line(at),
     )
+
+
+def _alias_refs(doc: Document, at: FieldPath, raw: dict[str, Any], aliases: dict[str, tuple[str, ...]]) -> bool:
+    """Every ``@name`` in the watch list's terms, however deeply nested, must be a defined alias."""
+    ok = True
+
+    def visit(path: FieldPath, value: Any) -> None:
+        nonlocal ok
+        if isinstance(value, str) and alias_refs(value):
+            problem = term_problem(value, aliases)
+            if problem is not None:
+                doc.problem(yaml_path(doc, path), problem)
+                ok = False
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                visit((*path, i), item)
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                visit((*path, key), item)
+
+    for key in ("keywords", "require", "exclude"):
+        visit((*at, key), raw.get(key))
+    return ok
+
+
+def _delivery_channels(doc: Document, at: FieldPath, raw: dict[str, Any]) -> bool:
+    """Each channel a watch list's ``delivery`` names must be one it notifies."""
+    delivery, notify = raw.get("delivery"), raw.get("notify")
+    if not isinstance(delivery, dict):
+        return True
+    notified = [notify] if isinstance(notify, str) else [n for n in notify or [] if isinstance(n, str)]
+    ok = True
+    for name in delivery:
+        if name not in notified:
+            path = (*at, "delivery", name)
+            choices = ", ".join(notified) or "none"
+            doc.problem(path, f"{name!r} is not a channel this watch list notifies (expected one of: {choices})")
+            ok = False
+    return ok
+
+
+def _template(doc: Document, at: FieldPath, raw: Any) -> bool:
+    if not isinstance(raw, str) or not raw.strip():
+        return True
+    from monitor.notify.template import template_problem
+
+    problem = template_problem(raw)
+    if problem is not None:
+        doc.problem(at, problem)
+    return problem is None
 
 
 def _known(doc: Document, at: FieldPath, raw: Any, known: list[str], what: str, section: str) -> bool:

@@ -14,16 +14,17 @@ from __future__ import annotations
 
 import re
 import zoneinfo
-from datetime import timedelta
+from datetime import time, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from apscheduler.triggers.cron import CronTrigger
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, WithJsonSchema, model_validator
 from pydantic_core import PydanticCustomError
 
 from monitor.match import term_problem
+from monitor.watchlang import Condition, TermError, condition_from_yaml
 
 DEFAULT_EVERY = timedelta(minutes=10)
 DEFAULT_JITTER = timedelta(0)
@@ -31,6 +32,10 @@ DEFAULT_TIMEOUT = timedelta(seconds=20)
 DEFAULT_GIVE_UP = timedelta(days=3)
 DEFAULT_DATABASE = "data/monitor.db"
 DEFAULT_TIMEZONE = "UTC"
+DEFAULT_HEALTH_FAILURES = 3
+DEFAULT_HEALTH_SILENCE = 3.0
+DEFAULT_MAX_PAGES = 3
+MAX_MAX_PAGES = 20
 
 _DURATION = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
 _SOURCE_ID = re.compile(r"[a-z0-9][a-z0-9_-]*")
@@ -187,11 +192,58 @@ def _timezone(value: str) -> str:
     return value
 
 
-def _term(value: str) -> str:
-    sentence = term_problem(value)
-    if sentence is not None:
-        raise message(sentence)
+def _listen(value: str) -> str:
+    host, sep, port = value.strip().rpartition(":")
+    if not sep or not port.isdigit() or not 0 < int(port) < 65536 or not host.strip("[]"):
+        raise invalid("is not a listen address", "expected host:port like 127.0.0.1:9108 or 0.0.0.0:9108")
+    return value.strip()
+
+
+def listen_address(listen: str) -> tuple[str, int]:
+    """``127.0.0.1:9108`` -> (``127.0.0.1``, 9108); ``[::1]:9108`` -> (``::1``, 9108)."""
+    host, _, port = listen.rpartition(":")
+    return host.strip("[]"), int(port)
+
+
+def _max_pages(value: Any) -> int:
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise invalid("is not a page count", f"expected a number of pages, 1 to {MAX_MAX_PAGES}")
+    if not 1 <= value <= MAX_MAX_PAGES:
+        raise invalid("is not a page count", f"expected 1 to {MAX_MAX_PAGES}; 1 reads only the first page")
     return value
+
+
+def _failures(value: int) -> int:
+    if value < 1:
+        raise invalid("is not a count of polls", "expected a whole number of at least 1, like 3")
+    return value
+
+
+def _multiple(value: Any) -> float:
+    try:
+        number = float(value) if isinstance(value, (int, float, str)) and not isinstance(value, bool) else 0.0
+    except ValueError:
+        number = 0.0
+    if not number > 1 or number == float("inf"):
+        raise invalid("is not a multiple of the usual gap", "expected a number above 1, like 3")
+    return number
+
+
+def _channel_shorthand(value: Any) -> Any:
+    return {"channel": value} if isinstance(value, str) else value
+
+
+def _term(value: Any) -> Condition:
+    """A term string or a nested group (``{all: [...]}``), checked by ``monitor.watchlang``;
+    ``@alias`` names are checked later, by the loader, once the aliases are known."""
+    if isinstance(value, str) and not value.strip():
+        raise invalid("is empty", "expected some text")
+    try:
+        return condition_from_yaml(value, term_problem)
+    except TermError as exc:
+        raise message(str(exc)) from None
 
 
 def _one_or_many(value: Any) -> Any:
@@ -216,7 +268,16 @@ NotifyUrl = Annotated[str, AfterValidator(_notify_url)]
 SourceId = Annotated[str, AfterValidator(_source_id)]
 Kind = Annotated[str, AfterValidator(_kind)]
 Timezone = Annotated[str, AfterValidator(_timezone)]
-Term = Annotated[str, AfterValidator(_text), AfterValidator(_term)]
+MaxPages = Annotated[int, BeforeValidator(_max_pages)]
+Listen = Annotated[str, AfterValidator(_listen)]
+_TERM_SCHEMA = {
+    "anyOf": [
+        {"type": "string", "description": "A word, phrase, /regex/, A | B, @alias, title:X or A ~10 B"},
+        {"type": "object", "minProperties": 1, "maxProperties": 1,
+         "description": "A group: {any: [...]}, {all: [...]}, {none: [...]}, {title: ...} or {body: ...}"},
+    ]
+}
+Term = Annotated[Any, BeforeValidator(_term), WithJsonSchema(_TERM_SCHEMA)]
 Terms = Annotated[tuple[Term, ...], BeforeValidator(_one_or_many)]
 Names = Annotated[tuple[Text, ...], BeforeValidator(_one_or_many), _not_empty("name")]
 NotifyUrls = Annotated[tuple[NotifyUrl, ...], BeforeValidator(_one_or_many), _not_empty("notification URL")]
@@ -249,6 +310,7 @@ class Defaults(_Model):
     timeout: PositiveDuration = DEFAULT_TIMEOUT
     fetch_articles: bool = True
     backfill: bool = False
+    max_pages: MaxPages = DEFAULT_MAX_PAGES
     give_up: PositiveDuration = DEFAULT_GIVE_UP
 
     @model_validator(mode="after")
@@ -265,6 +327,9 @@ class SourceConfig(_Model):
 
     ``kind`` None means "detect from the listing". ``name`` defaults to ``id``. ``cron`` is
     ready for ``CronTrigger.from_crontab`` (weekdays spelled out: see ``crontab_weekdays``).
+    ``max_pages`` bounds how many listing pages a poll reads when every item on them is
+    new (a burst). ``timezone`` is the zone of dates the source writes without one;
+    ``load_config`` fills in the config's ``timezone`` when the source names none.
     """
 
     id: SourceId
@@ -277,6 +342,8 @@ class SourceConfig(_Model):
     timeout: PositiveDuration = DEFAULT_TIMEOUT
     fetch_articles: bool = True
     backfill: bool = False
+    max_pages: MaxPages = DEFAULT_MAX_PAGES
+    timezone: Timezone | None = None
     select: Selectors | None = None
 
     @model_validator(mode="before")
@@ -295,11 +362,93 @@ class SourceConfig(_Model):
         return self
 
 
+_CLOCK = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)")
+_CLOCK_HINT = "expected a time of day as HH:MM, like 08:00"
+DEFAULT_STORY_WINDOW = timedelta(hours=72)
+
+
+def _clock(value: Any) -> time:
+    if isinstance(value, time):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 24 * 60:
+        return time(value // 60, value % 60)  # YAML 1.1 reads an unquoted 22:00 as 1320 (base 60)
+    if not isinstance(value, str):
+        raise wrong_type(_CLOCK_HINT)
+    match = _CLOCK.fullmatch(value.strip())
+    if match is None:
+        raise invalid("is not a time of day", _CLOCK_HINT)
+    return time(int(match.group(1)), int(match.group(2)))
+
+
+def _quiet_hours(value: Any) -> tuple[time, time]:
+    if isinstance(value, tuple):
+        return value
+    hint = "expected HH:MM-HH:MM in the config's timezone, like 22:00-07:00"
+    if not isinstance(value, str):
+        raise wrong_type(hint)
+    start, sep, end = value.partition("-")
+    if not sep or not _CLOCK.fullmatch(start.strip()) or not _CLOCK.fullmatch(end.strip()):
+        raise invalid("is not a range of hours", hint)
+    first, last = _clock(start), _clock(end)
+    if first == last:
+        raise invalid("is an empty range of hours", hint)
+    return first, last
+
+
+def _per_minute(value: int) -> int:
+    if value < 1:
+        raise invalid("is not a message count", "expected a whole number of at least 1, like 20")
+    return value
+
+
+def _channel_mapping(value: Any) -> Any:
+    return value if isinstance(value, dict) else {"url": value}
+
+
+ClockTime = Annotated[time, BeforeValidator(_clock, json_schema_input_type=str)]
+HourRange = Annotated[tuple[time, time], BeforeValidator(_quiet_hours, json_schema_input_type=str)]
+
+
+class DigestConfig(_Model):
+    """A digest: at ``at`` (local time) and every ``every`` after it, one message listing
+    the stories held since the last one."""
+
+    every: PositiveDuration = timedelta(days=1)
+    at: ClockTime = time(0, 0)
+
+
+class DeliveryConfig(_Model):
+    """How a watch list's alerts reach one channel: immediately (the default), in a
+    ``digest``, and/or held during ``quiet_hours`` (start, end; may span midnight)."""
+
+    digest: DigestConfig | None = None
+    quiet_hours: HourRange | None = None
+
+
+class ChannelConfig(_Model):
+    """A channel written as a mapping: its apprise URL(s) and an optional rate cap (messages
+    beyond ``max_per_minute`` wait, they are never dropped)."""
+
+    url: NotifyUrls
+    max_per_minute: Annotated[int, AfterValidator(_per_minute)] | None = None
+
+
+Channel = Annotated[ChannelConfig, BeforeValidator(_channel_mapping)]
+
+
+class StoriesConfig(_Model):
+    """Story clustering: items within ``window`` of each other can be one story."""
+
+    window: PositiveDuration = DEFAULT_STORY_WINDOW
+
+
 class WatchListConfig(_Model):
     """One watch list: any of ``keywords``, all of ``require``, none of ``exclude``.
 
     ``sources`` None means every source. ``file`` and ``line`` say where it was defined
-    (``file`` as the user would write it), for messages.
+    (``file`` as the user would write it), for messages. ``delivery`` maps some of its
+    ``notify`` channels to a delivery mode; the others get alerts immediately.
+    ``template`` is the Jinja2 source of a message body (``monitor.notify.template``).
     """
 
     name: Text
@@ -308,8 +457,32 @@ class WatchListConfig(_Model):
     exclude: Terms = ()
     sources: Names | None = None
     notify: Names
+    delivery: dict[str, DeliveryConfig] = {}
+    template: str | None = None
     file: str
     line: int = 1
+
+
+class HttpConfig(_Model):
+    """The optional HTTP endpoint (/healthz, /metrics); absent means no listening socket."""
+
+    listen: Listen
+
+
+class HealthConfig(_Model):
+    """Where to tell operators that a source needs attention, and when.
+
+    ``failures``: polls failed in a row before telling. ``silence``: a source that has
+    published regularly is reported when its latest item is older than this many of its
+    usual gaps between items. The YAML may give just the channel name.
+    """
+
+    channel: Text
+    failures: Annotated[int, AfterValidator(_failures)] = DEFAULT_HEALTH_FAILURES
+    silence: Annotated[float, BeforeValidator(_multiple)] = DEFAULT_HEALTH_SILENCE
+
+
+Health = Annotated[HealthConfig, BeforeValidator(_channel_shorthand)]
 
 
 class Config(_Model):
@@ -318,6 +491,11 @@ class Config(_Model):
     ``files`` is every file it was built from (the config, then each watch-list file) and
     ``watchlist_globs`` the absolute patterns that found them, for a reloader to re-check.
     ``give_up`` is ``defaults.give_up``: how long delivery keeps retrying an alert.
+    ``channel_limits`` is each rate-capped channel's ``max_per_minute``; ``story_window``
+    is ``stories.window``.
+    ``health`` None means source health is only logged. ``allow_private`` False refuses
+    to fetch from loopback, private and link-local addresses (for shared watch lists).
+    ``aliases`` maps each alias name (lower-cased) to its spellings, for ``@name`` terms.
     """
 
     path: Path
@@ -327,9 +505,15 @@ class Config(_Model):
     channels: dict[str, tuple[str, ...]] = {}
     sources: tuple[SourceConfig, ...] = ()
     watchlists: tuple[WatchListConfig, ...] = ()
+    http: HttpConfig | None = None
     give_up: timedelta = DEFAULT_GIVE_UP
+    channel_limits: dict[str, int] = {}
+    story_window: timedelta = DEFAULT_STORY_WINDOW
+    health: HealthConfig | None = None
+    allow_private: bool = True
     files: tuple[Path, ...] = ()
     watchlist_globs: tuple[str, ...] = ()
+    aliases: dict[str, tuple[str, ...]] = {}
 
     def watch_files(self) -> tuple[Path, ...]:
         """Every file this config was read from: change one and the config may change."""

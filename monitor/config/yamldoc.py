@@ -101,6 +101,8 @@ def parse(text: str, *, file: str, environ: Mapping[str, str]) -> Document:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
         what = exc.problem or exc.context or "unreadable"
+        if "'@'" in what:
+            what += " (put a term that starts with @ in quotes, like \"@kayani\")"
         doc.problems.append(Problem(file=file, line=line, field="", message=f"not valid YAML: {what}"))
         return doc
     except yaml.YAMLError as exc:

@@ -1,5 +1,16 @@
 """Outbox -> apprise. Failed sends stay queued and retry with backoff; nothing is sent twice.
 
+The outbox holds one row per (item, watch list, channel); a channel receives ONE message
+per item, naming every watch list that fired on it, and each row keeps its own status.
+A message is rendered once in text, Markdown and HTML; each target gets the format its
+service takes (apprise's ``notify_format``, or ``?format=`` in its URL), cut to the
+service's length limit without dropping anything.
+
+A watch list may bring its own template (``monitor.notify.template``) for its alerts.
+Delivery modes (``monitor.notify.modes``) hold a watch list's alerts for a channel until
+its digest is due or its quiet hours end; held alerts never block immediate ones. A
+channel's ``max_per_minute`` queues messages beyond the cap until the next minute.
+
 A channel may name several apprise URLs (targets). Each outbox row remembers which of its
 channel's targets already took the alert, so a retry goes only to the ones that failed.
 Channel URLs carry secrets: they are never logged; errors name the channel and the
@@ -9,9 +20,10 @@ service kind only.
 from __future__ import annotations
 
 import asyncio
+import html
 import logging
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -20,18 +32,22 @@ from zoneinfo import ZoneInfo
 import apprise
 
 import monitor.notify.console  # noqa: F401 - registers console://
-from monitor.notify.render import Alert, Message, render
+from monitor.notify.modes import IMMEDIATE, DeliveryMode
+from monitor.notify.render import SEPARATORS, Alert, Message, Reason, render, render_digest
+from monitor.notify.split import split_body
+from monitor.notify.template import render_template
 from monitor.store import OutboxRow, Store, utcnow
+from monitor.store_stories import other_sources
 
 log = logging.getLogger(__name__)
 
 SEND_TIMEOUT = 30.0
+QUERY_LIMIT = 20000  # held digest rows must not hide due rows behind a small LIMIT
 
 
 def retry_delay(attempts: int) -> timedelta:
     """30 s after the first failure, doubling, at most an hour apart."""
-    delay: timedelta = min(timedelta(seconds=30) * (2 ** max(attempts - 1, 0)), timedelta(hours=1))
-    return delay
+    return min(timedelta(seconds=30) * int(2 ** max(attempts - 1, 0)), timedelta(hours=1))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -42,29 +58,64 @@ class DeliveryReport:
 
 
 class Target:
-    """One apprise URL of a channel, loaded once."""
+    """One apprise URL of a channel, loaded once, with the format and limits of its service."""
 
     def __init__(self, channel: str, index: int, url: str) -> None:
         self.channel = channel
         self.index = index
         self._apprise = apprise.Apprise()
         self.valid = bool(self._apprise.add(url))
+        plugin = next(iter(self._apprise), None)
         self.service = _service_name(self._apprise)
+        self.format = apprise.NotifyFormat(plugin.resolve_format(None)).value if plugin is not None else "text"
+        self.body_limit = int(getattr(plugin, "body_maxlen", 0) or 32768)
+        self.title_limit = int(getattr(plugin, "title_maxlen", 250) or 0)
+
+    def parts(self, message: Message) -> list[tuple[str, str]]:
+        """(title, body) pairs, each within the service's limits, in this target's format."""
+        blocks = list(message.blocks(self.format))
+        title = message.title
+        if self.title_limit <= 0:
+            # The service has no title field: it leads the body, escaped like the rest of it.
+            blocks.insert(0, _title_block(title, self.format))
+            title = ""
+        bodies = split_body(blocks, limit=self.body_limit, fmt=self.format, separator=SEPARATORS[self.format])
+        titles = [_numbered(title, i, len(bodies), self.title_limit) for i in range(len(bodies))]
+        return list(zip(titles, bodies, strict=True))
 
     async def send(self, message: Message) -> str | None:
-        """Send; None on success, else a reason that contains no part of the URL."""
+        """Send every part; None on success, else a reason that contains no part of the URL.
+
+        A retry after a failure midway sends every part again: a repeated part is better
+        than a missing one."""
         if not self.valid:
             return "the channel URL is not a URL apprise understands"
-        try:
-            async with asyncio.timeout(SEND_TIMEOUT):
-                result = await self._apprise.async_notify(
-                    body=message.text, title=message.title, body_format=apprise.NotifyFormat.TEXT)
-        except TimeoutError:
-            return f"{self.service} did not answer within {SEND_TIMEOUT:.0f}s"
-        if result:
-            return None
-        status = getattr(getattr(result, "status", None), "name", "failed")
-        return f"{self.service} refused or failed ({str(status).lower()})"
+        for title, body in self.parts(message):
+            try:
+                async with asyncio.timeout(SEND_TIMEOUT):
+                    result = await self._apprise.async_notify(
+                        body=body, title=title, body_format=apprise.NotifyFormat(self.format))
+            except TimeoutError:
+                return f"{self.service} did not answer within {SEND_TIMEOUT:.0f}s"
+            if not result:
+                status = getattr(getattr(result, "status", None), "name", "failed")
+                return f"{self.service} refused or failed ({str(status).lower()})"
+        return None
+
+
+def _title_block(title: str, fmt: str) -> str:
+    if fmt == "html":
+        return f"<p><strong>{html.escape(title)}</strong></p>"
+    return f"**{title}**" if fmt == "markdown" else title
+
+
+def _numbered(title: str, index: int, total: int, limit: int) -> str:
+    suffix = f" ({index + 1}/{total})" if total > 1 and title else ""
+    if limit > 0 and len(title) + len(suffix) > limit:
+        room = max(limit - len(suffix) - 1, 0)
+        cut = title[:room].rsplit(" ", 1)[0] if " " in title[:room] else title[:room]
+        title = cut + "…"
+    return title + suffix
 
 
 def _service_name(loaded: apprise.Apprise) -> str:
@@ -73,25 +124,49 @@ def _service_name(loaded: apprise.Apprise) -> str:
     return "unknown service"
 
 
+@dataclass(frozen=True, kw_only=True)
+class _Unit:
+    """What goes out as one message: one item's rows, or a digest's rows."""
+
+    rows: tuple[OutboxRow, ...]
+    digest: bool = False
+
+    @property
+    def next_attempt_at(self) -> datetime:
+        return max(r.next_attempt_at for r in self.rows)
+
+    @property
+    def done_targets(self) -> set[int]:
+        # A target took the message only if it took it for every row in it.
+        return set.intersection(*(set(r.done_targets) for r in self.rows))
+
+
 class Deliverer:
     """Drains the outbox: every channel in its own task, alerts in publication order."""
 
     def __init__(self, store: Store, *, channels: Mapping[str, Sequence[str]],
                  source_names: Mapping[str, str], timezone: ZoneInfo, give_up: timedelta,
-                 clock: Callable[[], datetime] = utcnow) -> None:
+                 clock: Callable[[], datetime] = utcnow,
+                 modes: Mapping[tuple[str, str], DeliveryMode] | None = None,
+                 max_per_minute: Mapping[str, int] | None = None,
+                 templates: Mapping[str, str] | None = None) -> None:
         self.store = store
         self.timezone = timezone
         self.give_up = give_up
         self.source_names = dict(source_names)
         self.clock = clock
+        self.modes = dict(modes or {})
+        self.max_per_minute = dict(max_per_minute or {})
+        self.templates = dict(templates or {})
         self.targets = {name: [Target(name, i, url) for i, url in enumerate(urls)]
                         for name, urls in channels.items()}
+        self._recent: dict[str, deque[datetime]] = defaultdict(deque)
         self._lock = asyncio.Lock()
 
     async def drain(self) -> DeliveryReport:
         """Send every due alert once. Safe to call concurrently: runs are serialised."""
         async with self._lock:
-            due = self.store.queued_alerts()
+            due = self.store.queued_alerts(limit=QUERY_LIMIT)
             by_channel: dict[str, list[OutboxRow]] = defaultdict(list)
             for row in due:
                 by_channel[row.channel].append(row)
@@ -99,53 +174,120 @@ class Deliverer:
         return DeliveryReport(sent=sum(r.sent for r in reports), retrying=sum(r.retrying for r in reports),
                               failed=sum(r.failed for r in reports))
 
+    def _units(self, channel: str, rows: list[OutboxRow]) -> list[_Unit]:
+        """Due messages in order: a due digest first (it holds the oldest items), then
+        one unit per item. Alerts held by a digest or quiet hours are left out."""
+        now = self.clock()
+        digest: list[OutboxRow] = []
+        items: dict[int, list[OutboxRow]] = {}
+        for row in rows:
+            mode = self.modes.get((row.watchlist, channel), IMMEDIATE)
+            if mode.digest is not None:
+                due = mode.digest.next_after(row.created_at, self.timezone)
+                if now >= due and row.next_attempt_at <= now:
+                    digest.append(row)
+            elif mode.quiet is None or not mode.quiet.contains(now, self.timezone):
+                items.setdefault(row.item_id, []).append(row)
+        units = [_Unit(rows=tuple(digest), digest=True)] if digest else []
+        return units + [_Unit(rows=tuple(group)) for group in items.values()]
+
     async def _drain_channel(self, channel: str, rows: list[OutboxRow]) -> DeliveryReport:
         sent = retrying = failed = 0
         targets = self.targets.get(channel)
-        for row in rows:
-            now = self.clock()
-            if row.next_attempt_at > now:
-                # An earlier alert is waiting for a retry: later ones wait behind it.
-                break
-            if targets is None:
+        if targets is None:
+            for row in rows:
                 self.store.mark_failed(row.id, error=f"channel {channel!r} is no longer configured")
                 log.warning("delivery channel=%s alert=%d status=failed reason=channel-removed", channel, row.id)
-                failed += 1
-                continue
+            return DeliveryReport(failed=len(rows))
+        for unit in self._units(channel, rows):
+            now = self.clock()
+            if unit.next_attempt_at > now:
+                # An earlier alert is waiting for a retry: later ones wait behind it.
+                break
+            if not self._may_send(channel, now):
+                log.info("delivery channel=%s status=rate-limited queued=%d", channel, len(rows))
+                break
             started = time.perf_counter()
-            message = render(self._alert(row), timezone=self.timezone)
-            done = set(row.done_targets)
+            message = self._render(unit)
+            done = unit.done_targets
             errors: list[str] = []
             for target in targets:
                 if target.index in done:
                     continue
                 reason = await target.send(message)
+                self._recent[channel].extend([self.clock()] * len(target.parts(message)))
                 if reason is None:
                     done.add(target.index)
                 else:
                     errors.append(reason)
             ms = (time.perf_counter() - started) * 1000
+            ids = ",".join(str(r.id) for r in unit.rows)
+            watchlists = ",".join(dict.fromkeys(r.watchlist for r in unit.rows))
+            kind = "digest" if unit.digest else "alert"
             if not errors:
-                self.store.mark_sent(row.id, now=self.clock())
-                log.info("delivery channel=%s alert=%d watchlist=%s status=sent ms=%.0f",
-                         channel, row.id, row.watchlist, ms)
-                sent += 1
+                for row in unit.rows:
+                    self.store.mark_sent(row.id, now=self.clock())
+                log.info("delivery channel=%s %s=%s watchlist=%s status=sent ms=%.0f",
+                         channel, kind, ids, watchlists, ms)
+                sent += len(unit.rows)
                 continue
             error = "; ".join(errors)
-            if now - row.created_at >= self.give_up:
-                self.store.mark_failed(row.id, error=f"gave up after {row.attempts + 1} attempts: {error}")
-                log.error("delivery channel=%s alert=%d status=failed reason=%r (gave up)", channel, row.id, error)
-                failed += 1
+            oldest = min(r.created_at for r in unit.rows)
+            if now - oldest >= self.give_up:
+                for row in unit.rows:
+                    self.store.mark_failed(row.id, error=f"gave up after {row.attempts + 1} attempts: {error}")
+                log.error("delivery channel=%s %s=%s status=failed reason=%r (gave up)", channel, kind, ids, error)
+                failed += len(unit.rows)
                 continue
-            next_attempt = now + retry_delay(row.attempts + 1)
-            self.store.mark_retry(row.id, error=error, next_attempt=next_attempt, done_targets=sorted(done))
-            log.warning("delivery channel=%s alert=%d status=retry attempt=%d next=%s reason=%r",
-                        channel, row.id, row.attempts + 1, next_attempt.isoformat(timespec="seconds"), error)
-            retrying += 1
+            attempts = max(r.attempts for r in unit.rows) + 1
+            next_attempt = now + retry_delay(attempts)
+            for row in unit.rows:
+                self.store.mark_retry(row.id, error=error, next_attempt=next_attempt, done_targets=sorted(done))
+            log.warning("delivery channel=%s %s=%s status=retry attempt=%d next=%s reason=%r",
+                        channel, kind, ids, attempts, next_attempt.isoformat(timespec="seconds"), error)
+            retrying += len(unit.rows)
             break
         return DeliveryReport(sent=sent, retrying=retrying, failed=failed)
 
-    def _alert(self, row: OutboxRow) -> Alert:
-        return Alert(title=row.title, source_name=self.source_names.get(row.source_id, row.source_id),
-                     published=row.published, first_seen=row.first_seen, watchlist=row.watchlist,
-                     terms=row.terms, snippet=row.snippet, url=row.url)
+    def _may_send(self, channel: str, now: datetime) -> bool:
+        """Whether the channel's per-minute cap leaves room; beyond it, alerts stay queued."""
+        cap = self.max_per_minute.get(channel)
+        if not cap:
+            return True
+        recent = self._recent[channel]
+        while recent and recent[0] <= now - timedelta(minutes=1):
+            recent.popleft()
+        return len(recent) < cap
+
+    def _render(self, unit: _Unit) -> Message:
+        alerts = self._alerts(unit.rows)
+        if not unit.digest:
+            template = self.templates.get(alerts[0].watchlist)
+            if template is not None:
+                return render_template(alerts[0], template, timezone=self.timezone)
+            return render(alerts[0], timezone=self.timezone)
+        since = min(r.created_at for r in unit.rows)
+        modes = [self.modes.get((r.watchlist, r.channel), IMMEDIATE).digest for r in unit.rows]
+        previous = [m.previous(since, self.timezone) for m in modes if m is not None]
+        return render_digest(alerts, timezone=self.timezone, since=min(previous) if previous else since)
+
+    def _alerts(self, rows: Sequence[OutboxRow]) -> list[Alert]:
+        """One alert per item (in row order), naming every watch list its rows carry."""
+        by_item: dict[int, list[OutboxRow]] = {}
+        for row in rows:
+            by_item.setdefault(row.item_id, []).append(row)
+        also_at = other_sources(self.store.db, list(by_item))
+        alerts = []
+        for item_id, group in by_item.items():
+            first = group[0]
+            own = self._name(first.source_id)
+            names = [n for n in dict.fromkeys(self._name(s) for s in also_at.get(item_id, ())) if n != own]
+            alerts.append(Alert(
+                title=first.title, source_name=own, published=first.published, first_seen=first.first_seen,
+                watchlist=first.watchlist, terms=first.terms, snippet=first.snippet, url=first.url,
+                also=tuple(Reason(watchlist=r.watchlist, terms=r.terms, snippet=r.snippet) for r in group[1:]),
+                also_at=tuple(names)))
+        return alerts
+
+    def _name(self, source_id: str) -> str:
+        return self.source_names.get(source_id, source_id)

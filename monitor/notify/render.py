@@ -1,16 +1,37 @@
-"""Alert -> message text, per format. Pure: no I/O, no apprise."""
+"""Alert -> message text, per format. Pure: no I/O, no apprise.
+
+A message is rendered once into plain text, Markdown and HTML, each as a list of blocks
+(a header, one block per watch list, the link; one block per story in a digest) so that
+``monitor.notify.split`` can cut a message too long for a channel between blocks first.
+Source text (titles, names, snippets) is escaped for the format it goes into.
+"""
 
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 
 @dataclass(frozen=True, kw_only=True)
+class Reason:
+    """One watch list that fired on an item: its matched terms and a snippet around them."""
+
+    watchlist: str
+    terms: tuple[str, ...]
+    snippet: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class Alert:
-    """Everything a recipient sees about one matched item (DESIGN.md section 4)."""
+    """Everything a recipient sees about one matched item (DESIGN.md section 4).
+
+    ``watchlist``, ``terms`` and ``snippet`` are the first watch list that fired; ``also``
+    holds the others (one message per item and channel names them all). ``also_at`` names
+    the other sources that carried the same story.
+    """
 
     title: str
     source_name: str
@@ -20,57 +41,120 @@ class Alert:
     terms: tuple[str, ...]
     snippet: str
     url: str
+    also: tuple[Reason, ...] = ()
+    also_at: tuple[str, ...] = ()
+
+    @property
+    def reasons(self) -> tuple[Reason, ...]:
+        return (Reason(watchlist=self.watchlist, terms=self.terms, snippet=self.snippet), *self.also)
+
+    @property
+    def watchlists(self) -> tuple[str, ...]:
+        return tuple(r.watchlist for r in self.reasons)
 
 
 @dataclass(frozen=True, kw_only=True)
 class Message:
+    """A rendered message. The ``*_blocks`` are the bodies' pieces, joined by ``SEPARATORS``;
+    empty means the body is one block."""
+
     title: str
     text: str
     markdown: str
     html: str
+    text_blocks: tuple[str, ...] = ()
+    markdown_blocks: tuple[str, ...] = ()
+    html_blocks: tuple[str, ...] = ()
+
+    def blocks(self, fmt: str) -> tuple[str, ...]:
+        """The body in format ``fmt`` (text, markdown or html) as blocks."""
+        blocks = {"text": self.text_blocks, "markdown": self.markdown_blocks, "html": self.html_blocks}[fmt]
+        return blocks or ({"text": self.text, "markdown": self.markdown, "html": self.html}[fmt],)
 
 
-def _when(alert: Alert, zone: ZoneInfo) -> str:
-    if alert.published is not None:
-        return alert.published.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
-    return alert.first_seen.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z") + " (first seen; no date given)"
+SEPARATORS = {"text": "\n\n", "markdown": "\n\n", "html": ""}
+
+
+def when_text(published: datetime | None, first_seen: datetime, zone: ZoneInfo) -> str:
+    if published is not None:
+        return published.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
+    return first_seen.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z") + " (first seen; no date given)"
+
+
+def _message(title: str, text: list[str], markdown: list[str], html_blocks: list[str]) -> Message:
+    return Message(
+        title=title,
+        text=SEPARATORS["text"].join(text) + "\n",
+        markdown=SEPARATORS["markdown"].join(markdown) + "\n",
+        html=SEPARATORS["html"].join(html_blocks),
+        text_blocks=tuple(text), markdown_blocks=tuple(markdown), html_blocks=tuple(html_blocks),
+    )
 
 
 def render(alert: Alert, *, timezone: ZoneInfo) -> Message:
     """One alert in plain text, Markdown and HTML. The URL is always printed verbatim."""
     title = alert.title.strip() or alert.url
-    when = _when(alert, timezone)
-    terms = ", ".join(alert.terms)
-    subject = f"[{alert.watchlist}] {title}"
-    text = (
-        f"{title}\n"
-        f"Source: {alert.source_name}\n"
-        f"Published: {when}\n"
-        f"Watch list: {alert.watchlist}\n"
-        f"Matched: {terms}\n"
-        f"\n{alert.snippet}\n\n"
-        f"{alert.url}\n"
-    )
-    markdown = (
-        f"**{_md(title)}**\n\n"
-        f"Source: {_md(alert.source_name)}  \n"
-        f"Published: {when}  \n"
-        f"Watch list: {_md(alert.watchlist)}  \n"
-        f"Matched: {_md(terms)}\n\n"
-        f"> {_md(alert.snippet)}\n\n"
-        f"{alert.url}\n"
-    )
+    when = when_text(alert.published, alert.first_seen, timezone)
+    reasons = alert.reasons
+    subject = f"[{', '.join(alert.watchlists)}] {title}"
     esc = html.escape
-    html_body = (
-        f"<p><strong>{esc(title)}</strong></p>"
-        f"<p>Source: {esc(alert.source_name)}<br>Published: {esc(when)}<br>"
-        f"Watch list: {esc(alert.watchlist)}<br>Matched: {esc(terms)}</p>"
-        f"<blockquote>{esc(alert.snippet)}</blockquote>"
-        f'<p><a href="{esc(alert.url, quote=True)}">{esc(alert.url)}</a></p>'
-    )
-    return Message(title=subject, text=text, markdown=markdown, html=html_body)
+    head = [("Source", alert.source_name), ("Published", when)]
+    if alert.also_at:
+        head.append(("Also at", ", ".join(alert.also_at)))
+    text = [f"{title}\n" + "\n".join(f"{k}: {v}" for k, v in head)]
+    markdown = [f"**{escape_markdown(title)}**\n\n" + "  \n".join(f"{k}: {escape_markdown(v)}" for k, v in head)]
+    html_blocks = [f"<p><strong>{esc(title)}</strong></p><p>"
+                   + "<br>".join(f"{k}: {esc(v)}" for k, v in head) + "</p>"]
+    if len(reasons) == 1:
+        terms = ", ".join(alert.terms)
+        text[0] += f"\nWatch list: {alert.watchlist}\nMatched: {terms}"
+        markdown[0] += f"  \nWatch list: {escape_markdown(alert.watchlist)}  \nMatched: {escape_markdown(terms)}"
+        html_blocks[0] = html_blocks[0][:-len("</p>")] + (
+            f"<br>Watch list: {esc(alert.watchlist)}<br>Matched: {esc(terms)}</p>")
+        text.append(alert.snippet)
+        markdown.append(f"> {escape_markdown(alert.snippet)}")
+        html_blocks.append(f"<blockquote>{esc(alert.snippet)}</blockquote>")
+    else:
+        for reason in reasons:
+            terms = ", ".join(reason.terms)
+            text.append(f"Watch list: {reason.watchlist}\nMatched: {terms}\n{reason.snippet}")
+            markdown.append(f"Watch list: **{escape_markdown(reason.watchlist)}**  \n"
+                            f"Matched: {escape_markdown(terms)}\n\n> {escape_markdown(reason.snippet)}")
+            html_blocks.append(f"<p>Watch list: <strong>{esc(reason.watchlist)}</strong><br>"
+                               f"Matched: {esc(terms)}</p><blockquote>{esc(reason.snippet)}</blockquote>")
+    text.append(alert.url)
+    markdown.append(alert.url)
+    html_blocks.append(f'<p><a href="{esc(alert.url, quote=True)}">{esc(alert.url)}</a></p>')
+    return _message(subject, text, markdown, html_blocks)
 
 
-def _md(value: str) -> str:
+def render_digest(alerts: Sequence[Alert], *, timezone: ZoneInfo, since: datetime | None = None) -> Message:
+    """Stories in one digest: a header, then one block per story (never dropped; the
+    sender splits a digest too long for its channel between stories)."""
+    esc = html.escape
+    watchlists = sorted({w for a in alerts for w in a.watchlists})
+    count = f"{len(alerts)} {'story' if len(alerts) == 1 else 'stories'}"
+    subject = f"[{', '.join(watchlists)}] digest: {count}"
+    header = f"Digest: {count}"
+    if since is not None:
+        header += f" since {since.astimezone(timezone).strftime('%Y-%m-%d %H:%M %Z')}"
+    text, markdown = [header], [f"**{escape_markdown(header)}**"]
+    html_blocks = [f"<p><strong>{esc(header)}</strong></p>"]
+    for alert in alerts:
+        title = alert.title.strip() or alert.url
+        when = when_text(alert.published, alert.first_seen, timezone)
+        why = "; ".join(f"{r.watchlist}: {', '.join(r.terms)}" for r in alert.reasons)
+        lines = [f"{alert.source_name}, {when}", why]
+        if alert.also_at:
+            lines.append(f"Also at: {', '.join(alert.also_at)}")
+        text.append(f"- {title}\n  " + "\n  ".join(lines) + f"\n  {alert.url}")
+        markdown.append(f"- **{escape_markdown(title)}**  \n  " + "  \n  ".join(escape_markdown(line) for line in lines)
+                        + f"  \n  {alert.url}")
+        html_blocks.append(f"<p><strong>{esc(title)}</strong><br>" + "<br>".join(esc(line) for line in lines)
+                           + f'<br><a href="{esc(alert.url, quote=True)}">{esc(alert.url)}</a></p>')
+    return _message(subject, text, markdown, html_blocks)
+
+
+def escape_markdown(value: str) -> str:
     """Escape Markdown control characters in source text so titles can't restyle a message."""
     return "".join("\\" + ch if ch in "\\`*_{}[]<>#|" else ch for ch in value)

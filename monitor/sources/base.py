@@ -13,13 +13,13 @@ import re
 import unicodedata
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import ClassVar
 from urllib.parse import urldefrag, urljoin, urlsplit
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from monitor.models import Listing
+from monitor.models import Listing, Response
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -52,10 +52,26 @@ class Source(ABC):
       against ``url`` and any base the body declares), at most once per listing. HTML
       pages drop the fragment; feeds keep it, since some feeds tell posts apart by it.
     - Titles and summaries are plain text (no markup, whitespace collapsed); ``published``
-      is timezone-aware UTC or None (never invented).
+      is timezone-aware UTC or None (never invented); a time written without a zone is
+      local time in the source's ``tz``.
+    - ``request_url`` and ``next_page`` are pure too: which URL to fetch for a configured
+      one, and which page follows a fetched one (None: no more pages). The pipeline does
+      the fetching; a kind that needs no more than one URL keeps the defaults.
     """
 
     kind: ClassVar[str]
+    # Whether the first body is the whole listing, so that a 304 or an identical body
+    # means nothing changed. Not so for a sitemap index: its sitemaps change under it.
+    single_body: ClassVar[bool] = True
+    tz: tzinfo = UTC
+
+    def request_url(self, url: str, *, since: datetime | None) -> str:
+        """The URL to fetch for the configured ``url``, given the last successful poll."""
+        return url
+
+    def next_page(self, listing: Listing, response: Response) -> str | None:
+        """The page after ``response`` (whose body gave ``listing``), or None."""
+        return listing.next_url
 
     @abstractmethod
     def parse(self, body: bytes, *, url: str, content_type: str | None = None) -> Listing:

@@ -11,11 +11,10 @@ import re
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from datetime import UTC, datetime, tzinfo
 from typing import ClassVar
-from urllib.parse import SplitResult, parse_qsl, urlsplit
+from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit
 
-from dateutil import parser as dateutil_parser
 from selectolax.lexbor import LexborHTMLParser, LexborNode, SelectolaxError
 
 from monitor.errors import SourceError
@@ -24,13 +23,13 @@ from monitor.sources.base import (
     ListingSelectors,
     Source,
     absolute_url,
-    as_utc,
     body_head,
     collapse,
     looks_like_html,
     node_text,
     parse_html,
 )
+from monitor.sources.dates import parse_date
 
 
 class ListingSource(Source):
@@ -38,8 +37,9 @@ class ListingSource(Source):
 
     kind: ClassVar[str] = "html"
 
-    def __init__(self, *, select: ListingSelectors | None = None) -> None:
+    def __init__(self, *, select: ListingSelectors | None = None, tz: tzinfo = UTC) -> None:
         self.select = select
+        self.tz = tz
 
     def parse(self, body: bytes, *, url: str, content_type: str | None = None) -> Listing:
         if not body.strip():
@@ -48,14 +48,14 @@ class ListingSource(Source):
             tree = parse_html(body, content_type)
             base = _base_url(tree, url)
             if self.select is not None:
-                entries = list(_selected(tree, self.select, base))
+                entries = list(_selected(tree, self.select, base, self.tz))
                 warnings = () if entries else (f"{url}: item selector {self.select.item!r} matched no links",)
             else:
-                entries = _heuristic(tree, base)
+                entries = _heuristic(tree, base, self.tz)
                 warnings = () if entries else (f"{url}: found no repeated article links",)
         except SelectolaxError as exc:
             raise SourceError(f"{url}: a CSS selector could not be applied: {exc}") from exc
-        return Listing(entries=_dedupe(entries), warnings=warnings)
+        return Listing(entries=_dedupe(entries), warnings=warnings, next_url=_next_link(tree, base, url))
 
     @classmethod
     def sniff(cls, body: bytes, content_type: str | None) -> bool:
@@ -84,7 +84,7 @@ def _base_url(tree: LexborHTMLParser, url: str) -> str:
     return (absolute_url(href, url) or url) if href else url
 
 
-def _selected(tree: LexborHTMLParser, select: ListingSelectors, base: str) -> Iterator[Entry]:
+def _selected(tree: LexborHTMLParser, select: ListingSelectors, base: str, tz: tzinfo) -> Iterator[Entry]:
     for item in tree.css(select.item):
         link_node = item.css_first(select.link)
         href = link_node.attributes.get("href") if link_node is not None else None
@@ -97,23 +97,59 @@ def _selected(tree: LexborHTMLParser, select: ListingSelectors, base: str) -> It
         yield Entry(
             url=link,
             title=title,
-            published=_node_date(date_node) if date_node is not None else None,
+            published=_node_date(date_node, tz) if date_node is not None else None,
         )
+
+
+_NEXT_WORDS = frozenset({"next", "next page", "older", "older posts", "older entries", "›", "»", ">",
+                         "next ›", "next »", "next >", "next →", "→", "suivant", "weiter", "اگلا"})
+_PAGE_IN_PATH = re.compile(r"/page/(\d+)/?$")
+
+
+def _next_link(tree: LexborHTMLParser, base: str, url: str) -> str | None:
+    """The listing's next page: a ``rel=next`` link, a pager link reading "Next" or "»",
+    or a link to this URL with its page number (``?page=N``, ``/page/N/``) plus one."""
+    for node in tree.css("link[rel~=next][href], a[rel~=next][href]"):
+        if (link := absolute_url(node.attributes.get("href") or "", base)) and link != url:
+            return link
+    wanted = _following_page(url)
+    for anchor in tree.css("a[href]"):
+        link = absolute_url(anchor.attributes.get("href") or "", base)
+        if link is None or link == url:
+            continue
+        if link == wanted:
+            return link
+        classes = (anchor.attributes.get("class") or "").lower().split()
+        if "next" in classes or collapse(node_text(anchor).lower()) in _NEXT_WORDS:
+            return link
+    return None
+
+
+def _following_page(url: str) -> str:
+    """``url`` with its page number one higher (``?page=2`` for a first page)."""
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    if match := _PAGE_IN_PATH.search(parts.path):
+        path = parts.path[: match.start()] + f"/page/{int(match.group(1)) + 1}/"
+        return parts._replace(path=path).geturl()
+    number = next((int(v) for k, v in query if k == "page" and v.isdigit()), 1)
+    query = [(k, v) for k, v in query if k != "page"] + [("page", str(number + 1))]
+    return parts._replace(query=urlencode(query)).geturl()
 
 
 def _link_title(link: LexborNode) -> str:
     return node_text(link) or collapse(link.attributes.get("title") or link.attributes.get("aria-label") or "")
 
 
-def _node_date(node: LexborNode) -> datetime | None:
+def _node_date(node: LexborNode, tz: tzinfo) -> datetime | None:
     """The date an element states: a machine-readable attribute (its own or a ``<time>``'s
     inside it) first, then its text."""
     for holder in (node, *node.css("time[datetime]")):
         for attribute in ("datetime", "content", "data-date"):
             value = holder.attributes.get(attribute)
-            if value and (moment := parse_date(value)) is not None:
+            if value and (moment := parse_date(value, tz)) is not None:
                 return moment
-    return parse_date(node_text(node))
+    return parse_date(node_text(node), tz)
 
 
 _MONTHS = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
@@ -123,45 +159,6 @@ _DATEISH = re.compile(
     r"|\d{4}-\d{2}-\d{2}|\d{1,2}[/.]\d{1,2}[/.]\d{2,4})\b",
     re.IGNORECASE,
 )
-# Zone abbreviations a listing may print; dateutil knows none of them by itself. IST is
-# India's here, the reading that matters for South Asian sources.
-_ZONES: dict[str, float] = {"PKT": 5, "IST": 5.5, "EST": -5, "EDT": -4, "CST": -6, "CDT": -5, "MST": -7, "MDT": -6,
-          "PST": -8, "PDT": -7, "BST": 1, "CET": 1, "CEST": 2}
-_SENTINELS = (datetime(2001, 2, 3, 4, 5, 6), datetime(2002, 3, 4, 5, 6, 7))
-
-
-def parse_date(text: str) -> datetime | None:
-    """A date written on a page as UTC-aware datetime, or None if it lacks year, month or day.
-
-    Why two parses: dateutil fills missing parts from a default, so a part that differs
-    between two defaults was never written; we refuse to invent it (nor read the clock).
-    """
-    text = collapse(text)[:100]
-    if not text or not any(ch.isdigit() for ch in text):
-        return None
-    try:
-        first, second = (
-            dateutil_parser.parse(text, fuzzy=True, default=d, tzinfos=_zone) for d in _SENTINELS
-        )
-    except (ValueError, OverflowError):
-        return None
-    if first.date() != second.date():
-        return None
-    if (first.hour, first.minute) != (second.hour, second.minute):
-        first = first.replace(hour=0, minute=0, second=0, microsecond=0)
-    elif first.second != second.second:
-        first = first.replace(second=0, microsecond=0)
-    return as_utc(first)
-
-
-def _zone(name: str | None, offset: int | None) -> tzinfo | None:
-    """dateutil's tzinfos hook: known abbreviations, else UTC (rather than a warning)."""
-    if offset is not None:
-        return timezone(timedelta(seconds=offset))
-    hours = _ZONES.get((name or "").upper())
-    return timezone(timedelta(hours=hours)) if hours is not None else UTC
-
-
 def _dedupe(entries: list[Entry]) -> tuple[Entry, ...]:
     """First occurrence wins, but a later title fills an empty one (image link, then headline)."""
     by_url: dict[str, Entry] = {}
@@ -204,7 +201,7 @@ class _Candidate:
     anchor: LexborNode
 
 
-def _heuristic(tree: LexborHTMLParser, base: str) -> list[Entry]:
+def _heuristic(tree: LexborHTMLParser, base: str, tz: tzinfo) -> list[Entry]:
     """Pick the best group of links in one DOM position; add groups of the same URL shape."""
     root = tree.body
     if root is None:
@@ -238,7 +235,7 @@ def _heuristic(tree: LexborHTMLParser, base: str) -> list[Entry]:
         for node in _ancestors(candidate.anchor):
             urls_under[node.mem_id].add(candidate.url)
     return [
-        Entry(url=c.url, title=c.title, published=_item_date(c.anchor, urls_under))
+        Entry(url=c.url, title=c.title, published=_item_date(c.anchor, urls_under, tz))
         for c in picked
     ]
 
@@ -250,7 +247,7 @@ def _ancestors(node: LexborNode) -> Iterator[LexborNode]:
         parent = parent.parent
 
 
-def _item_date(anchor: LexborNode, urls_under: dict[int, set[str]]) -> datetime | None:
+def _item_date(anchor: LexborNode, urls_under: dict[int, set[str]], tz: tzinfo) -> datetime | None:
     """A date written in the link's item: its largest ancestor holding no other item."""
     item = anchor
     for node in _ancestors(anchor):
@@ -260,13 +257,13 @@ def _item_date(anchor: LexborNode, urls_under: dict[int, set[str]]) -> datetime 
     if item is anchor:
         return None
     for stamp in item.css("time"):
-        if (moment := _node_date(stamp)) is not None:
+        if (moment := _node_date(stamp, tz)) is not None:
             return moment
     for text_node in item.traverse(include_text=True):
         if not text_node.is_text_node:
             continue
         text = collapse(text_node.text_content or "")
-        if 6 <= len(text) <= 60 and _DATEISH.search(text) and (moment := parse_date(text)):
+        if 6 <= len(text) <= 60 and _DATEISH.search(text) and (moment := parse_date(text, tz)):
             return moment
     return None
 

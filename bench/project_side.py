@@ -1,0 +1,93 @@
+"""The project's side of the benchmark: a long-lived process, like the daemon, that polls
+every configured source once each time it reads a line on stdin and answers with one JSON
+line of figures. Start-up (imports, config, migrations) is measured once, apart.
+
+Run by bench/run.py with the project's own Python; not meant to be run by hand.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import cProfile
+import json
+import os
+import resource
+import sys
+import time
+from collections import Counter
+from concurrent.futures import Executor
+from pathlib import Path
+
+_T0 = time.perf_counter()
+
+from monitor.config import load_config  # noqa: E402  (timed: import cost is part of start-up)
+from monitor.fetch import Fetcher  # noqa: E402
+from monitor.pipeline import Poller  # noqa: E402
+from monitor.service import build_matcher  # noqa: E402
+from monitor.store import Store  # noqa: E402
+
+
+def _cpu() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def _peak_mb() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return max(own, kids) / 1024
+
+
+async def _phase(poller: Poller, sources: list, store: Store) -> dict[str, object]:
+    last_match = store.db.execute("SELECT COALESCE(MAX(id), 0) FROM matches").fetchone()[0]
+    wall0, cpu0 = time.perf_counter(), _cpu()
+    results = await asyncio.gather(*(poller.poll(s, force=True) for s in sources))
+    await poller.fetcher.aclose()  # a phase is a separate moment: no warm connections carried over
+    wall, cpu = time.perf_counter() - wall0, _cpu() - cpu0
+    matched = [row[0] for row in store.db.execute(
+        "SELECT i.url FROM matches m JOIN items i ON i.id = m.item_id WHERE m.id > ?", [last_match])]
+    return {"wall": wall, "cpu": cpu, "peak_mb": _peak_mb(), "statuses": dict(Counter(r.status for r in results)),
+            "new": sum(r.new for r in results), "matched_urls": matched,
+            "errors": [f"{r.source_id}: {r.error}" for r in results if r.failed][:5]}
+
+
+def _executor(name: str) -> Executor | None:
+    if name == "process":
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        return ProcessPoolExecutor(max_workers=multiprocessing.cpu_count(),
+                                   mp_context=multiprocessing.get_context("forkserver"))
+    return None
+
+
+async def main() -> None:
+    config = load_config(Path(sys.argv[1]))
+    store = Store(config.database)
+    fetcher = Fetcher()
+    executor = _executor(sys.argv[2] if len(sys.argv) > 2 else "thread")
+    poller = Poller(store=store, fetcher=fetcher, matcher=build_matcher(config),
+                    routes={w.name: tuple(w.notify) for w in config.watchlists}, executor=executor)
+    sources = list(config.sources)
+    print(json.dumps({"startup": time.perf_counter() - _T0, "cpu": _cpu(), "peak_mb": _peak_mb()}), flush=True)
+    loop = asyncio.get_running_loop()
+    profile_dir = os.environ.get("BENCH_PROFILE")  # a folder: one cProfile dump per phase
+    phase = 0
+    while await loop.run_in_executor(None, sys.stdin.readline):
+        phase += 1
+        profiler = cProfile.Profile() if profile_dir else None
+        if profiler:
+            profiler.enable()
+        figures = await _phase(poller, sources, store)
+        if profiler:
+            profiler.disable()
+            profiler.dump_stats(Path(profile_dir) / f"phase-{phase}.prof")
+        print(json.dumps(figures), flush=True)
+    store.close()
+    if executor is not None:
+        executor.shutdown()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

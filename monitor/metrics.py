@@ -1,0 +1,74 @@
+"""Prometheus metrics: counters the poll path bumps, and gauges read from the database on scrape.
+
+Labels are source ids and channel names from the config, so cardinality is bounded by
+the config. Alert totals come from the outbox rather than from counters, so they are
+exact and survive restarts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from monitor.store import Store
+from monitor.store_report import outbox_totals, source_records
+
+REGISTRY = CollectorRegistry()
+
+POLLS = Counter("monitor_polls", "Polls by source and result: ok, baseline, not-modified (a 304), unchanged "
+                "(same body), backoff (skipped after failures) or error.", ["source", "status"], registry=REGISTRY)
+POLL_ERRORS = Counter("monitor_poll_errors", "Failed polls by source.", ["source"], registry=REGISTRY)
+NEW_ITEMS = Counter("monitor_new_items", "Items stored for the first time, by source.", ["source"],
+                    registry=REGISTRY)
+MATCHED_ITEMS = Counter("monitor_matched_items", "New items that matched at least one watch list, by source.",
+                        ["source"], registry=REGISTRY)
+POLL_SECONDS = Histogram("monitor_poll_duration_seconds", "How long a poll took, articles included.", ["source"],
+                         buckets=(0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120), registry=REGISTRY)
+
+
+def observe_poll(*, source: str, status: str, new: int, matched: int, seconds: float) -> None:
+    """Count one finished poll (called by the pipeline for every poll)."""
+    POLLS.labels(source, status).inc()
+    if status == "error":
+        POLL_ERRORS.labels(source).inc()
+    if new:
+        NEW_ITEMS.labels(source).inc(new)
+    if matched:
+        MATCHED_ITEMS.labels(source).inc(matched)
+    if status != "backoff":
+        POLL_SECONDS.labels(source).observe(seconds)
+
+
+class StoreCollector(Collector):
+    """Reads the outbox and the sources' state at scrape time, on the daemon's loop thread."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def collect(self) -> Iterator[Metric]:
+        totals = outbox_totals(self.store)
+        sent = CounterMetricFamily("monitor_alerts_sent", "Alerts delivered, by channel.", labels=["channel"])
+        failed = CounterMetricFamily("monitor_alerts_failed", "Alerts given up on, by channel.", labels=["channel"])
+        queued = GaugeMetricFamily("monitor_alerts_queued", "Alerts waiting to be sent or retried, by channel.",
+                                   labels=["channel"])
+        for channel in sorted({c for c, _ in totals}):
+            sent.add_metric([channel], totals.get((channel, "sent"), 0))
+            failed.add_metric([channel], totals.get((channel, "failed"), 0))
+            queued.add_metric([channel], totals.get((channel, "queued"), 0))
+        failures = GaugeMetricFamily("monitor_source_consecutive_failures", "Failed polls in a row, by source.",
+                                     labels=["source"])
+        success = GaugeMetricFamily("monitor_source_last_success_timestamp_seconds",
+                                    "When a poll of the source last succeeded (Unix time).", labels=["source"])
+        for record in source_records(self.store).values():
+            failures.add_metric([record.id], record.consecutive_failures)
+            if record.last_success_at is not None:
+                success.add_metric([record.id], record.last_success_at.timestamp())
+        yield from (sent, failed, queued, failures, success)
+
+
+def exposition() -> bytes:
+    """The current metrics in the Prometheus text format."""
+    return generate_latest(REGISTRY)

@@ -1,0 +1,41 @@
+"""Values the config took from ``${ENV}``: kept out of everything we write.
+
+``load_config`` registers each substituted value with the name it came from; ``redact``
+puts ``${NAME}`` back in their place. Errors that quote a URL (``FetchError``), the
+reasons stored for a failed poll, and every log line (through ``RedactingFormatter``,
+tracebacks included) pass through it, so a token in a source URL or a password in a
+channel URL never reaches a log, the database, a health notice or the terminal.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+MIN_LENGTH = 4  # shorter values (a port, "true") are not secrets, and replacing them would garble text
+
+_known: dict[str, str] = {}
+
+
+def remember(values: Mapping[str, str]) -> None:
+    """Register substituted values (value -> variable name) for the rest of the process."""
+    _known.update({value: name for value, name in values.items() if len(value) >= MIN_LENGTH})
+
+
+def redact(text: str) -> str:
+    """``text`` with every registered value replaced by its ``${NAME}``, longest first."""
+    for value in sorted(_known, key=len, reverse=True):
+        if value in text:
+            text = text.replace(value, f"${{{_known[value]}}}")
+    return text
+
+
+class RedactingFormatter(logging.Formatter):
+    """Wraps a formatter so that nothing it writes, traceback included, holds a secret."""
+
+    def __init__(self, inner: logging.Formatter) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(self.inner.format(record))

@@ -1,0 +1,255 @@
+"""Listings that span several URLs, through a real Poller against a loopback site: WordPress
+paging on a burst, next links on an HTML listing, and robots.txt -> sitemap index -> sitemap."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from monitor.config import SourceConfig
+from monitor.fetch import Fetcher
+from monitor.match import Matcher
+from monitor.pipeline import Poller, PollResult
+from monitor.store import Store
+
+START = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
+
+
+@dataclass
+class Site:
+    """Pages keyed by path and ``page`` query parameter (other parameters are ignored),
+    each with its own headers; ``requests`` logs every path+query asked for, in order."""
+
+    pages: dict[str, tuple[int, bytes, str, dict[str, str]]] = field(default_factory=dict)
+    requests: list[str] = field(default_factory=list)
+    base_url: str = ""
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def put(self, key: str, body: str, content_type: str = "text/html; charset=utf-8",
+            headers: dict[str, str] | None = None, status: int = 200) -> None:
+        with self.lock:
+            self.pages[key] = (status, body.encode(), content_type, headers or {})
+
+    def asked(self, path: str) -> list[str]:
+        with self.lock:
+            return [r for r in self.requests if urlsplit(r).path == path]
+
+
+@pytest.fixture
+def site() -> Iterator[Site]:
+    state = Site()
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib name
+            pass
+
+        def do_GET(self) -> None:  # noqa: N802 - stdlib name
+            parts = urlsplit(self.path)
+            page = parse_qs(parts.query).get("page")
+            key = parts.path + (f"?page={page[0]}" if page else "")
+            with state.lock:
+                state.requests.append(self.path)
+                status, body, content_type, headers = state.pages.get(key, (404, b"not found", "text/plain", {}))
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    state.base_url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    db = Store(tmp_path / "monitor.db")
+    yield db
+    db.close()
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = START
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def source(url: str, kind: str, **extra: Any) -> SourceConfig:
+    return SourceConfig.model_validate({"id": "s", "name": "s", "url": url, "kind": kind,
+                                        "timeout": timedelta(seconds=5), "fetch_articles": False, **extra})
+
+
+def poll(store: Store, config: SourceConfig, clock: Clock | None = None) -> PollResult:
+    async def run() -> PollResult:
+        async with Fetcher() as fetcher:
+            poller = Poller(store=store, fetcher=fetcher, matcher=Matcher([]), routes={}, clock=clock or Clock())
+            return await poller.poll(config)
+    return asyncio.run(run())
+
+
+def wp_posts(site: Site, numbers: range) -> str:
+    return json.dumps([{
+        "id": n, "date_gmt": f"2026-11-{1 + n % 27:02d}T08:00:00",
+        "link": f"{site.base_url}/{n}/", "title": {"rendered": f"Post number {n}"},
+        "content": {"rendered": f"<p>Body of post {n}.</p>"}, "excerpt": {"rendered": ""},
+    } for n in numbers])
+
+
+def publish_wp(site: Site, newest: int, *, per_page: int = 10, total_pages: int = 6) -> None:
+    for page in range(1, 5):
+        top = newest - (page - 1) * per_page
+        key = "/wp-json/wp/v2/posts" + ("" if page == 1 else f"?page={page}")
+        site.put(key, wp_posts(site, range(top, top - per_page, -1)), "application/json; charset=UTF-8",
+                 {"X-WP-Total": str(total_pages * per_page), "X-WP-TotalPages": str(total_pages)})
+
+
+class TestWordPress:
+    """Kind ``wordpress`` end to end: the API URL, ``after=``, paging on a burst."""
+
+    def test_baseline_reads_only_the_first_page(self, site: Site, store: Store) -> None:
+        """The first poll is a baseline of page one; older pages are history, not a burst."""
+        publish_wp(site, 100)
+        result = poll(store, source(site.base_url + "/", "wordpress"))
+        assert (result.status, result.new) == ("baseline", 10)
+        assert site.asked("/wp-json/wp/v2/posts") == ["/wp-json/wp/v2/posts"]
+
+    def test_burst_follows_pages_up_to_max_pages(self, site: Site, store: Store) -> None:
+        """When every post on a page is new, the next page is read, up to max_pages in all."""
+        publish_wp(site, 100)
+        config = source(site.base_url + "/", "wordpress", max_pages=3)
+        poll(store, config)
+        publish_wp(site, 140)
+        result = poll(store, config)
+        pages = [parse_qs(urlsplit(r).query).get("page", ["1"])[0] for r in site.asked("/wp-json/wp/v2/posts")]
+        assert pages == ["1", "1", "2", "3"]
+        assert (result.status, result.new) == ("ok", 30)
+
+    def test_burst_stops_at_a_page_with_a_known_post(self, site: Site, store: Store) -> None:
+        """A page holding an already stored post ends the walk."""
+        publish_wp(site, 100)
+        config = source(site.base_url + "/", "wordpress", max_pages=5)
+        poll(store, config)
+        publish_wp(site, 115)
+        result = poll(store, config)
+        assert len(site.asked("/wp-json/wp/v2/posts")) == 3  # baseline, then pages 1 and 2
+        assert result.new == 15
+
+    def test_later_polls_ask_only_for_recent_posts(self, site: Site, store: Store) -> None:
+        """After a successful poll, the API is asked for posts after it (less a safety margin)."""
+        publish_wp(site, 100)
+        config = source(site.base_url + "/", "wordpress")
+        clock = Clock()
+        poll(store, config, clock)
+        clock.now = START + timedelta(hours=1)
+        poll(store, config, clock)
+        second = parse_qs(urlsplit(site.asked("/wp-json/wp/v2/posts")[1]).query)
+        assert second["after"] == ["2026-11-26T09:00:00"]
+
+    def test_posts_carry_their_text_so_no_page_is_fetched(self, site: Site, store: Store) -> None:
+        """content.rendered is the article: a new post costs no article fetch."""
+        publish_wp(site, 100)
+        config = source(site.base_url + "/", "wordpress").model_copy(update={"fetch_articles": True})
+        poll(store, config)
+        publish_wp(site, 101)
+        assert poll(store, config).new == 1
+        assert not site.asked("/101/")
+
+
+def listing(site: Site, numbers: range, next_page: str | None) -> str:
+    items = "".join(f'<li class="release"><a href="/release/{n}">Press release number {n} issued</a></li>'
+                    for n in numbers)
+    pager = f'<nav class="pager"><a rel="next" href="{next_page}">Next</a></nav>' if next_page else ""
+    return f"<!DOCTYPE html><html><body><main><ul>{items}</ul>{pager}</main></body></html>"
+
+
+class TestHtmlListing:
+    """Kind ``html``: a burst follows the page's next link."""
+
+    def test_next_link_followed_on_a_burst(self, site: Site, store: Store) -> None:
+        """Every item new on page one and two: pages two and three are read, then max_pages stops it."""
+        site.put("/releases", listing(site, range(20, 15, -1), "/releases?page=2"))
+        config = source(site.base_url + "/releases", "html", max_pages=3)
+        poll(store, config)
+        site.put("/releases", listing(site, range(35, 30, -1), "/releases?page=2"))
+        site.put("/releases?page=2", listing(site, range(30, 25, -1), "/releases?page=3"))
+        site.put("/releases?page=3", listing(site, range(25, 20, -1), "/releases?page=4"))
+        site.put("/releases?page=4", listing(site, range(20, 15, -1), "/releases?page=5"))
+        result = poll(store, config)
+        assert result.new == 15
+        assert site.asked("/releases")[1:] == ["/releases", "/releases?page=2", "/releases?page=3"]
+
+    def test_failing_next_page_is_a_warning_not_an_error(self, site: Site, store: Store) -> None:
+        """A next page that cannot be read leaves the first page's items and a warning."""
+        site.put("/releases", listing(site, range(20, 15, -1), "/releases?page=2"))
+        config = source(site.base_url + "/releases", "html")
+        poll(store, config)
+        site.put("/releases", listing(site, range(30, 25, -1), "/releases?page=2"))
+        result = poll(store, config)
+        assert (result.status, result.new) == ("ok", 5)
+        warnings = store.db.execute("SELECT warnings FROM sources WHERE id = 's'").fetchone()[0]
+        assert "next page could not be read" in warnings
+
+
+def news_sitemap(site: Site, numbers: range) -> str:
+    urls = "".join(
+        f"<url><loc>{site.base_url}/story/{n}</loc><news:news><news:publication><news:name>Desk</news:name>"
+        f"<news:language>en</news:language></news:publication>"
+        f"<news:publication_date>2026-11-20T10:{n:02d}:00+05:00</news:publication_date>"
+        f"<news:title>Story number {n}</news:title></news:news></url>"
+        for n in numbers)
+    return ('<?xml version="1.0" encoding="UTF-8"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9" '
+            f'xmlns:news="http://www.google.com/schemas/sitemap-news/0.9">{urls}</urlset>')
+
+
+class TestSitemap:
+    """Kind ``sitemap`` from a home page: robots.txt, then the index, then its sitemaps."""
+
+    def publish(self, site: Site, numbers: range) -> None:
+        site.put("/robots.txt", f"User-agent: *\nDisallow: /admin\nSitemap: {site.base_url}/sitemap_index.xml\n",
+                 "text/plain")
+        site.put("/sitemap_index.xml", (
+            '<?xml version="1.0"?><sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+            f"<sitemap><loc>{site.base_url}/post-sitemap.xml</loc><lastmod>2020-01-01</lastmod></sitemap>"
+            f"<sitemap><loc>{site.base_url}/news-sitemap.xml</loc></sitemap></sitemapindex>"),
+            "application/xml")
+        site.put("/news-sitemap.xml", news_sitemap(site, numbers), "application/xml")
+        site.put("/post-sitemap.xml", news_sitemap(site, range(0)), "application/xml")
+
+    def test_home_page_leads_to_the_news_sitemap(self, site: Site, store: Store) -> None:
+        """robots.txt names the index, the index names the news sitemap: its stories are the items."""
+        self.publish(site, range(1, 4))
+        result = poll(store, source(site.base_url, "sitemap"))
+        assert (result.status, result.new) == ("baseline", 3)
+        titles = [r[0] for r in store.db.execute("SELECT title FROM items ORDER BY url")]
+        assert titles == ["Story number 1", "Story number 2", "Story number 3"]
+
+    def test_unchanged_robots_still_reads_the_sitemaps(self, site: Site, store: Store) -> None:
+        """A sitemap changes under an unchanged robots.txt and index; its new stories are found."""
+        self.publish(site, range(1, 4))
+        config = source(site.base_url, "sitemap")
+        poll(store, config)
+        self.publish(site, range(1, 6))
+        assert poll(store, config).new == 2

@@ -1,0 +1,199 @@
+"""Delivery: one message per item and channel, digests and quiet hours on a fake clock, rate limits."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from datetime import datetime, time, timedelta, timezone
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from monitor.models import Match
+from monitor.notify.deliver import Deliverer
+from monitor.notify.modes import DeliveryMode, DigestSchedule, QuietHours
+from monitor.store import NewItem, Store
+from monitor.stories import fingerprint
+from tests.servers import WebhookReceiver, serve_webhook
+
+KARACHI = ZoneInfo("Asia/Karachi")  # UTC+5, no daylight saving
+START = datetime(2026, 11, 28, 10, 0, tzinfo=KARACHI)
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now.astimezone(timezone.utc)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def at(self, moment: datetime) -> None:
+        self.now = moment.astimezone(timezone.utc)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    store = Store(tmp_path / "m.db")
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def hook() -> Iterator[WebhookReceiver]:
+    with serve_webhook() as receiver:
+        yield receiver
+
+
+def item(n: int, *, watchlists: tuple[str, ...] = ("desk",), channel: str = "chat", source: str = "ispr",
+         text: str | None = None) -> NewItem:
+    body = text or " ".join(["General Kayani"] + [f"word{n}x{i}" for i in range(20)])
+    matches = tuple(Match(watchlist=w, terms=("Kayani", w.upper()), snippet=f"{w} snippet {n}") for w in watchlists)
+    return NewItem(url=f"https://example.org/{source}/{n}", guid=None, source_id=source, title=f"Story {n}",
+                   summary="", published=None, main_text=body, text_origin="article", fetch_error=None,
+                   content_hash=str(n), baseline=False, matches=matches,
+                   deliveries=tuple((w, channel) for w in watchlists),
+                   fingerprint=fingerprint(title=f"Story {n}", text=body))
+
+
+def commit(store: Store, items: list[NewItem], now: datetime) -> None:
+    store.commit_poll(items[0].source_id, url="https://example.org/feed", items=items,
+                      now=now.astimezone(timezone.utc), etag=None, last_modified=None, body_hash="b",
+                      warnings=(), baseline=False)
+
+
+def deliverer(store: Store, hook: WebhookReceiver, clock: Clock, **kwargs: object) -> Deliverer:
+    return Deliverer(store, channels={"chat": [hook.apprise_url]}, source_names={"ispr": "ISPR", "app": "APP"},
+                     timezone=KARACHI, give_up=timedelta(days=3), clock=clock, **kwargs)  # type: ignore[arg-type]
+
+
+def drain(d: Deliverer) -> None:
+    asyncio.run(d.drain())
+
+
+def test_one_message_names_every_watch_list_that_fired(store: Store, hook: WebhookReceiver) -> None:
+    """An item matched by two watch lists sharing a channel is sent once, naming both and their terms."""
+    clock = Clock(START)
+    commit(store, [item(1, watchlists=("desk", "border"))], START)
+    drain(deliverer(store, hook, clock))
+    [message] = hook.received
+    assert "[desk, border]" in str(message["title"])
+    assert "DESK" in str(message["message"]) and "BORDER" in str(message["message"])
+    assert store.outbox_counts() == {"sent": 2}
+
+
+def test_a_channel_asking_for_html_gets_html(store: Store, hook: WebhookReceiver) -> None:
+    """A target whose URL says format=html receives the HTML rendering, with source text escaped."""
+    clock = Clock(START)
+    commit(store, [item(1)], START)
+    d = Deliverer(store, channels={"chat": [hook.apprise_url + "?format=html"]}, source_names={},
+                  timezone=KARACHI, give_up=timedelta(days=3), clock=clock)
+    drain(d)
+    [message] = hook.received
+    assert '<a href="https://example.org/ispr/1">' in str(message["message"])
+
+
+def test_a_republished_story_alerts_once_and_names_the_other_source(store: Store, hook: WebhookReceiver) -> None:
+    """A copy of a queued story from another source adds no alert; the alert says where else it ran."""
+    clock = Clock(START)
+    original = item(1)
+    commit(store, [original], START)
+    copy = NewItem(**{**original.__dict__, "url": "https://app.example/copy?utm_source=x", "source_id": "app",
+                      "title": "APP: Kayani visits district", "content_hash": "c"})
+    commit(store, [copy], START + timedelta(minutes=20))
+    drain(deliverer(store, hook, clock))
+    [message] = hook.received
+    assert "Also at: APP" in str(message["message"])
+    story_ids = {r[0] for r in store.db.execute("SELECT story_id FROM items")}
+    assert len(story_ids) == 1 and store.outbox_counts() == {"sent": 1}
+
+
+def test_a_digest_waits_for_its_time_and_lists_every_story(store: Store, hook: WebhookReceiver) -> None:
+    """Digest alerts are held until 08:00 local, then sent as one message listing each story."""
+    clock = Clock(START)
+    d = deliverer(store, hook, clock, modes={("desk", "chat"): DeliveryMode(
+        digest=DigestSchedule(every=timedelta(days=1), at=time(8, 0)))})
+    commit(store, [item(1)], START)
+    commit(store, [item(2)], START + timedelta(hours=5))
+    clock.at(START + timedelta(hours=5))
+    drain(d)
+    clock.at(datetime(2026, 11, 29, 7, 59, tzinfo=KARACHI))
+    drain(d)
+    assert hook.received == []
+    clock.at(datetime(2026, 11, 29, 8, 0, tzinfo=KARACHI))
+    drain(d)
+    [digest] = hook.received
+    assert "digest: 2 stories" in str(digest["title"])
+    assert "Story 1" in str(digest["message"]) and "Story 2" in str(digest["message"])
+    assert store.outbox_counts() == {"sent": 2}
+
+
+def test_a_digest_does_not_hold_immediate_alerts(store: Store, hook: WebhookReceiver) -> None:
+    """A watch list on digest leaves another watch list's immediate alerts on the same channel alone."""
+    clock = Clock(START)
+    d = deliverer(store, hook, clock, modes={("desk", "chat"): DeliveryMode(
+        digest=DigestSchedule(every=timedelta(days=1), at=time(8, 0)))})
+    commit(store, [item(1), item(2, watchlists=("border",))], START)
+    drain(d)
+    [message] = hook.received
+    assert "Story 2" in str(message["title"])
+
+
+def test_quiet_hours_hold_alerts_until_they_end(store: Store, hook: WebhookReceiver) -> None:
+    """An alert raised at 23:00 inside 22:00-07:00 quiet hours goes out at 07:00, not before."""
+    night = datetime(2026, 11, 28, 23, 0, tzinfo=KARACHI)
+    clock = Clock(night)
+    d = deliverer(store, hook, clock, modes={("desk", "chat"): DeliveryMode(
+        quiet=QuietHours(start=time(22, 0), end=time(7, 0)))})
+    commit(store, [item(1)], night)
+    drain(d)
+    clock.at(datetime(2026, 11, 29, 6, 59, tzinfo=KARACHI))
+    drain(d)
+    assert hook.received == []
+    clock.at(datetime(2026, 11, 29, 7, 0, tzinfo=KARACHI))
+    drain(d)
+    assert len(hook.received) == 1
+
+
+def test_a_rate_limit_queues_without_losing_or_reordering(store: Store, hook: WebhookReceiver) -> None:
+    """With max_per_minute 3, ten alerts go out three a minute, all of them, in order."""
+    clock = Clock(START)
+    commit(store, [item(n) for n in range(10)], START)
+    d = deliverer(store, hook, clock, max_per_minute={"chat": 3})
+    seen = []
+    for minute in range(5):
+        clock.at(START + timedelta(minutes=minute, seconds=1))
+        drain(d)
+        seen.append(len(hook.received))
+    assert seen == [3, 6, 9, 10, 10]
+    assert [str(m["title"]).split()[-1] for m in hook.received] == [str(n) for n in range(10)]
+    assert store.outbox_counts() == {"sent": 10}
+
+
+def test_a_failed_merged_message_is_retried_for_every_watch_list(store: Store, hook: WebhookReceiver) -> None:
+    """When the merged message fails, every row it carries is retried together, then sent once."""
+    clock = Clock(START)
+    commit(store, [item(1, watchlists=("desk", "border"))], START)
+    d = deliverer(store, hook, clock)
+    hook.refuse = True
+    drain(d)
+    assert {r.attempts for r in store.queued_alerts()} == {1}
+    hook.refuse = False
+    clock.at(START + timedelta(minutes=5))
+    drain(d)
+    assert len(hook.received) == 1 and store.outbox_counts() == {"sent": 2}
+
+
+def test_a_digest_names_where_else_each_story_ran(store: Store, hook: WebhookReceiver) -> None:
+    """A story republished before its digest is listed once, with the other outlet named."""
+    clock = Clock(START)
+    d = deliverer(store, hook, clock, modes={("desk", "chat"): DeliveryMode(
+        digest=DigestSchedule(every=timedelta(days=1), at=time(8, 0)))})
+    original = item(1)
+    commit(store, [original], START)
+    copy = NewItem(**{**original.__dict__, "url": "https://app.example/1", "source_id": "app", "content_hash": "c"})
+    commit(store, [copy], START + timedelta(hours=1))
+    clock.at(datetime(2026, 11, 29, 8, 0, tzinfo=KARACHI))
+    drain(d)
+    [digest] = hook.received
+    assert "digest: 1 story" in str(digest["title"]) and "Also at: APP" in str(digest["message"])

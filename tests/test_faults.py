@@ -1,0 +1,132 @@
+"""The fault catalogue at the poll level: each hostile source shares a poll cycle with a healthy one."""
+
+from __future__ import annotations
+
+import asyncio
+import tracemalloc
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from monitor.config import SourceConfig
+from monitor.fetch import Fetcher
+from monitor.match import Matcher, WatchRule
+from monitor.pipeline import Poller, PollResult
+from monitor.store import Store
+from tests.faultserver import FaultServer, gzip_bomb, serve_faults
+from tests.newsroom_pages import rss_feed, when
+from tests.servers import Newsroom, free_port, serve_newsroom
+
+TIMEOUT = 1.0
+CAP = 1_000_000
+MEMORY_CEILING = 48 << 20  # far below the gzip bomb's 128 MiB or an endless body
+
+
+@dataclass(frozen=True, kw_only=True)
+class Fault:
+    path: str
+    reason: str | None  # in sources.last_error; None: the body is read and no error is recorded
+    kind: str | None = None
+    title: str | None = None  # for a body that is read: the stored item's title contains this
+
+
+FAULTS = {
+    "hang": Fault(path="/hang", reason=f"no complete response within {TIMEOUT:g}s"),
+    "drip": Fault(path="/drip", reason=f"no complete response within {TIMEOUT:g}s"),
+    "500": Fault(path="/status/500", reason="HTTP 500"),
+    "503-retry-after": Fault(path="/status/503", reason="HTTP 503"),
+    "429": Fault(path="/status/429", reason="HTTP 429"),
+    "reset": Fault(path="/reset", reason="connection reset by peer"),
+    "truncated": Fault(path="/truncated", reason="body truncated"),
+    "endless": Fault(path="/endless", reason=f"body larger than the {CAP}-byte cap"),
+    "gzip-bomb": Fault(path="/bomb", reason=f"body larger than the {CAP}-byte cap"),
+    "redirect-loop": Fault(path="/loop/a", reason="redirect loop back to"),
+    "redirect-other-port": Fault(path="/redirect?to=http://127.0.0.1:{port}/feed.xml", reason="connection refused"),
+    "lying-type-feed-as-png": Fault(path="/feed-as-png", reason=None, title="Sent as a picture"),
+    "lying-type-noise-as-rss": Fault(path="/garbage-as-rss", reason="is not a feed", kind="feed"),
+    "invalid-utf8": Fault(path="/bad-utf8", reason=None, title="talks"),
+    "wrong-charset": Fault(path="/wrong-charset", reason=None, title="Café in Zürich"),
+    "billion-laughs": Fault(path="/billion-laughs", reason="entity-expansion bomb"),
+    "xxe": Fault(path="/xxe", reason=None, title="Leak:"),
+    "empty-200": Fault(path="/empty", reason="got an empty body", kind="feed"),
+    "html-for-feed": Fault(path="/page", reason="is not a feed (got HTML", kind="feed"),
+}
+
+
+@pytest.fixture(scope="module")
+def bomb() -> bytes:
+    return gzip_bomb()
+
+
+@pytest.fixture
+def sites(bomb: bytes, tmp_path: Path) -> Iterator[tuple[FaultServer, Newsroom]]:
+    with serve_faults(bomb) as faults, serve_newsroom() as newsroom:
+        secret = tmp_path / "secret.txt"
+        secret.write_text("XXE-LEAKED-FILE-CONTENT")
+        faults.xxe_target = secret.as_uri()
+        newsroom.publish("/feed.xml", rss_feed(base=newsroom.base_url, items=[
+            ("/news/talks", "ISAF talks held", "ISAF commanders met their counterparts.", when(20))]),
+            "application/rss+xml")
+        yield faults, newsroom
+
+
+def source(source_id: str, url: str, kind: str | None = None) -> SourceConfig:
+    return SourceConfig.model_validate({"id": source_id, "name": source_id, "url": url, "kind": kind,
+                                        "every": timedelta(minutes=10), "timeout": timedelta(seconds=TIMEOUT),
+                                        "backfill": True, "fetch_articles": False})
+
+
+def poll_cycle(store: Store, sources: list[SourceConfig]) -> tuple[list[PollResult], int]:
+    """Poll every source concurrently, as one scheduler tick would; return results and peak memory."""
+    async def cycle() -> list[PollResult]:
+        async with Fetcher(max_bytes=CAP) as fetcher:
+            poller = Poller(store=store, fetcher=fetcher, matcher=Matcher([WatchRule(name="desk", keywords=("ISAF",))]),
+                            routes={"desk": ("chat",)})
+            # A bound well past every source's own deadline: a poll that outlives it fails the test.
+            return list(await asyncio.wait_for(asyncio.gather(*(poller.poll(s) for s in sources)),
+                                               timeout=TIMEOUT + 10))
+    tracemalloc.start()
+    try:
+        results = asyncio.run(cycle())
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    return results, peak
+
+
+@pytest.mark.parametrize("name", FAULTS)
+def test_fault_is_recorded_on_its_source_and_spares_the_healthy_one(
+        name: str, sites: tuple[FaultServer, Newsroom], tmp_path: Path) -> None:
+    """A hostile source ends within its deadline with its reason stored, in bounded memory,
+    while a healthy source polled in the same cycle still queues its alert."""
+    fault = FAULTS[name]
+    faults, newsroom = sites
+    store = Store(tmp_path / "monitor.db")
+    try:
+        hostile = source("hostile", faults.url(fault.path.format(port=free_port())), fault.kind)
+        healthy = source("healthy", newsroom.url("/feed.xml"))
+        started = datetime.now(UTC)
+        results, peak = poll_cycle(store, [hostile, healthy])
+
+        assert results[1].status == "ok" and results[1].matched == 1, results
+        alerts = store.queued_alerts()
+        assert [(a.source_id, a.title) for a in alerts] == [("healthy", "ISAF talks held")]
+        assert peak < MEMORY_CEILING
+        row = store.db["sources"].get("hostile")
+        if fault.reason is None:
+            assert results[0].status == "ok", results[0]
+            titles = [r["title"] for r in store.db["items"].rows_where("source_id = ?", ["hostile"])]
+            assert len(titles) == 1 and fault.title in titles[0], titles
+            stored = " ".join(str(v) for r in store.db["items"].rows for v in r.values())
+            assert "XXE-LEAKED" not in stored
+        else:
+            assert results[0].status == "error"
+            assert fault.reason in row["last_error"], row["last_error"]
+            assert row["consecutive_failures"] == 1
+            if name == "503-retry-after":
+                assert datetime.fromisoformat(row["retry_at"]) >= started + timedelta(seconds=119)
+    finally:
+        store.close()

@@ -1,0 +1,175 @@
+"""Channel outages: a webhook and an SMTP server refuse, hang, then recover; a clock the test moves
+stands in for the hours of an outage."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from monitor.config import SourceConfig
+from monitor.fetch import Fetcher
+from monitor.match import Matcher, WatchRule
+from monitor.notify.deliver import Deliverer
+from monitor.pipeline import Poller
+from monitor.store import Store
+from tests.faultserver import serve_faults
+from tests.newsroom_pages import rss_feed, when
+from tests.servers import Mailbox, WebhookReceiver, serve_newsroom, serve_smtp, serve_webhook
+
+STORIES = [f"ISAF story {n}" for n in range(1, 4)]  # in publication order
+GIVE_UP = timedelta(days=2)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@dataclass
+class Desk:
+    """Stories queued for ``chat`` (a webhook) and ``other`` (SMTP, or a second webhook)."""
+
+    store: Store
+    hook: WebhookReceiver
+    other: WebhookReceiver | Mailbox
+    clock: Clock
+
+    def deliverer(self, chat_url: str | None = None) -> Deliverer:
+        other = self.other.apprise_url() if isinstance(self.other, Mailbox) else self.other.apprise_url
+        channels = {"chat": (chat_url or self.hook.apprise_url,), "other": (other,)}
+        return Deliverer(self.store, channels=channels, source_names={"desknews": "Desk News"},
+                         timezone=ZoneInfo("UTC"), give_up=GIVE_UP, clock=self.clock)
+
+    def drain(self, *, hours: float = 1) -> None:
+        """Let ``hours`` pass (more than any retry delay so far), then drain once. A new
+        Deliverer each time, as apprise makes one email target wait 5.5 s between sends."""
+        self.clock.now += timedelta(hours=hours)
+        asyncio.run(self.deliverer().drain())
+
+    def chat_titles(self) -> list[str]:
+        return [_story(str(p["title"])) for p in self.hook.received]
+
+    def other_titles(self) -> list[str]:
+        if isinstance(self.other, Mailbox):
+            return [_story(str(m["subject"])) for m in self.other.messages]
+        return [_story(str(p["title"])) for p in self.other.received]
+
+
+def _story(title: str) -> str:
+    return next(s for s in STORIES if s in title)
+
+
+def queue_stories(store: Store, clock: Clock) -> None:
+    with serve_newsroom() as site:
+        items = [(f"/news/{n}", title, "ISAF commanders met.", when(10 + n)) for n, title in enumerate(STORIES)]
+        site.publish("/feed.xml", rss_feed(base=site.base_url, items=items[::-1]), "application/rss+xml")
+        source = SourceConfig.model_validate({"id": "desknews", "name": "Desk News", "url": site.url("/feed.xml"),
+                                              "backfill": True, "fetch_articles": False})
+
+        async def poll() -> None:
+            async with Fetcher() as fetcher:
+                poller = Poller(store=store, fetcher=fetcher, matcher=Matcher([WatchRule(name="desk",
+                                keywords=("ISAF",))]), routes={"desk": ("chat", "other")}, clock=clock)
+                assert (await poller.poll(source)).matched == len(STORIES)
+
+        asyncio.run(poll())
+
+
+@pytest.fixture
+def desk(tmp_path: Path) -> Iterator[Desk]:
+    """The other channel is a second webhook."""
+    store = Store(tmp_path / "monitor.db")
+    clock = Clock()
+    queue_stories(store, clock)
+    with serve_webhook() as hook, serve_webhook() as other:
+        yield Desk(store=store, hook=hook, other=other, clock=clock)
+    store.close()
+
+
+@pytest.fixture
+def mail_desk(tmp_path: Path) -> Iterator[Desk]:
+    """The other channel is email through a real SMTP server."""
+    store = Store(tmp_path / "monitor.db")
+    clock = Clock()
+    queue_stories(store, clock)
+    with serve_webhook() as hook, serve_smtp() as mail:
+        yield Desk(store=store, hook=hook, other=mail, clock=clock)
+    store.close()
+
+
+def test_queued_alerts_go_out_once_in_order_after_both_channels_recover(mail_desk: Desk) -> None:
+    """Webhook (503) and SMTP (451) refuse for hours; after recovery each alert arrives once, oldest first."""
+    desk = mail_desk
+    assert isinstance(desk.other, Mailbox)
+    desk.hook.refuse = desk.other.refuse = True
+    for _ in range(3):
+        desk.drain()
+    assert desk.chat_titles() == [] and desk.other_titles() == []
+    assert desk.store.outbox_counts() == {"queued": 2 * len(STORIES)}
+
+    desk.hook.refuse = desk.other.refuse = False
+    desk.drain()
+    desk.drain()
+    assert desk.chat_titles() == STORIES
+    assert desk.other_titles() == STORIES
+    assert desk.store.outbox_counts() == {"sent": 2 * len(STORIES)}
+
+
+def test_a_refusing_channel_does_not_hold_back_another(desk: Desk) -> None:
+    """While one webhook refuses, the other channel delivers everything in the same drain."""
+    desk.hook.refuse = True
+    desk.drain()
+    assert desk.other_titles() == STORIES
+    assert desk.chat_titles() == []
+    desk.hook.refuse = False
+    desk.drain()
+    assert desk.chat_titles() == STORIES
+
+
+def test_a_hanging_channel_does_not_delay_another(desk: Desk) -> None:
+    """The other channel has every alert while the webhook's first send is still hanging."""
+    with serve_faults(b"") as faults:
+        port = faults.base_url.rsplit(":", 1)[1]
+        deliverer = desk.deliverer(chat_url=f"json://127.0.0.1:{port}/hang?rto=3")
+
+        async def scenario() -> bool:
+            drain = asyncio.create_task(deliverer.drain())
+            deadline = time.monotonic() + 20
+            while len(desk.other_titles()) < len(STORIES) and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+            still_hanging = not drain.done()
+            await drain
+            return still_hanging
+
+        assert asyncio.run(scenario())
+    assert desk.other_titles() == STORIES
+    assert desk.chat_titles() == []
+    assert desk.store.outbox_counts() == {"sent": len(STORIES), "queued": len(STORIES)}
+
+
+def test_give_up_marks_alerts_failed_and_logs_it(desk: Desk, caplog: pytest.LogCaptureFixture) -> None:
+    """A webhook refusing past the give-up age fails its alerts, with an error log; the other channel is unaffected."""
+    desk.hook.refuse = True
+    with caplog.at_level(logging.WARNING, logger="monitor.notify.deliver"):
+        desk.drain()
+        desk.drain(hours=GIVE_UP.total_seconds() / 3600)
+        desk.drain()
+    gave_up = [r for r in caplog.records if r.levelno == logging.ERROR and "gave up" in r.getMessage()]
+    assert gave_up and all("channel=chat" in r.getMessage() for r in gave_up)
+    assert desk.store.outbox_counts() == {"sent": len(STORIES), "failed": len(STORIES)}
+    errors = [r[0] for r in desk.store.db.execute("SELECT last_error FROM outbox WHERE status = 'failed'")]
+    assert all(e.startswith("gave up after") for e in errors)
+    desk.hook.refuse = False
+    desk.drain()
+    assert desk.chat_titles() == []

@@ -1,0 +1,117 @@
+"""Secrets from ${ENV} never reach output: every channel and source path fails, and all output is grepped."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.faultserver import serve_faults
+from tests.newsroom_pages import rss_feed, when
+from tests.servers import Mailbox, WebhookReceiver, free_port, serve_newsroom, serve_smtp, serve_webhook
+from tests.test_daemon import Daemon, wait_for
+
+pytestmark = pytest.mark.slow
+
+SECRETS = {
+    "PM_HOOK_TOKEN": "hooktoken-Zq81xT",
+    "PM_MAIL_PASSWORD": "mailpass-Kd29wR",
+    "PM_FEED_KEY": "feedkey-Vb47nM",
+    "PM_GONE_TOKEN": "gonetoken-Hs63pL",
+}
+
+
+@dataclass
+class Setup:
+    tmp: Path
+    config: Path
+    hook: WebhookReceiver
+    mail: Mailbox
+
+    def monitor(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "monitor", "--log-format", "text", *args, "-c", str(self.config)],
+                              capture_output=True, text=True, timeout=60, cwd=self.tmp,
+                              env={**os.environ, **SECRETS})
+
+
+@pytest.fixture
+def setup(tmp_path: Path) -> Iterator[Setup]:
+    """Every channel refuses or is unreachable, and every source fails, each with a secret in its URL."""
+    with serve_newsroom() as site, serve_faults(b"") as faults, serve_webhook() as hook, serve_smtp() as mail:
+        site.publish("/feed.xml", rss_feed(base=site.base_url, items=[
+            ("/news/1", "ISAF talks", "ISAF commanders met.", when(20))]), "application/rss+xml")
+        hook.refuse = mail.refuse = True
+        (tmp_path / "watchlists").mkdir()
+        (tmp_path / "watchlists" / "desk.yaml").write_text(
+            "name: desk\nkeywords: [ISAF]\nnotify: [chat, email, gone]\n")
+        config = tmp_path / "monitor.yaml"
+        config.write_text(f"""
+database: monitor.db
+defaults: {{every: 1s, timeout: 2s, backfill: true}}
+channels:
+  chat: "json://127.0.0.1:{hook.port}/hook?token=${{PM_HOOK_TOKEN}}"
+  email: "mailto://desk:${{PM_MAIL_PASSWORD}}@127.0.0.1:{mail.port}?from=monitor@example.org&to=desk@example.org"
+  gone: "json://127.0.0.1:{free_port()}/x?token=${{PM_GONE_TOKEN}}"
+health: chat
+sources:
+  - {{id: good, url: "{site.url('/feed.xml')}?key=${{PM_FEED_KEY}}"}}
+  - {{id: broken, url: "{faults.url('/status/500')}?key=${{PM_FEED_KEY}}"}}
+  - {{id: hanging, url: "{faults.url('/hang')}?key=${{PM_FEED_KEY}}"}}
+  - {{id: refused, url: "http://127.0.0.1:{free_port()}/feed?key=${{PM_FEED_KEY}}"}}
+  - {{id: notfeed, url: "{faults.url('/page')}?key=${{PM_FEED_KEY}}", kind: feed}}
+  - {{id: looping, url: "{faults.url('/loop/a')}?key=${{PM_FEED_KEY}}"}}
+watchlists: ["watchlists/*.yaml"]
+""")
+        yield Setup(tmp=tmp_path, config=config, hook=hook, mail=mail)
+
+
+def leaks(text: str) -> list[str]:
+    return [name for name, value in SECRETS.items() if value in text]
+
+
+def test_no_secret_in_any_output_of_any_command(setup: Setup, monkeypatch: pytest.MonkeyPatch) -> None:
+    """validate, once, test-notify and run, with every source and channel failing, never print a secret;
+    nor do the errors they store."""
+    for name, value in SECRETS.items():
+        monkeypatch.setenv(name, value)  # for the daemon, which inherits os.environ
+    outputs: dict[str, str] = {}
+    for name, args in {"validate": ["validate"], "once": ["once"], "test-notify": ["test-notify", "chat"]}.items():
+        done = setup.monitor(*args)
+        outputs[name] = done.stdout + done.stderr
+    assert "broken" in outputs["once"] and "HTTP 500" in outputs["once"], outputs["once"]
+
+    # A database of its own, so the daemon's first alerts are due at once (once's wait to retry).
+    run_config = setup.tmp / "run.yaml"
+    run_config.write_text(setup.config.read_text().replace("database: monitor.db", "database: run.db"))
+    daemon = Daemon(run_config, setup.tmp / "daemon.log")
+    try:
+        assert wait_for(lambda: "delivery channel=email" in daemon.output()
+                        and "delivery channel=gone" in daemon.output()
+                        and daemon.output().count("poll source=broken") >= 2), daemon.output()
+    finally:
+        assert daemon.stop() == 0
+    outputs["run"] = daemon.output()
+
+    bad = (setup.tmp / "bad.yaml")
+    bad.write_text(setup.config.read_text().replace("every: 1s", "every: '${PM_FEED_KEY}'"))
+    done = subprocess.run([sys.executable, "-m", "monitor", "validate", "-c", str(bad)], capture_output=True,
+                          text=True, timeout=60, cwd=setup.tmp, env={**os.environ, **SECRETS})
+    outputs["validate-invalid"] = done.stdout + done.stderr
+    assert done.returncode == 2 and "${PM_FEED_KEY}" in outputs["validate-invalid"], outputs["validate-invalid"]
+
+    for database in ("monitor.db", "run.db"):
+        conn = sqlite3.connect(setup.tmp / database)
+        try:
+            outputs[f"{database} errors"] = "\n".join(str(row) for query in (
+                "SELECT last_error FROM sources", "SELECT last_error FROM outbox", "SELECT fetch_error FROM items",
+                "SELECT message, last_error FROM health_events") for row in conn.execute(query))
+        finally:
+            conn.close()
+    found = {name: leaks(text) for name, text in outputs.items() if leaks(text)}
+    assert found == {}, {name: outputs[name][:3000] for name in found}

@@ -1,0 +1,43 @@
+"""Graceful stop: SIGTERM while a poll hangs on a slow publisher."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from tests.faultserver import serve_faults
+from tests.test_daemon import Daemon, wait_for
+
+pytestmark = pytest.mark.slow
+
+
+def test_sigterm_during_a_slow_poll_finishes_it_and_exits_cleanly(tmp_path: Path) -> None:
+    """The in-flight poll ends at its own deadline, its error is recorded, the database is
+    closed (no WAL left behind) and the process exits 0."""
+    with serve_faults(b"") as faults:
+        config = tmp_path / "monitor.yaml"
+        config.write_text(f"""
+database: monitor.db
+defaults: {{every: 1m, timeout: 3s}}
+sources:
+  - {{id: slow, url: "{faults.url('/hang')}", kind: feed}}
+watchlists: [{{name: desk, keywords: [ISAF], notify: [console]}}]
+channels: {{console: "console://"}}
+""")
+        daemon = Daemon(config, tmp_path / "daemon.log")
+        assert wait_for(lambda: bool(faults.headers)), daemon.output()
+        code = daemon.stop()
+    output = daemon.output()
+    assert code == 0, output
+    order = [output.find(line) for line in ("daemon stopping", "poll source=slow status=error", "daemon stopped")]
+    assert -1 not in order and order == sorted(order), output
+    assert not (tmp_path / "monitor.db-wal").exists()
+    conn = sqlite3.connect(tmp_path / "monitor.db")
+    try:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        error = conn.execute("SELECT last_error FROM sources WHERE id = 'slow'").fetchone()[0]
+    finally:
+        conn.close()
+    assert "no complete response within 3s" in error
