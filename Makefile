@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 CONFIG ?= config/monitor.yaml
 
-.PHONY: run test install clean bench schema
+.PHONY: run test install clean bench bench-clustering schema
 
 $(BIN)/monitor: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,10 @@ test: install
 # BENCH_ARGS, e.g. --sources 2000 --runs 3
 bench: install
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+# Precision and recall of story clustering on the labelled ISAF set (../shared/corpus).
+bench-clustering: install
+	$(BIN)/python bench/bench_clustering.py
 
 # Regenerate the editors' JSON Schema after changing the config models (a test compares them).
 schema: install

@@ -145,14 +145,16 @@ def build_pairs(corpus: Path, *, hard_negatives: int = 3, seed: int = 1, limit: 
     for group in by_date.values():
         for i, a in enumerate(group):
             for b in group[i + 1:]:
-                negatives.add((a.key, b.key))
+                low, high = sorted((a.key, b.key))
+                negatives.add((low, high))
     signatures = [prints[r.key].signature for r in releases]
     sizes = [prints[r.key].shingles for r in releases]
     for i, release in enumerate(releases):
         shares = containments(prints[release.key], signatures, sizes)
         shares[i] = -1.0
         for j in shares.argsort()[::-1][:hard_negatives]:
-            negatives.add(tuple(sorted((release.key, releases[j].key))))  # type: ignore[arg-type]
+            low, high = sorted((release.key, releases[int(j)].key))
+            negatives.add((low, high))
     by_key = {r.key: r for r in releases}
     for a_key, b_key in sorted(negatives):
         if normal[a_key] in normal[b_key] or normal[b_key] in normal[a_key] or refs[a_key] & refs[b_key]:
@@ -164,9 +166,9 @@ def build_pairs(corpus: Path, *, hard_negatives: int = 3, seed: int = 1, limit: 
         pairs.append(Pair(a=fingerprint(title=copy_title, text=copy_text), b=prints[b_key], same=False,
                           kind=f"{kind}+chrome"))
         if kind == "same-date":
-            one, two = by_key[a_key], by_key[b_key]
-            pairs.append(Pair(a=fingerprint(title=one.title, text=f"{one.text}\n{CLOSING}"),
-                              b=fingerprint(title=two.title, text=f"{two.text}\n{CLOSING}"), same=False,
+            left, right = by_key[a_key], by_key[b_key]
+            pairs.append(Pair(a=fingerprint(title=left.title, text=f"{left.text}\n{CLOSING}"),
+                              b=fingerprint(title=right.title, text=f"{right.text}\n{CLOSING}"), same=False,
                               kind="same-date+closing"))
     return pairs
 

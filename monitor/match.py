@@ -19,6 +19,10 @@ How a term matches (DESIGN.md section 2):
   their Arabic variants (the pattern's own are mapped too), ASCII digits, no harakat or
   invisible characters. It gets no implicit word boundaries: write ``\\b`` where wanted.
 
+A term string may also hold several spellings, aliases, a field scope or a proximity
+(``monitor.watchlang`` reads them); each spelling is one of the above, and hits name the
+spelling that was found. Which hits make a rule fire is ``monitor.rulelogic``.
+
 Every hit is reported with offsets into the original title or body string.
 """
 

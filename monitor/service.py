@@ -78,11 +78,14 @@ class Runtime:
         self.poller = Poller(store=self.store, fetcher=self.fetcher, matcher=build_matcher(config),
                              routes={w.name: tuple(w.notify) for w in config.watchlists},
                              story_window=config.story_window)
+        previous = getattr(self, "deliverer", None)
         self.deliverer = Deliverer(self.store, channels=config.channels,
                                    source_names={s.id: s.name for s in config.sources},
                                    timezone=ZoneInfo(config.timezone), give_up=config.give_up,
                                    modes=delivery_modes(config), max_per_minute=config.channel_limits,
                                    templates={w.name: w.template for w in config.watchlists if w.template})
+        if previous is not None:
+            self.deliverer.succeed(previous)
         self.health = HealthWatch(self.store, config=config.health, channels=config.channels,
                                   source_names={s.id: s.name for s in config.sources}, give_up=config.give_up)
 
@@ -116,8 +119,9 @@ class Daemon:
     """`monitor run`. Stops on SIGTERM/SIGINT: no new polls, in-flight ones get a deadline,
     the outbox is drained once more, the database closed."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, *, stop_deadline: float = STOP_DEADLINE) -> None:
         self.config = config
+        self.stop_deadline = stop_deadline
         self._stop = asyncio.Event()
         self._inflight: set[asyncio.Task[object]] = set()
         self._signatures: dict[str, tuple[object, ...]] = {}
@@ -158,7 +162,7 @@ class Daemon:
             await self._stop.wait()
             log.info("daemon stopping")
             # Pause first: APScheduler's shutdown cancels running jobs at once, and polls
-            # in flight deserve STOP_DEADLINE to finish and commit.
+            # in flight deserve stop_deadline seconds to finish and commit.
             self.scheduler.pause()
             await self._finish_inflight()
             self.scheduler.shutdown(wait=False)
@@ -225,11 +229,11 @@ class Daemon:
     async def _finish_inflight(self) -> None:
         if not self._inflight:
             return
-        _, pending = await asyncio.wait(set(self._inflight), timeout=STOP_DEADLINE)
+        _, pending = await asyncio.wait(set(self._inflight), timeout=self.stop_deadline)
         for task in pending:
             task.cancel()
         if pending:
-            log.warning("stop: cancelled %d polls still running after %.0fs", len(pending), STOP_DEADLINE)
+            log.warning("stop: cancelled %d polls still running after %gs", len(pending), self.stop_deadline)
             await asyncio.wait(pending, timeout=5)
 
     # -- hot reload ------------------------------------------------------------------

@@ -7,7 +7,8 @@ every writer of items, present or future, keeps it current without knowing of it
 
 Users type words, not FTS5 syntax: ``fts_query`` turns each word or "quoted phrase" into
 a quoted FTS5 phrase, so ``AT&T``, ``C++``, ``"unbalanced`` or ``NEAR(`` are searched for,
-never parsed. ``OR`` between two words means either; ``-word`` excludes.
+never parsed. ``OR`` between two words means either; ``NOT word`` or ``-word`` excludes
+(``NOT`` is for shells, where a ``-word`` after the query would be read as an option).
 """
 
 from __future__ import annotations
@@ -52,15 +53,20 @@ class QueryError(ValueError):
 
 def fts_query(text: str) -> str:
     """The FTS5 query for what a user typed: every word and "phrase" must occur, ``A OR B``
-    either, ``-word`` none. Raises QueryError when no word is left to search for."""
+    either, ``NOT word`` and ``-word`` none. Raises QueryError when no word is left to search for."""
     groups: list[list[str]] = []
     excluded: list[str] = []
-    join_next = False
+    join_next = negate_next = False
     for found in _TOKEN.finditer(text):
         negated, phrase, word = found.group(1), found.group(2), found.group(3)
         if word == "OR":
             join_next = bool(groups)
             continue
+        if word == "NOT":
+            negate_next = True
+            continue
+        if negate_next:
+            negated, negate_next = "-", False
         if word is not None and word.startswith("-") and len(word) > 1:
             negated, phrase = "-", word[1:]
         value = phrase if phrase is not None else word
@@ -75,7 +81,7 @@ def fts_query(text: str) -> str:
             groups.append([quoted])
         join_next = False
     if not groups:
-        raise QueryError(f"{text.strip()!r} has no word to search for (type words, \"a phrase\", A OR B, -word)")
+        raise QueryError(f"{text.strip()!r} has no word to search for (type words, \"a phrase\", A OR B, NOT word)")
     query = " AND ".join(g[0] if len(g) == 1 else "(" + " OR ".join(g) + ")" for g in groups)
     if excluded:
         query += " NOT " + (excluded[0] if len(excluded) == 1 else "(" + " OR ".join(excluded) + ")")

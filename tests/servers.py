@@ -6,6 +6,7 @@ import hashlib
 import json
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -126,11 +127,13 @@ def serve_newsroom() -> Iterator[Newsroom]:
 
 @dataclass
 class WebhookReceiver:
-    """Collects JSON bodies POSTed to it, as apprise's ``json://`` sends them."""
+    """Collects JSON bodies POSTed to it, as apprise's ``json://`` sends them. ``ack_delay``
+    seconds pass between taking a body and answering: a send that long in flight."""
 
     received: list[dict[str, object]] = field(default_factory=list)
     port: int = 0
     refuse: bool = False
+    ack_delay: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -156,6 +159,7 @@ def serve_webhook() -> Iterator[WebhookReceiver]:
             if status == 200:
                 with receiver.lock:
                     receiver.received.append(json.loads(payload or b"{}"))
+                time.sleep(receiver.ack_delay)
             self.send_response(status)
             self.send_header("Content-Length", "0")
             self.end_headers()

@@ -73,7 +73,7 @@ def title_of(payload: dict[str, object]) -> str:
 
 
 def test_kill_9_loses_nothing_and_repeats_only_a_send_in_flight(tmp_path: Path) -> None:
-    """20+ SIGKILLs at random moments while stories arrive: 0 lost, duplicates only for kills inside a send."""
+    """20 SIGKILLs at random moments while stories arrive: 0 lost, repeats only for kills inside a send."""
     rng = random.Random(int(os.environ.get("CRASH_SEED", time.time())))
     with serve_newsroom() as site, serve_webhook() as hook:
         (tmp_path / "watchlists").mkdir()
@@ -101,13 +101,13 @@ watchlists: ["watchlists/*.yaml"]
         running = 0  # kills that found the daemon past start-up
         try:
             for kill in range(KILLS):
-                # Every other kill lands while the daemon runs (polling, committing, sending);
+                # Three kills in four land while the daemon runs (polling, committing, sending);
                 # the rest anywhere from process start, migrations and start-up included.
-                if kill % 2 == 0:
+                if kill % 4:
                     wait_for(lambda: "daemon started" in logs[-1].read_text(), timeout=20)
-                    time.sleep(rng.uniform(0.0, 1.5))
+                    time.sleep(rng.uniform(0.0, 1.0))
                 else:
-                    time.sleep(rng.uniform(0.1, 3.0))
+                    time.sleep(rng.uniform(0.1, 2.0))
                 proc.kill()
                 proc.wait(timeout=10)
                 with hook.lock:
@@ -120,6 +120,9 @@ watchlists: ["watchlists/*.yaml"]
                     in_send.append(got[-1])
                 assert integrity(database) == "ok", f"after kill {kill + 1}"
                 logs.append(tmp_path / f"run{kill + 1}.log")
+                # In every other run each send stays in flight 0.05 s after the receiver has the
+                # alert, so some kills land inside a send: the one case where a repeat is allowed.
+                hook.ack_delay = 0.05 if kill % 2 else 0.0
                 proc = start(config, logs[-1])
             publisher.halt.set()
             publisher.join()
@@ -137,10 +140,13 @@ watchlists: ["watchlists/*.yaml"]
         lost = sorted(set(publisher.titles) - set(received))
         duplicates = sorted(t for t, n in received.items() if n > 1)
         print(f"\ncrash: kills={KILLS} published={len(publisher.titles)} received={sum(received.values())} "
-              f"lost={len(lost)} duplicates={len(duplicates)} kills-while-running={running} "
+              f"lost={len(lost)} duplicated-alerts={len(duplicates)} "
+              f"extra-copies={sum(n - 1 for n in received.values())} kills-while-running={running} "
               f"kills-inside-a-send={len(in_send)}")
-        # The send log line is what tells a kill inside a send apart: it must be there.
-        assert sum(len(SENT.findall(log.read_text())) for log in logs) >= len(publisher.titles)
+        # The send log line is what tells a kill inside a send apart: it must be there (but
+        # for sends whose run was killed between committing and logging them).
+        assert sum(len(SENT.findall(log.read_text())) for log in logs) >= len(publisher.titles) - KILLS
         assert lost == []
-        assert set(duplicates) <= set(in_send), (duplicates, in_send)
-        assert all(received[t] == 2 for t in duplicates)
+        # An alert may arrive once more for each kill that caught it in flight, never otherwise.
+        caught = Counter(in_send)
+        assert all(received[t] - 1 <= caught[t] for t in duplicates), (received, caught)

@@ -197,3 +197,58 @@ def test_a_digest_names_where_else_each_story_ran(store: Store, hook: WebhookRec
     drain(d)
     [digest] = hook.received
     assert "digest: 1 story" in str(digest["title"]) and "Also at: APP" in str(digest["message"])
+
+
+def test_digest_times_follow_the_wall_clock_across_daylight_saving() -> None:
+    """A daily 08:00 digest stays at 08:00 local on the day clocks go forward."""
+    london = ZoneInfo("Europe/London")
+    schedule = DigestSchedule(every=timedelta(days=1), at=time(8, 0))
+    before = datetime(2026, 3, 28, 9, 0, tzinfo=london)  # GMT; clocks go forward on the 29th
+    due = schedule.next_after(before, london)
+    assert due.astimezone(london) == datetime(2026, 3, 29, 8, 0, tzinfo=london)
+    assert due == datetime(2026, 3, 29, 7, 0, tzinfo=timezone.utc)
+
+
+def test_quiet_hours_may_span_midnight_or_not() -> None:
+    """22:00-07:00 covers 23:30 and 06:59 but not 07:00; 12:00-14:00 covers only the afternoon."""
+    night = QuietHours(start=time(22, 0), end=time(7, 0))
+    lunch = QuietHours(start=time(12, 0), end=time(14, 0))
+    at = lambda h, m: datetime(2026, 11, 28, h, m, tzinfo=KARACHI)  # noqa: E731
+    assert night.contains(at(23, 30), KARACHI) and night.contains(at(6, 59), KARACHI)
+    assert not night.contains(at(7, 0), KARACHI)
+    assert lunch.contains(at(13, 0), KARACHI) and not lunch.contains(at(23, 0), KARACHI)
+
+
+def test_a_weekly_digest_that_fails_once_is_retried_not_given_up(store: Store, hook: WebhookReceiver) -> None:
+    """The give-up age of a digest counts from its due time, not from when its oldest story was queued."""
+    clock = Clock(START)
+    d = deliverer(store, hook, clock, modes={("desk", "chat"): DeliveryMode(
+        digest=DigestSchedule(every=timedelta(days=7), at=time(8, 0)))})
+    weekly = DigestSchedule(every=timedelta(days=7), at=time(8, 0))
+    queued = weekly.next_after(START, KARACHI) + timedelta(hours=1)  # just after one digest: six days to the next
+    commit(store, [item(1)], queued)
+    due = weekly.next_after(queued, KARACHI)
+    assert due - queued > timedelta(days=3)
+    hook.refuse = True
+    clock.at(due)
+    drain(d)
+    assert store.outbox_counts() == {"queued": 1}
+    hook.refuse = False
+    clock.at(due + timedelta(minutes=5))
+    drain(d)
+    assert len(hook.received) == 1 and store.outbox_counts() == {"sent": 1}
+
+
+def test_a_reloaded_deliverer_keeps_the_rate_limit_window(store: Store, hook: WebhookReceiver) -> None:
+    """After a config reload the new deliverer still counts what the old one sent this minute."""
+    clock = Clock(START)
+    commit(store, [item(n) for n in range(5)], START)
+    old = deliverer(store, hook, clock, max_per_minute={"chat": 3})
+    drain(old)
+    new = deliverer(store, hook, clock, max_per_minute={"chat": 3})
+    new.succeed(old)
+    drain(new)
+    assert len(hook.received) == 3
+    clock.at(START + timedelta(minutes=1, seconds=1))
+    drain(new)
+    assert len(hook.received) == 5

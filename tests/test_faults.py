@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from monitor.config import SourceConfig
+from monitor.config import SourceConfig, load_config
 from monitor.fetch import Fetcher
 from monitor.match import Matcher, WatchRule
 from monitor.pipeline import Poller, PollResult
+from monitor.service import poll_once
 from monitor.store import Store
 from tests.faultserver import FaultServer, gzip_bomb, serve_faults
 from tests.newsroom_pages import rss_feed, when
@@ -130,3 +131,15 @@ def test_fault_is_recorded_on_its_source_and_spares_the_healthy_one(
                 assert datetime.fromisoformat(row["retry_at"]) >= started + timedelta(seconds=119)
     finally:
         store.close()
+
+
+def test_allow_private_off_refuses_a_loopback_source(sites: tuple[FaultServer, Newsroom], tmp_path: Path) -> None:
+    """With allow_private: false in the config, a source on 127.0.0.1 fails with the reason, unfetched."""
+    faults, _ = sites
+    config = tmp_path / "monitor.yaml"
+    config.write_text(f'allow_private: false\ndatabase: monitor.db\n'
+                      f'sources:\n  - {{id: inside, url: "{faults.url("/page")}"}}\n')
+    asked = len(faults.headers)
+    [result] = asyncio.run(poll_once(load_config(config)))
+    assert result.status == "error" and "is the non-public address 127.0.0.1" in (result.error or "")
+    assert len(faults.headers) == asked

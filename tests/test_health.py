@@ -113,11 +113,10 @@ class TestAssess:
 def test_failing_source_notifies_the_health_channel_once_then_recovery(tmp_path: Path) -> None:
     """Through real polls and a real webhook: 3 failures give one notice, more failures none,
     and the first success one recovery notice; a refusing channel only delays them."""
-    source = SourceConfig.model_validate({"id": "ispr", "name": "ISPR", "url": "http://127.0.0.1:1/",
-                                          "timeout": timedelta(seconds=2), "fetch_articles": False})
     store = Store(tmp_path / "monitor.db")
     with serve_newsroom() as site, serve_webhook() as hook:
-        source = source.model_copy(update={"url": site.url("/press-release"), "kind": "html"})
+        source = SourceConfig.model_validate({"id": "ispr", "name": "ISPR", "url": site.url("/press-release"),
+                                              "kind": "html", "timeout": timedelta(seconds=2)})
         site.publish("/press-release", "down", status=500)
 
         async def scenario() -> None:

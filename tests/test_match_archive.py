@@ -60,6 +60,8 @@ QUERY_CASES = [
     pytest.param("Kayani OR Kiyani Quetta", '("Kayani" OR "Kiyani") AND "Quetta"', id="or-binds-tighter"),
     pytest.param("Karachi -cricket -\"one day\"", '"Karachi" NOT ("cricket" OR "one day")', id="excludes"),
     pytest.param("OR Karachi OR", '"Karachi"', id="dangling-or"),
+    pytest.param("Karachi NOT cricket", '"Karachi" NOT "cricket"', id="not-word"),
+    pytest.param('NOT "one day" Karachi', '"Karachi" NOT "one day"', id="not-phrase"),
     pytest.param("Karachi *** -", '"Karachi"', id="punctuation-only-words-dropped"),
 ]
 
@@ -70,7 +72,7 @@ class TestQuery:
         """User input becomes quoted FTS5 phrases, so no character of it is FTS5 syntax."""
         assert fts_query(typed) == expected
 
-    @pytest.mark.parametrize("typed", ["", "-cricket", "*** ---", "OR"])
+    @pytest.mark.parametrize("typed", ["", "-cricket", "NOT cricket", "*** ---", "OR"])
     def test_nothing_to_search_for(self, typed: str) -> None:
         """A query without a word to find is refused with a sentence saying what to type."""
         with pytest.raises(QueryError, match="no word to search for"):
@@ -169,6 +171,11 @@ class TestCommands:
         assert code == 0
         assert "ISAF commander meets Kiyani" in out and "https://example.org/dawn/4" in out
         assert out.rstrip().endswith("1 item found")
+
+    def test_search_not_from_the_shell(self, config: Path) -> None:
+        """NOT word excludes without a leading dash, which a shell command line would take for an option."""
+        code, out, _ = run("search", "-c", str(config), "Karachi", "NOT", "cricket")
+        assert code == 0 and "Señor Ortega in Karachi" in out and "Cricket" not in out
 
     def test_search_without_words_exits_2(self, config: Path) -> None:
         """A query with nothing to search for is a usage error."""

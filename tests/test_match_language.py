@@ -303,16 +303,17 @@ class TestAgainstParts:
         assert bool(spans((f'"{one}" ~{within} "{other}"',), text)) is expected
 
 
-class TestOnRealReleases:
-    @pytest.fixture(scope="class")
-    def releases(self) -> list[tuple[str, str]]:
-        """(first line, rest) of each ISAF press release in ../shared/corpus, or a clean skip."""
-        path = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "isaf-press-releases" / "press_releases.jsonl"
-        if not path.is_file():
-            pytest.skip(f"../shared/corpus not found (looked for {path})")
-        texts = [json.loads(line)["text"] for line in path.read_text(encoding="utf-8").split("\n") if line]
-        return [(title, body) for title, _, body in (t.partition("\n") for t in texts)]
+@pytest.fixture(scope="module")
+def releases() -> list[tuple[str, str]]:
+    """(first line, rest) of each ISAF press release in ../shared/corpus, or a clean skip."""
+    path = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "isaf-press-releases" / "press_releases.jsonl"
+    if not path.is_file():
+        pytest.skip(f"../shared/corpus not found (looked for {path})")
+    texts = [json.loads(line)["text"] for line in path.read_text(encoding="utf-8").split("\n") if line]
+    return [(title, body) for title, _, body in (t.partition("\n") for t in texts)]
 
+
+class TestOnRealReleases:
     def test_proximity_on_real_text(self, releases: list[tuple[str, str]]) -> None:
         """'Afghan ~1 forces' fires on exactly the releases where at most one word separates them (by regex)."""
         near = re.compile(r"\bafghan\b\W+(?:\w+\W+)?forces\b|\bforces\b\W+(?:\w+\W+)?afghan\b", re.IGNORECASE)

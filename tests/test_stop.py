@@ -1,12 +1,16 @@
-"""Graceful stop: SIGTERM while a poll hangs on a slow publisher."""
+"""Graceful stop: SIGTERM while a poll hangs on a slow publisher, within and past the stop deadline."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import sqlite3
 from pathlib import Path
 
 import pytest
 
+from monitor.config import load_config
+from monitor.service import Daemon as ServiceDaemon
 from tests.faultserver import serve_faults
 from tests.test_daemon import Daemon, wait_for
 
@@ -41,3 +45,36 @@ channels: {{console: "console://"}}
     finally:
         conn.close()
     assert "no complete response within 3s" in error
+
+
+def test_a_poll_outliving_the_stop_deadline_is_cancelled_cleanly(tmp_path: Path,
+                                                                  caplog: pytest.LogCaptureFixture) -> None:
+    """A poll still hanging at the stop deadline is cancelled: run() returns, nothing half-written
+    is left, and the database is closed."""
+    with serve_faults(b"") as faults:
+        config_path = tmp_path / "monitor.yaml"
+        config_path.write_text(f'database: monitor.db\ndefaults: {{every: 1m, timeout: 60s}}\n'
+                               f'sources:\n  - {{id: stuck, url: "{faults.url("/hang")}"}}\n')
+        daemon = ServiceDaemon(load_config(config_path), stop_deadline=0.5)
+
+        async def scenario() -> None:
+            running = asyncio.create_task(daemon.run())
+            for _ in range(200):
+                if faults.headers:
+                    break
+                await asyncio.sleep(0.05)
+            assert faults.headers
+            daemon.stop()
+            await asyncio.wait_for(running, timeout=15)
+
+        with caplog.at_level(logging.INFO, logger="monitor.service"):
+            asyncio.run(scenario())
+    assert "stop: cancelled 1 polls still running after 0.5s" in caplog.text
+    assert "daemon stopped" in caplog.text
+    assert not (tmp_path / "monitor.db-wal").exists()
+    conn = sqlite3.connect(tmp_path / "monitor.db")
+    try:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert conn.execute("SELECT COUNT(*) FROM sources WHERE last_status IS NOT NULL").fetchone()[0] == 0
+    finally:
+        conn.close()

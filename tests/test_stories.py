@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from types import ModuleType
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -150,3 +151,52 @@ def test_a_page_of_boilerplate_does_not_chain_two_stories(store: Store) -> None:
     assert stories["https://ispr.example/visit"] != stories["https://news.example/talks"]
     alerted = {r[0] for r in store.db.execute("SELECT i.url FROM outbox o JOIN items i ON i.id = o.item_id")}
     assert alerted == {"https://news.example/talks", "https://ispr.example/visit"}
+
+
+def test_a_poll_of_a_republishing_outlet_alerts_nothing_new(tmp_path: Path) -> None:
+    """Through the whole pipeline: an outlet's retitled copy of a release polled after it adds no
+    message, and the one message sent says where else the story ran."""
+    import asyncio
+
+    from monitor.config import SourceConfig
+    from monitor.fetch import Fetcher
+    from monitor.match import Matcher, WatchRule
+    from monitor.notify.deliver import Deliverer
+    from monitor.pipeline import Poller
+    from tests.newsroom_pages import rss_feed, when
+    from tests.servers import serve_newsroom, serve_webhook
+
+    release = ("KABUL, Afghanistan - An Afghan and ISAF security force detained a Haqqani network facilitator "
+               "in Khost district yesterday. The facilitator supplied weapons and explosives to fighters in the "
+               "province and moved them across the border. The security force seized two rifles and a radio "
+               "during the operation, and no civilians were harmed.")
+
+    def source(source_id: str, url: str) -> SourceConfig:
+        return SourceConfig.model_validate({"id": source_id, "name": source_id.upper(), "url": url,
+                                            "backfill": True, "fetch_articles": False})
+
+    with serve_newsroom() as site, serve_webhook() as hook:
+        site.publish("/ispr.xml", rss_feed(base=site.base_url, items=[
+            ("/ispr/1", "Haqqani facilitator detained in Khost", release, when(20))]), "application/rss+xml")
+        site.publish("/app.xml", rss_feed(base=site.base_url, items=[
+            ("/app/9?utm_source=rss", "Khost raid nets Haqqani weapons supplier", f"Share this story. {release}",
+             when(20, 11))]), "application/rss+xml")
+        store = Store(tmp_path / "m.db")
+
+        async def run() -> None:
+            async with Fetcher() as fetcher:
+                poller = Poller(store=store, fetcher=fetcher, matcher=Matcher([WatchRule(name="desk",
+                                                                                         keywords=("ISAF",))]),
+                                routes={"desk": ("chat",)})
+                await poller.poll(source("ispr", site.url("/ispr.xml")))
+                await poller.poll(source("app", site.url("/app.xml")))
+            await Deliverer(store, channels={"chat": [hook.apprise_url]}, source_names={"ispr": "ISPR", "app": "APP"},
+                            timezone=ZoneInfo("UTC"), give_up=timedelta(days=3)).drain()
+
+        try:
+            asyncio.run(run())
+        finally:
+            store.close()
+    [message] = hook.received
+    assert "Haqqani facilitator detained in Khost" in str(message["title"])
+    assert "Also at: APP" in str(message["message"])

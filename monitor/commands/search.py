@@ -22,7 +22,8 @@ def search(query: tuple[str, ...], config_path: Path | None, source_ids: tuple[s
     """Find stored items whose title or text holds every word of QUERY, best first.
 
     Words and "quoted phrases" are matched as typed (AT&T and C++ are fine); A OR B finds
-    either, -word leaves out items with it.
+    either; NOT word leaves out items with it (so does -word inside a quoted query:
+    monitor search "Karachi -cricket").
     """
     from zoneinfo import ZoneInfo
 

@@ -488,7 +488,7 @@ Health = Annotated[HealthConfig, BeforeValidator(_channel_shorthand)]
 class Config(_Model):
     """The whole validated configuration; paths are absolute, defaults applied.
 
-    ``files`` is every file it was built from (the config, then each watch-list file) and
+    ``files`` is every file it was built from (the config, then each alias and watch-list file) and
     ``watchlist_globs`` the absolute patterns that found them, for a reloader to re-check.
     ``give_up`` is ``defaults.give_up``: how long delivery keeps retrying an alert.
     ``channel_limits`` is each rate-capped channel's ``max_per_minute``; ``story_window``

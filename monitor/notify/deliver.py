@@ -33,7 +33,7 @@ import apprise
 
 import monitor.notify.console  # noqa: F401 - registers console://
 from monitor.notify.modes import IMMEDIATE, DeliveryMode
-from monitor.notify.render import SEPARATORS, Alert, Message, Reason, render, render_digest
+from monitor.notify.render import SEPARATORS, Alert, Message, Reason, escape_markdown, render, render_digest
 from monitor.notify.split import split_body
 from monitor.notify.template import render_template
 from monitor.store import OutboxRow, Store, utcnow
@@ -106,7 +106,7 @@ class Target:
 def _title_block(title: str, fmt: str) -> str:
     if fmt == "html":
         return f"<p><strong>{html.escape(title)}</strong></p>"
-    return f"**{title}**" if fmt == "markdown" else title
+    return f"**{escape_markdown(title)}**" if fmt == "markdown" else title
 
 
 def _numbered(title: str, index: int, total: int, limit: int) -> str:
@@ -126,9 +126,11 @@ def _service_name(loaded: apprise.Apprise) -> str:
 
 @dataclass(frozen=True, kw_only=True)
 class _Unit:
-    """What goes out as one message: one item's rows, or a digest's rows."""
+    """What goes out as one message: one item's rows, or a digest's rows. ``due_since``
+    is when it was first due (a digest's time), the start of its give-up age."""
 
     rows: tuple[OutboxRow, ...]
+    due_since: datetime
     digest: bool = False
 
     @property
@@ -163,6 +165,12 @@ class Deliverer:
         self._recent: dict[str, deque[datetime]] = defaultdict(deque)
         self._lock = asyncio.Lock()
 
+    def succeed(self, previous: Deliverer) -> None:
+        """Take over from the deliverer of the config before a reload: its lock, so the two
+        never drain at once (which could send an alert twice), and its rate-limit windows."""
+        self._lock = previous._lock
+        self._recent = previous._recent
+
     async def drain(self) -> DeliveryReport:
         """Send every due alert once. Safe to call concurrently: runs are serialised."""
         async with self._lock:
@@ -179,6 +187,7 @@ class Deliverer:
         one unit per item. Alerts held by a digest or quiet hours are left out."""
         now = self.clock()
         digest: list[OutboxRow] = []
+        digest_due: list[datetime] = []
         items: dict[int, list[OutboxRow]] = {}
         for row in rows:
             mode = self.modes.get((row.watchlist, channel), IMMEDIATE)
@@ -186,10 +195,12 @@ class Deliverer:
                 due = mode.digest.next_after(row.created_at, self.timezone)
                 if now >= due and row.next_attempt_at <= now:
                     digest.append(row)
+                    digest_due.append(due)
             elif mode.quiet is None or not mode.quiet.contains(now, self.timezone):
                 items.setdefault(row.item_id, []).append(row)
-        units = [_Unit(rows=tuple(digest), digest=True)] if digest else []
-        return units + [_Unit(rows=tuple(group)) for group in items.values()]
+        units = [_Unit(rows=tuple(digest), due_since=min(digest_due), digest=True)] if digest else []
+        return units + [_Unit(rows=tuple(group), due_since=min(r.created_at for r in group))
+                        for group in items.values()]
 
     async def _drain_channel(self, channel: str, rows: list[OutboxRow]) -> DeliveryReport:
         sent = retrying = failed = 0
@@ -232,8 +243,7 @@ class Deliverer:
                 sent += len(unit.rows)
                 continue
             error = "; ".join(errors)
-            oldest = min(r.created_at for r in unit.rows)
-            if now - oldest >= self.give_up:
+            if now - unit.due_since >= self.give_up:
                 for row in unit.rows:
                     self.store.mark_failed(row.id, error=f"gave up after {row.attempts + 1} attempts: {error}")
                 log.error("delivery channel=%s %s=%s status=failed reason=%r (gave up)", channel, kind, ids, error)

@@ -29,6 +29,7 @@ from monitor.sources.base import (
     plain_text,
 )
 from monitor.sources.dates import as_utc, iso_date, parse_date
+from monitor.sources.feedfast import fast_entries
 
 _FEED_ROOTS = ("<rss", "<feed", "<rdf:rdf", "<rdf", "<channel")
 _DATE_KEYS = ("published_parsed", "updated_parsed", "created_parsed")
@@ -50,6 +51,9 @@ class FeedSource(Source):
             raise SourceError(f"{url} is not a feed (got an empty body)")
         if head.startswith(("{", "[")):
             return _parse_json_feed(body, url=url, tz=self.tz)
+        plain = fast_entries(body, url=url, content_type=content_type)  # None: not plain enough to be sure
+        if plain is not None:
+            return _listing(plain, url=url, warnings=[])
         return _parse_xml_feed(body, url=url, content_type=content_type, head=head, tz=self.tz)
 
     @classmethod

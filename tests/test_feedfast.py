@@ -1,0 +1,76 @@
+"""The feed fast path agrees with feedparser wherever it answers, and steps aside elsewhere."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from monitor.sources import feed
+from monitor.sources.base import body_head
+from monitor.sources.feedfast import fast_entries
+
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+XML_CORPORA = ("feedparser-feeds", "feed-rs-fixtures", "feedjira-sample-feeds", "gofeed-edge-cases",
+               "rsparser-real-feeds")
+URL = "http://example.org/feeds/feed.xml"
+
+
+def _slow(body: bytes) -> feed.Listing:
+    return feed._parse_xml_feed(body, url=URL, content_type=None, head=body_head(body), tz=UTC)
+
+
+def _rss(item: str, declaration: str = '<?xml version="1.0" encoding="utf-8"?>') -> bytes:
+    return f'{declaration}<rss version="2.0"><channel><title>t</title>{item}</channel></rss>'.encode()
+
+
+PLAIN_ITEM = ("<item><title>Port tariffs reviewed</title><link>http://example.org/a/1</link>"
+              "<guid>http://example.org/a/1</guid><pubDate>Sun, 01 Nov 2026 10:00:00 +0500</pubDate>"
+              "<description>The ministry reviewed port tariffs.</description></item>")
+
+
+@pytest.mark.parametrize("name", XML_CORPORA)
+def test_agrees_with_feedparser_on_every_corpus_feed_it_reads(name: str) -> None:
+    """For each corpus file the fast path accepts, entries and warnings equal feedparser's."""
+    if not (CORPUS / name).is_dir():
+        pytest.skip(f"corpus {name} not found under {CORPUS}")
+    disagreements = []
+    for path in sorted(p for p in (CORPUS / name).rglob("*") if p.is_file() and p.suffix != ".md"):
+        body = path.read_bytes()
+        plain = fast_entries(body, url=URL, content_type=None)
+        if plain is None:
+            continue
+        fast, slow = feed._listing(plain, url=URL, warnings=[]), _slow(body)
+        if (fast.entries, fast.warnings, fast.next_url) != (slow.entries, slow.warnings, slow.next_url):
+            disagreements.append(path.name)
+    assert disagreements == []
+
+
+def test_reads_a_plain_rss_feed() -> None:
+    """A plain UTF-8 RSS 2.0 item is read with its link, guid, title, teaser and zoned date."""
+    entries = fast_entries(_rss(PLAIN_ITEM), url=URL, content_type="application/rss+xml")
+    assert entries is not None and entries[0] is not None
+    assert entries[0].url == "http://example.org/a/1"
+    assert entries[0].published == datetime(2026, 11, 1, 5, 0, tzinfo=UTC)
+    assert entries == list(_slow(_rss(PLAIN_ITEM)).entries)
+
+
+@pytest.mark.parametrize("item, declaration", [
+    (PLAIN_ITEM.replace("Port tariffs", "Port &lt;b&gt;tariffs&lt;/b&gt;"), '<?xml version="1.0"?>'),
+    (PLAIN_ITEM.replace("+0500", ""), '<?xml version="1.0"?>'),
+    (PLAIN_ITEM.replace("<guid>http://example.org/a/1</guid>", "<guid>a-1</guid>"), ""),
+    (PLAIN_ITEM.replace("</item>", "<content:encoded xmlns:content='http://purl.org/rss/1.0/modules/content/'>"
+                                   "x</content:encoded></item>"), ""),
+    (PLAIN_ITEM, '<?xml version="1.0" encoding="windows-1252"?>'),
+    (PLAIN_ITEM.replace("</item>", ""), ""),
+])
+def test_steps_aside_when_feedparser_could_read_it_differently(item: str, declaration: str) -> None:
+    """Markup, a zone-less date, a relative permalink, extra namespaces, another charset or
+    malformed XML send the feed to feedparser."""
+    assert fast_entries(_rss(item, declaration), url=URL, content_type=None) is None
+
+
+def test_header_charset_other_than_utf8_steps_aside() -> None:
+    """A Content-Type naming another charset overrides the body, so feedparser decides."""
+    assert fast_entries(_rss(PLAIN_ITEM), url=URL, content_type="text/xml; charset=iso-8859-1") is None
