@@ -26,9 +26,11 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from monitor.stories import Fingerprint, containments, fingerprint, same_story, words  # noqa: E402
+from monitor.stories import Fingerprint, containments, fingerprint, same_story, stack, words  # noqa: E402
 
 DEFAULT_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "isaf-press-releases"
 _DATELINE = re.compile(r"\(([A-Z][a-z]+\.? \d{1,2}, \d{4})\)")
@@ -147,8 +149,8 @@ def build_pairs(corpus: Path, *, hard_negatives: int = 3, seed: int = 1, limit: 
             for b in group[i + 1:]:
                 low, high = sorted((a.key, b.key))
                 negatives.add((low, high))
-    signatures = [prints[r.key].signature for r in releases]
-    sizes = [prints[r.key].shingles for r in releases]
+    signatures = stack([prints[r.key].signature for r in releases])
+    sizes = np.asarray([prints[r.key].shingles for r in releases])
     for i, release in enumerate(releases):
         shares = containments(prints[release.key], signatures, sizes)
         shares[i] = -1.0

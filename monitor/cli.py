@@ -5,7 +5,6 @@ Heavy libraries are imported inside the commands so `monitor --help` stays fast.
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
@@ -55,6 +54,8 @@ def main(ctx: click.Context, verbose: int, log_format: str) -> None:
 @config_option
 def run(config_path: Path | None) -> None:
     """Run the daemon: poll every source on its schedule until SIGTERM or Ctrl-C."""
+    import asyncio
+
     from monitor.service import Daemon
 
     config = _load(config_path)
@@ -66,6 +67,8 @@ def run(config_path: Path | None) -> None:
 @click.option("--source", "source_ids", multiple=True, metavar="ID", help="Poll only this source (repeatable).")
 def once(config_path: Path | None, source_ids: tuple[str, ...]) -> None:
     """Poll each (or the named) source once, deliver alerts, exit 1 if a source failed."""
+    import asyncio
+
     from monitor.service import poll_once
 
     config = _load(config_path)
@@ -94,6 +97,8 @@ def validate(config_path: Path | None, verbose: bool) -> None:
     config = _load(config_path)
     click.echo(summarize(config))
     if verbose:
+        import asyncio
+
         from monitor.probe import describe, probe_all
 
         probes = asyncio.run(probe_all(config.sources))
@@ -105,6 +110,8 @@ def validate(config_path: Path | None, verbose: bool) -> None:
 @config_option
 def test_notify(channel: str, config_path: Path | None) -> None:
     """Send a test alert through CHANNEL; exit 1 if it does not go through."""
+    import asyncio
+
     from monitor.notify.deliver import Target
     from monitor.notify.render import Message
 

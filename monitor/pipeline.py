@@ -171,11 +171,12 @@ class Poller:
     def _baseline_item(self, source_id: str, candidate: _Candidate) -> NewItem:
         entry = candidate.entry
         text = entry.content or entry.summary
+        # No fingerprint: baseline items alerted nobody, so a later copy of one should alert,
+        # and a first poll of a large sitemap is not worth a story comparison per item.
         return NewItem(url=candidate.url, guid=entry.guid, source_id=source_id, title=entry.title,
                        summary=entry.summary, published=entry.published, main_text=text,
                        text_origin="source" if entry.content else "feed", fetch_error=None,
-                       content_hash=_hash_text(text), baseline=True,
-                       fingerprint=fingerprint(title=entry.title, text=text))
+                       content_hash=_hash_text(text), baseline=True)
 
     async def _process(self, source: SourceConfig, candidate: _Candidate) -> NewItem:
         entry = candidate.entry

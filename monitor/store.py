@@ -302,14 +302,17 @@ class Store:
         An item that joins a story (``store_stories``) gets no alert for a watch list and
         channel the story was already alerted on."""
         ids: list[int] = []
+        stories: store_stories.StoryIndex | None = None
         with self.db.atomic():
             for item in items:
                 item_id = self._insert_item(item, now)
                 if item_id is None:
                     continue
                 ids.append(item_id)
-                story_id = None if item.fingerprint is None else store_stories.assign_story(
-                    self.db, item_id, item.fingerprint, title=item.title, now=now, window=story_window)
+                story_id = None
+                if item.fingerprint is not None:
+                    stories = stories or store_stories.StoryIndex(self.db, now=now, window=story_window)
+                    story_id = stories.assign(item_id, item.fingerprint, title=item.title)
                 for match in item.matches:
                     self.db.table("matches").insert({
                         "item_id": item_id, "watchlist": match.watchlist,

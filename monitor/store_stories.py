@@ -10,9 +10,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 
+import numpy as np
 from sqlite_utils import Database
 
-from monitor.stories import CONTAINED, Fingerprint, containments, same_story, title_words, titles_decide
+from monitor.stories import (
+    CONTAINED,
+    MIN_SHINGLES,
+    NUM_PERM,
+    Fingerprint,
+    containments,
+    same_story,
+    stack,
+    title_words,
+)
 
 DEFAULT_WINDOW = timedelta(hours=72)
 
@@ -35,42 +45,66 @@ def _iso(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).isoformat(timespec="seconds")
 
 
-def assign_story(db: Database, item_id: int, fp: Fingerprint, *, title: str, now: datetime,
-                 window: timedelta = DEFAULT_WINDOW) -> int:
-    """File the item under the closest story begun within ``window`` that it is the same
-    story as, or under a new story; returns the story's id.
+class StoryIndex:
+    """The stories begun within ``window`` of ``now``, loaded once per poll commit and kept
+    up to date as that commit files its items, so a burst of items costs one query.
 
     An item is compared with each story's first item only: comparing with every member
     would chain stories together through an item that shares text with two of them (a
     page that is nothing but a standard closing paragraph)."""
-    rows = db.execute(
-        "SELECT i.id, i.story_id, i.fingerprint, i.shingles, i.title FROM stories s"
-        " JOIN items i ON i.id = s.first_item_id"
-        " WHERE s.first_seen >= ? AND i.id != ? AND i.fingerprint IS NOT NULL",
-        [_iso(now - window), item_id],
-    ).fetchall()
-    rows = [r for r in rows if len(r[2]) == len(fp.signature)]
-    shares = containments(fp, [r[2] for r in rows], [r[3] or 0 for r in rows])
-    story_id = None
-    for index in shares.argsort()[::-1]:
-        row = rows[int(index)]
-        share = float(shares[index])
-        if share < CONTAINED and not titles_decide(fp.shingles, row[3] or 0):
-            continue  # cheap skip: only containment or, for short texts, titles can join them
-        other = Fingerprint(signature=row[2], shingles=row[3] or 0, title_words=title_words(row[4] or ""))
-        if same_story(fp, other, contained=share):
-            story_id = int(row[1])
-            break
-    if story_id is None:
-        cursor = db.execute(
-            "INSERT INTO stories (title, first_item_id, first_seen, last_seen, size) VALUES (?,?,?,?,1)",
-            [title, item_id, _iso(now), _iso(now)])
-        story_id = int(cursor.lastrowid or 0)
-    else:
-        db.execute("UPDATE stories SET last_seen = ?, size = size + 1 WHERE id = ?", [_iso(now), story_id])
-    db.execute("UPDATE items SET story_id = ?, fingerprint = ?, shingles = ? WHERE id = ?",
-               [story_id, fp.signature, fp.shingles, item_id])
-    return story_id
+
+    def __init__(self, db: Database, *, now: datetime, window: timedelta = DEFAULT_WINDOW) -> None:
+        self.db = db
+        self.now = now
+        rows = db.execute(
+            "SELECT s.id, i.fingerprint, i.shingles, i.title FROM stories s JOIN items i ON i.id = s.first_item_id"
+            " WHERE s.first_seen >= ? AND i.fingerprint IS NOT NULL AND length(i.fingerprint) = ?",
+            [_iso(now - window), NUM_PERM * 4],
+        ).fetchall()
+        self._story_ids = [int(r[0]) for r in rows]
+        self._sizes = [int(r[2] or 0) for r in rows]
+        self._titles = [title_words(str(r[3] or "")) for r in rows]
+        self._matrix = np.zeros((max(len(rows) * 2, 64), NUM_PERM), dtype="<u4")
+        if rows:
+            self._matrix[:len(rows)] = stack([r[1] for r in rows])
+
+    def assign(self, item_id: int, fp: Fingerprint, *, title: str) -> int:
+        """File the item under the closest story it is the same story as, or a new one;
+        returns the story's id."""
+        count = len(self._story_ids)
+        sizes = np.asarray(self._sizes, dtype=float)
+        shares = containments(fp, self._matrix[:count], sizes)
+        # Only containment or, where a text is too short to compare, titles can join a story.
+        candidates = np.flatnonzero((shares >= CONTAINED) | (np.minimum(sizes, fp.shingles) < MIN_SHINGLES))
+        story_id = None
+        for index in candidates[np.argsort(-shares[candidates], kind="stable")]:
+            first = Fingerprint(signature=b"", shingles=self._sizes[index], title_words=self._titles[index])
+            if same_story(fp, first, contained=float(shares[index])):
+                story_id = self._story_ids[index]
+                break
+        now = _iso(self.now)
+        if story_id is None:
+            cursor = self.db.execute(
+                "INSERT INTO stories (title, first_item_id, first_seen, last_seen, size) VALUES (?,?,?,?,1)",
+                [title, item_id, now, now])
+            story_id = int(cursor.lastrowid or 0)
+            self._add(story_id, fp, title)
+        else:
+            self.db.execute("UPDATE stories SET last_seen = ?, size = size + 1 WHERE id = ?", [now, story_id])
+        self.db.execute("UPDATE items SET story_id = ?, fingerprint = ?, shingles = ? WHERE id = ?",
+                        [story_id, fp.signature, fp.shingles, item_id])
+        return story_id
+
+    def _add(self, story_id: int, fp: Fingerprint, title: str) -> None:
+        count = len(self._story_ids)
+        if count == len(self._matrix):
+            grown = np.zeros((count * 2, NUM_PERM), dtype="<u4")
+            grown[:count] = self._matrix
+            self._matrix = grown
+        self._matrix[count] = np.frombuffer(fp.signature, dtype="<u4")
+        self._story_ids.append(story_id)
+        self._sizes.append(fp.shingles)
+        self._titles.append(title_words(title))
 
 
 def already_alerted(db: Database, story_id: int, watchlist: str, channel: str) -> bool:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -75,15 +76,20 @@ def title_similarity(a: frozenset[str], b: frozenset[str]) -> float:
 
 def containment(a: Fingerprint, b: Fingerprint) -> float:
     """Estimated share of the smaller text's shingles found in the other."""
-    return float(containments(a, [b.signature], [b.shingles])[0])
+    return float(containments(a, stack([b.signature]), np.asarray([b.shingles]))[0])
 
 
-def containments(item: Fingerprint, signatures: list[bytes], sizes: list[int]) -> np.ndarray:
-    """``containment`` of ``item`` against many stored fingerprints at once."""
-    if not signatures:
+def stack(signatures: Sequence[bytes]) -> np.ndarray:
+    """Stored signatures as one matrix, a row each, for ``containments``."""
+    return np.frombuffer(b"".join(signatures), dtype="<u4").reshape(len(signatures), NUM_PERM)
+
+
+def containments(item: Fingerprint, theirs: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """``containment`` of ``item`` against many fingerprints at once: their signatures as
+    the rows of ``theirs`` (see ``stack``), their shingle counts in ``sizes``."""
+    if not len(theirs):
         return np.zeros(0)
     mine = np.frombuffer(item.signature, dtype="<u4")
-    theirs = np.frombuffer(b"".join(signatures), dtype="<u4").reshape(len(signatures), NUM_PERM)
     jaccard = (theirs == mine).mean(axis=1)
     counts = np.asarray(sizes, dtype=float)
     smaller = np.maximum(np.minimum(counts, item.shingles), 1)

@@ -46,6 +46,7 @@ FAULTS = {
     "gzip-bomb": Fault(path="/bomb", reason=f"body larger than the {CAP}-byte cap"),
     "redirect-loop": Fault(path="/loop/a", reason="redirect loop back to"),
     "redirect-other-port": Fault(path="/redirect?to=http://127.0.0.1:{port}/feed.xml", reason="connection refused"),
+    "redirect-to-file-scheme": Fault(path="/redirect?to=file:///etc/passwd", reason="refused redirect to 'file'"),
     "lying-type-feed-as-png": Fault(path="/feed-as-png", reason=None, title="Sent as a picture"),
     "lying-type-noise-as-rss": Fault(path="/garbage-as-rss", reason="is not a feed", kind="feed"),
     "invalid-utf8": Fault(path="/bad-utf8", reason=None, title="talks"),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -30,6 +29,8 @@ def check(source_id: str, config_path: Path | None, limit: int) -> None:
     item the listing has (seen before or not). Sends no alert and writes nothing to the
     database. Exits 1 if the listing cannot be read.
     """
+    import asyncio  # here, not at the top: `monitor --help` imports every command module
+
     from monitor.dryrun import dry_run
     from monitor.errors import FetchError, SourceError
     from monitor.service import build_matcher
