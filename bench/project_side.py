@@ -57,9 +57,16 @@ def _executor(name: str) -> Executor | None:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
-        return ProcessPoolExecutor(max_workers=multiprocessing.cpu_count(),
+        pool = ProcessPoolExecutor(max_workers=multiprocessing.cpu_count(),
                                    mp_context=multiprocessing.get_context("forkserver"))
+        # A daemon's pool is warm: start the workers and import trafilatura before timing.
+        list(pool.map(_warm, range(multiprocessing.cpu_count() * 2)))
+        return pool
     return None
+
+
+def _warm(_: int) -> None:
+    import monitor.extract  # noqa: F401
 
 
 async def main() -> None:

@@ -38,8 +38,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from newsite import KEYWORDS, Site  # noqa: E402  (bench/newsite.py)
 
-
-
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 PROJECT_PYTHON = ROOT / ".venv" / "bin" / "python"

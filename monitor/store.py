@@ -231,7 +231,7 @@ class Store:
         found = cursor.fetchone()
         if found is None:
             return SourceState(id=source_id)
-        row = dict(zip((d[0] for d in cursor.description), found))
+        row = dict(zip((d[0] for d in cursor.description), found, strict=True))
         return SourceState(
             id=source_id,
             etag=row["etag"],

@@ -10,8 +10,8 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from email.utils import formatdate
 from email.message import EmailMessage
+from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
@@ -182,7 +182,7 @@ class Mailbox:
     While ``refuse`` is set it answers every message with a temporary failure (451)."""
 
     port: int
-    messages: list["EmailMessage"] = field(default_factory=list)
+    messages: list[EmailMessage] = field(default_factory=list)
     refuse: bool = False
 
     def apprise_url(self, user: str = "desk", password: str = "secret") -> str:
@@ -204,7 +204,7 @@ def serve_smtp() -> Iterator[Mailbox]:
         async def handle_DATA(self, server: object, session: object, envelope: object) -> str:  # noqa: N802
             if box.refuse:
                 return "451 4.3.0 Mail system temporarily unavailable"
-            content = getattr(envelope, "original_content", None) or getattr(envelope, "content")
+            content = getattr(envelope, "original_content", None) or envelope.content
             box.messages.append(message_from_bytes(content, policy=policy.default))  # type: ignore[arg-type]
             return "250 OK"
 

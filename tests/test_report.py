@@ -143,8 +143,13 @@ def test_alerts_command_rejects_a_bad_since(seeded: Config) -> None:
     """--since takes a duration or an ISO date; anything else is a usage error (exit 2)."""
     result = CliRunner().invoke(main, ["alerts", "--since", "yesterday", "-c", str(seeded.path)])
     assert result.exit_code == 2 and "neither a duration" in result.output
-    ok = CliRunner().invoke(main, ["alerts", "--since", "1d", "-c", str(seeded.path)])
+    # The seed is dated NOW, not today: reach it with a duration measured from the real clock.
+    days_back = (utcnow() - NOW).days + 2
+    ok = CliRunner().invoke(main, ["alerts", "--since", f"{days_back}d", "-c", str(seeded.path)])
     assert ok.exit_code == 0 and "sent" in ok.output and "queued" in ok.output
+    dated = CliRunner().invoke(main, ["alerts", "--since", (NOW - timedelta(hours=1)).isoformat(),
+                                      "-c", str(seeded.path)])
+    assert dated.exit_code == 0 and "sent" in dated.output and "queued" in dated.output
 
 
 def test_relative_times_read_naturally() -> None:

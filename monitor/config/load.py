@@ -16,21 +16,23 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, RootModel, WithJsonSchema
 
+from monitor.config.aliases import AliasTable
 from monitor.config.schema import (
     DEFAULT_DATABASE,
     DEFAULT_TIMEZONE,
     ChannelConfig,
     Config,
     Cron,
-    DeliveryConfig,
     Defaults,
+    DeliveryConfig,
+    Duration,
     Health,
+    HttpConfig,
     Kind,
     MaxPages,
     Names,
+    NotifyUrls,
     PositiveDuration,
-    Duration,
-    HttpConfig,
     Selectors,
     SourceConfig,
     SourceId,
@@ -40,14 +42,12 @@ from monitor.config.schema import (
     Timezone,
     WatchListConfig,
     WebUrl,
-    NotifyUrls,
 )
-from monitor.config.aliases import AliasTable
 from monitor.config.translate import check, kind_of, yaml_path
 from monitor.config.yamldoc import Document, FieldPath, parse
 from monitor.errors import ConfigError, Problem
-from monitor.redact import remember
 from monitor.match import term_problem
+from monitor.redact import remember
 from monitor.watchlang import alias_refs
 
 
@@ -208,9 +208,11 @@ class _Loader:
         top = check(_ConfigIn, raw, doc, ())
         channel_configs = self.channels(doc, raw.get("channels"))
         defaults = self.defaults(doc, raw.get("defaults"))
-        channels = raw.get("channels") if isinstance(raw.get("channels"), dict) else {}
+        raw_channels = raw.get("channels")
+        channels: dict[str, Any] = raw_channels if isinstance(raw_channels, dict) else {}
         sources = self.sources(doc, raw.get("sources"), defaults)
-        raw_sources = raw.get("sources") if isinstance(raw.get("sources"), list) else []
+        listed = raw.get("sources")
+        raw_sources: list[Any] = listed if isinstance(listed, list) else []
         ids = [s["id"] for s in raw_sources if isinstance(s, dict) and isinstance(s.get("id"), str)]
         aliases = self.aliases(doc, raw.get("aliases"))
         watchlists = self.watchlists(doc, raw.get("watchlists"), list(channels), list(dict.fromkeys(ids)), aliases)
@@ -448,7 +450,7 @@ def _watchlist(
     if not ok or not isinstance(entry, _WatchListIn):
         return None
     return WatchListConfig(
-        name=entry.name or stem,
+        name=entry.name or stem or "",
         keywords=entry.keywords,
         require=entry.require,
         exclude=entry.exclude,

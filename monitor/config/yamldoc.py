@@ -159,7 +159,8 @@ class _Builder:
         out: dict[str, Any] = {}
         for key_node, value_node in node.value:
             if not isinstance(key_node, yaml.ScalarNode) or key_node.tag not in _TEXT_TAGS:
-                self.doc.problem(path, f"the key on line {key_node.start_mark.line + 1} is not text (expected name: value)")
+                line = key_node.start_mark.line + 1
+                self.doc.problem(path, f"the key on line {line} is not text (expected name: value)")
                 continue
             key = key_node.value
             key_path = (*path, key)
