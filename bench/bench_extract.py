@@ -45,6 +45,17 @@ def score(pairs: list[tuple[str, float, float]]) -> tuple[float, float, float]:
     return precision, recall, 2 * precision * recall / (precision + recall)
 
 
+def score_pages(corpus: Path, page_ids: list[str] | None = None) -> list[tuple[str, float, float]]:
+    """(page id, precision, recall) of our extraction for each page (all pages by default)."""
+    truth = json.loads((corpus / "ground-truth.json").read_text(encoding="utf-8"))
+    pairs: list[tuple[str, float, float]] = []
+    for page_id in sorted(truth) if page_ids is None else page_ids:
+        html = gzip.decompress((corpus / "html" / f"{page_id}.html.gz").read_bytes())
+        text = extract_article(html, url=truth[page_id]["url"]).text
+        pairs.append((page_id, *precision_recall(text, truth[page_id]["articleBody"])))
+    return pairs
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("corpus", nargs="?", type=Path, default=DEFAULT_CORPUS)
@@ -56,11 +67,7 @@ def main() -> int:
         return 2
     truth = json.loads(truth_file.read_text(encoding="utf-8"))
     started = time.perf_counter()
-    ours: list[tuple[str, float, float]] = []
-    for page_id in sorted(truth):
-        html = gzip.decompress((args.corpus / "html" / f"{page_id}.html.gz").read_bytes())
-        text = extract_article(html, url=truth[page_id]["url"]).text
-        ours.append((page_id, *precision_recall(text, truth[page_id]["articleBody"])))
+    ours = score_pages(args.corpus)
     seconds = time.perf_counter() - started
     precision, recall, f1 = score(ours)
     print(f"press-monitor  pages={len(ours)} f1={f1:.3f} precision={precision:.3f} recall={recall:.3f} "

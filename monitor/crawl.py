@@ -34,8 +34,8 @@ def reader_for(source: SourceConfig, body: bytes | None = None, content_type: st
     kind = source.kind or (detect_kind(body, content_type) if body is not None else "feed")
     select = None
     if source.select is not None:
-        select = ListingSelectors(item=source.select.item, link=source.select.link, title=source.select.title,
-                                  date=source.select.date, content=source.select.content)
+        select = ListingSelectors(item=source.select.item, link=source.select.link or "a",
+                                  title=source.select.title, date=source.select.date, content=source.select.content)
     return make_source(kind, select=select, tz=zone(source))
 
 

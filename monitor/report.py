@@ -43,6 +43,7 @@ class SourceStatus:
     last_item_at: datetime | None
     next_poll_at: datetime | None
     retry_at: datetime | None
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -83,6 +84,7 @@ def _source_status(source_id: str, name: str, kind: str, configured: bool, recor
         last_item_at=record.last_item_at if record else None,
         next_poll_at=record.next_poll_at if record and configured else None,
         retry_at=record.retry_at if record else None,
+        warnings=record.warnings if record else (),
     )
 
 
@@ -105,8 +107,13 @@ def render_status(status: Status) -> str:
         out.append("")
         out.append("Failing sources:")
         out.extend(f"  {s.id}: {s.consecutive_failures} in a row: {_clip(s.last_error or '')}" for s in failing)
+    warned = [s for s in status.sources if s.warnings]
+    if warned:
+        out.append("")
+        out.append("Warnings:")
+        out.extend(f"  {s.id}: {_clip(w)}" for s in warned for w in s.warnings)
     out.append("")
-    out.append(f"Outbox ({len(status.channels)} channels)")
+    out.append(f"Outbox ({_count(len(status.channels), 'channel')})")
     out.append(table(["CHANNEL", "QUEUED", "FAILED", "SENT TODAY", "LAST SENT"],
                      [[c.channel, str(c.queued), str(c.failed), str(c.sent_today), ago(c.last_sent_at, now)]
                       for c in status.channels]))
@@ -188,6 +195,10 @@ def _span(delta: timedelta) -> str:
         if seconds >= size:
             return f"{seconds // size}{unit}"
     return f"{seconds}s"
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def _clip(text: str, width: int = ERROR_WIDTH) -> str:

@@ -329,7 +329,8 @@ CASES = {
     ),
     "select on a feed": (
         {"config/monitor.yaml": SOURCE + "    kind: feed\n    select: {item: li}\n"},
-        "config/monitor.yaml:5: sources[0].select: only html sources use select (expected no select for kind feed)",
+        "config/monitor.yaml:5: sources[0].select.item: only html sources select listing items "
+        "(expected select.content alone for kind feed)",
     ),
     "text where a list belongs": (
         {"config/monitor.yaml": "sources: ispr\n"},

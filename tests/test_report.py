@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -11,10 +12,14 @@ from click.testing import CliRunner
 
 from monitor.cli import main
 from monitor.config import Config, load_config
+from monitor.fetch import Fetcher
+from monitor.match import Matcher
 from monitor.models import Hit, Match
+from monitor.pipeline import Poller
 from monitor.report import build_status, render_status
 from monitor.store import NewItem, Store, utcnow
-from monitor.store_report import recent_alerts, recent_items
+from monitor.store_report import recent_alerts, recent_items, source_records
+from tests.servers import serve_newsroom
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=timezone.utc)
 
@@ -89,6 +94,77 @@ def test_status_counts_the_outbox_per_channel(seeded: Config) -> None:
     """Each configured channel has a row: queued, failed and sent today."""
     rows = {line.split()[0]: line.split()[1:4] for line in _status_text(seeded).split("Outbox")[1].splitlines()[2:]}
     assert rows == {"chat": ["0", "0", "1"], "mail": ["1", "0", "0"], "pager": ["0", "0", "0"]}
+
+
+def test_status_says_channel_in_the_singular_for_one(seeded: Config, tmp_path: Path) -> None:
+    """The outbox heading reads "1 channel" for one and "3 channels" for three."""
+    (tmp_path / "one.yaml").write_text('database: one.db\nchannels: {chat: "console://"}\n')
+    one = load_config(tmp_path / "one.yaml")
+    Store(one.database).close()
+    assert "Outbox (1 channel)\n" in _status_text(one)
+    assert "Outbox (3 channels)\n" in _status_text(seeded)
+
+
+def _warn(config: Config, source_id: str, warnings: tuple[str, ...]) -> None:
+    store = Store(config.database)
+    try:
+        store.commit_poll(source_id, url="http://news.test/feed.xml", now=NOW, etag=None, last_modified=None,
+                          body_hash="3", warnings=warnings, baseline=False, items=[])
+    finally:
+        store.close()
+
+
+def test_source_records_carry_the_last_polls_warnings(seeded: Config) -> None:
+    """source_records reads back the warnings a poll stored; a source without any has none."""
+    _warn(seeded, "wire", ("http://news.test/feed.xml: feed is not well-formed (line 1); read anyway",))
+    store = Store(seeded.database)
+    try:
+        records = source_records(store)
+    finally:
+        store.close()
+    assert records["wire"].warnings == ("http://news.test/feed.xml: feed is not well-formed (line 1); read anyway",)
+    assert records["ministry"].warnings == ()
+
+
+def test_status_lists_warnings_below_the_table(seeded: Config) -> None:
+    """Each warning of a source's last poll is a line under "Warnings:"; none means no section."""
+    assert "Warnings:" not in _status_text(seeded)
+    _warn(seeded, "wire", ("first problem", "second problem"))
+    text = _status_text(seeded)
+    section = text.split("Warnings:\n")[1].split("\n\n")[0]
+    assert section.splitlines() == ["  wire: first problem", "  wire: second problem"]
+
+
+def test_status_json_carries_warnings(seeded: Config) -> None:
+    """`monitor status --json` gives each source a list of warnings (empty when there are none)."""
+    _warn(seeded, "wire", ("first problem",))
+    result = CliRunner().invoke(main, ["--log-format", "text", "status", "--json", "-c", str(seeded.path)])
+    assert result.exit_code == 0, result.output
+    warnings = {s["id"]: s["warnings"] for s in json.loads(result.output)["sources"]}
+    assert warnings["wire"] == ["first problem"] and warnings["ministry"] == []
+
+
+def test_polling_a_malformed_feed_shows_its_warning_in_status(tmp_path: Path) -> None:
+    """A real poll of a feed that is not well-formed stores its items and `monitor status` flags the source."""
+    with serve_newsroom() as site:
+        url = site.publish("/rss", b"<rss version='2.0'><channel><title>AT&T</title><item><title>One & two</title>"
+                                   b"<link>https://example.org/1</link></item></channel>",
+                           content_type="application/rss+xml")
+        (tmp_path / "monitor.yaml").write_text(
+            f"database: monitor.db\nsources:\n  - {{id: broken, url: \"{url}\", kind: feed, fetch_articles: false}}\n")
+        config = load_config(tmp_path / "monitor.yaml")
+        store = Store(config.database)
+        try:
+            async def run() -> str:
+                async with Fetcher() as fetcher:
+                    poller = Poller(store=store, fetcher=fetcher, matcher=Matcher([]), routes={})
+                    return (await poller.poll(config.sources[0])).status
+            assert asyncio.run(run()) == "baseline"
+            assert [i.url for i in recent_items(store)] == ["https://example.org/1"]
+        finally:
+            store.close()
+    text = _status_text(config)
+    assert "Warnings:\n  broken: " in text and "feed is not well-formed" in text
 
 
 def test_status_json_is_machine_readable(seeded: Config) -> None:

@@ -1,8 +1,11 @@
-"""Per-source settings of issue 3: ``max_pages`` (burst paging depth) and ``timezone``
-(the zone of dates a source writes without one), and how a source kind uses the zone."""
+"""Per-source settings of issue 3: ``max_pages`` (burst paging depth), ``timezone`` (the
+zone of dates a source writes without one) and how a source kind uses the zone, and
+``select: {content: ...}`` pinning the article text for kinds that fetch article pages."""
 
 from __future__ import annotations
 
+import asyncio
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -12,8 +15,15 @@ import pytest
 from monitor.config import load_config
 from monitor.config.schema import DEFAULT_MAX_PAGES
 from monitor.errors import ConfigError
+from monitor.fetch import Fetcher
+from monitor.match import Matcher, WatchRule
+from monitor.pipeline import Poller
 from monitor.sources.base import ListingSelectors
 from monitor.sources.registry import make_source
+from monitor.store import Store
+from monitor.store_report import recent_items
+from tests.newsroom_pages import listing_page, rss_feed, when
+from tests.servers import serve_newsroom
 
 
 def load(tmp_path: Path, text: str):  # noqa: ANN201 - Config
@@ -97,3 +107,98 @@ class TestNextLink:
         """rel=next, a "Next"/"›" pager link, or a link to this page's number plus one."""
         body = f"<html><head></head><body><ul><li><a href='/n/1'>One</a></li></ul>{pager}</body></html>".encode()
         assert make_source("html").parse(body, url="https://a.example/news/").next_url == expected
+
+
+# Automatic extraction keeps both paragraphs of the article; only the first is in .story.
+STORY_PAGE = """<!DOCTYPE html><html><head><meta charset="utf-8"><title>Flood relief | Desk</title></head>
+<body><header><nav><a href="/">Home</a></nav></header>
+<main><article><h1>Flood relief reaches Khyber</h1>
+<div class="story"><p>Relief convoys reached Khyber district on Tuesday, officials said, after a week of
+rain closed the roads and cut off villages in the valley for several days.</p></div>
+<p>Elsewhere on the desk today, talks on Kashmir resumed in the capital after a long pause, the
+ministry said in a statement issued late in the evening to reporters.</p>
+</article></main><footer>Desk News</footer></body></html>"""
+
+
+class TestContentSelector:
+    """``select: {content: ...}`` alone: valid for the kinds that fetch article pages."""
+
+    @pytest.mark.parametrize("kind", ["feed", "sitemap", "html", None])
+    def test_content_alone_is_valid_for_kinds_that_fetch_pages(self, tmp_path: Path, kind: str | None) -> None:
+        """feed, sitemap, html and an undetected kind take select.content without select.item."""
+        kind_key = f", kind: {kind}" if kind else ""
+        config = load(tmp_path, f"sources:\n  - {{id: a, url: 'https://a.example/'{kind_key}, "
+                                "select: {content: '.story'}}\n")
+        select = config.sources[0].select
+        assert select is not None and (select.item, select.link, select.content) == (None, None, ".story")
+
+    def test_item_on_a_feed_is_refused(self, tmp_path: Path) -> None:
+        """Listing selectors on a feed point at select.item and say to give content alone."""
+        with pytest.raises(ConfigError, match=r"sources\[0\]\.select\.item: only html sources select listing "
+                                              r"items \(expected select.content alone for kind feed\)"):
+            load(tmp_path, "sources:\n  - {id: a, url: 'https://a.example/', kind: feed, "
+                           "select: {item: li, content: '.story'}}\n")
+
+    def test_wordpress_takes_no_select(self, tmp_path: Path) -> None:
+        """A wordpress source's text is the API's: even select.content is refused, saying why."""
+        with pytest.raises(ConfigError, match="wordpress sources take no select"):
+            load(tmp_path, "sources:\n  - {id: a, url: 'https://a.example/', kind: wordpress, "
+                           "select: {content: '.story'}}\n")
+
+    @pytest.mark.parametrize(("select", "says"), [
+        ("{title: h3}", "title without item"),
+        ("{}", "is empty (expected item"),
+    ])
+    def test_item_selectors_need_item(self, tmp_path: Path, select: str, says: str) -> None:
+        """title, link or date without item, or an empty select, is a config error."""
+        with pytest.raises(ConfigError, match=re.escape(says)):
+            load(tmp_path, f"sources:\n  - {{id: a, url: 'https://a.example/', select: {select}}}\n")
+
+    def test_item_selectors_default_their_link(self, tmp_path: Path) -> None:
+        """With select.item the link inside it is still ``a`` unless given."""
+        config = load(tmp_path, "sources:\n  - {id: a, url: 'https://a.example/', select: {item: li}}\n")
+        assert config.sources[0].select is not None and config.sources[0].select.link == "a"
+
+    @pytest.mark.parametrize("kind", ["feed", "sitemap"])
+    def test_registry_takes_content_alone_for_feed_and_sitemap(self, kind: str) -> None:
+        """make_source accepts a content-only selector for feed and sitemap and refuses an item selector."""
+        make_source(kind, select=ListingSelectors(content=".story"))
+        with pytest.raises(ValueError, match="select.item: only kind 'html'"):
+            make_source(kind, select=ListingSelectors(item="li", content=".story"))
+
+    def test_registry_checks_the_content_css(self) -> None:
+        """A content selector that is not CSS fails when the feed source is made."""
+        with pytest.raises(ValueError, match="select.content"):
+            make_source("feed", select=ListingSelectors(content=".story["))
+
+    def test_html_without_item_finds_the_listing_itself(self) -> None:
+        """An html source with only select.content reads its listing with the automatic detection."""
+        page = listing_page(items=[(f"/press-release/2026/11/{i}/item", f"Release number {i} on the talks",
+                                    f"2026-11-{i:02d}") for i in range(1, 5)]).encode()
+        entries = make_source("html", select=ListingSelectors(content=".story")).parse(
+            page, url="https://ispr.example/press-release").entries
+        assert [e.url for e in entries] == [f"https://ispr.example/press-release/2026/11/{i}/item" for i in range(1, 5)]
+
+    def test_feed_source_matches_only_text_inside_the_content_selector(self, tmp_path: Path) -> None:
+        """A polled feed with select.content '.story' matches a term in .story, not one in the sidebar or footer."""
+        with serve_newsroom() as site:
+            site.publish("/news/flood", STORY_PAGE)
+            feed = site.publish("/rss", rss_feed(base=site.base_url, items=[
+                ("/news/flood", "Flood relief", "Convoys on the move.", when(27))]),
+                content_type="application/rss+xml")
+            source = load(tmp_path, f"sources:\n  - {{id: desk, url: '{feed}', kind: feed, backfill: true, "
+                                    "select: {content: '.story'}}\n").sources[0]
+            rules = [WatchRule(name="khyber", keywords=("Khyber",)), WatchRule(name="kashmir", keywords=("Kashmir",))]
+            store = Store(tmp_path / "monitor.db")
+            try:
+                async def run() -> str:
+                    async with Fetcher() as fetcher:
+                        poller = Poller(store=store, fetcher=fetcher, matcher=Matcher(rules), routes={})
+                        return (await poller.poll(source)).status
+                assert asyncio.run(run()) == "ok"
+                [item] = recent_items(store)
+                text = store.db.execute("SELECT main_text FROM items WHERE id = ?", [item.id]).fetchone()[0]
+            finally:
+                store.close()
+        assert item.watchlists == ("khyber",)
+        assert "Relief convoys reached Khyber" in text and "Kashmir" not in text

@@ -4,16 +4,19 @@ own behaviour, the registry and kind detection."""
 from __future__ import annotations
 
 import json
+import re
 import socket
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from selectolax.lexbor import LexborNode
 
 from monitor.errors import SourceError
 from monitor.models import Listing
-from monitor.sources.base import ListingSelectors, Source
+from monitor.sources.base import ListingSelectors, Source, absolute_url, parse_html
 from monitor.sources.listing import parse_date
 from monitor.sources.registry import KINDS, detect_kind, make_source
 
@@ -339,10 +342,15 @@ class TestRegistry:
         with pytest.raises(ValueError, match="use one of: feed, html"):
             make_source("rss")
 
-    def test_selectors_only_for_html(self) -> None:
-        """Selectors given to a feed are a configuration mistake."""
-        with pytest.raises(ValueError, match="only kind 'html'"):
+    def test_item_selectors_only_for_html(self) -> None:
+        """Listing selectors given to a feed are a configuration mistake."""
+        with pytest.raises(ValueError, match="select.item: only kind 'html'"):
             make_source("feed", select=ListingSelectors(item="li"))
+
+    def test_wordpress_takes_no_selectors(self) -> None:
+        """WordPress text comes from the API, so even a content selector is a mistake."""
+        with pytest.raises(ValueError, match="kind 'wordpress' takes no CSS selectors"):
+            make_source("wordpress", select=ListingSelectors(content=".story"))
 
     def test_invalid_css_is_rejected_up_front(self) -> None:
         """A selector that is not CSS fails when the source is made, naming the field."""
@@ -384,11 +392,11 @@ class TestListingCorpus:
             entries = make_source("html").parse((CONGRESS / name).read_bytes(), url=facts["source_url"]).entries
             assert entries, name
 
-            def check(label: str, got: object, want: object) -> None:
+            def check(label: str, got: object, want: object, page: str = name) -> None:
                 nonlocal checks
                 checks += 1
                 if got != want:
-                    failures.append((f"{name}: {label}", f"got {got!r}, want {want!r}"))
+                    failures.append((f"{page}: {label}", f"got {got!r}, want {want!r}"))
 
             if "item_count" in facts:
                 check("count", len(entries), facts["item_count"])
@@ -408,3 +416,74 @@ class TestListingCorpus:
         unexpected = [f"{where}: {what}" for where, what in failures if where not in known]
         assert not unexpected, "\n".join(unexpected)
         assert checks >= 16
+
+
+PK_HOMEPAGES = CORPUS / "pk-news-homepages-2021"
+# Each page's own URL (its canonical or og:url, see SOURCE.md) and whether it is in Urdu.
+PK_PAGES: dict[str, tuple[str, bool]] = {
+    "tribune.com.pk.html": ("https://tribune.com.pk/", False),
+    "thenews.com.pk.html": ("https://www.thenews.com.pk/", False),
+    "nation.com.pk.html": ("https://nation.com.pk/home-page", False),
+    "dailytimes.com.pk-a.html": ("https://dailytimes.com.pk/articles/", False),
+    "dailytimes.com.pk-b.html": ("https://dailytimes.com.pk/", False),
+    "jang.com.pk.html": ("https://jang.com.pk/", True),
+    "express.pk-urdu.html": ("https://www.express.pk/", True),
+    "dailypakistan.com.pk-urdu.html": ("https://dailypakistan.com.pk/home-page", True),
+}
+_URDU = re.compile(r"[\u0600-\u06ff]")
+# Sectioning elements that scope a <header>/<footer> to one entry instead of the page
+# (the ARIA rule for when they are "banner"/"contentinfo").
+_SECTIONING = frozenset({"article", "aside", "main", "nav", "section"})
+
+
+def _in_page_chrome(anchor: LexborNode) -> bool:
+    """Whether a link sits in a nav, a [role=navigation], or the page's own header or footer."""
+    node = anchor.parent
+    while node is not None and node.tag not in ("body", "html"):
+        if node.tag == "nav" or (node.attributes.get("role") or "").lower() == "navigation":
+            return True
+        if node.tag in ("header", "footer") and not any(a.tag in _SECTIONING for a in _parents(node)):
+            return True
+        node = node.parent
+    return False
+
+
+def _parents(node: LexborNode) -> Iterator[LexborNode]:
+    parent = node.parent
+    while parent is not None and parent.tag not in ("body", "html"):
+        yield parent
+        parent = parent.parent
+
+
+@pytest.mark.skipif(not PK_HOMEPAGES.is_dir(), reason=f"corpus not found at {PK_HOMEPAGES}")
+class TestPakistaniHomepages:
+    """The heuristic, with no selectors, on real Pakistani news home pages (English and Urdu)."""
+
+    @pytest.mark.parametrize("name", sorted(PK_PAGES))
+    def test_finds_at_least_ten_titled_entries(self, name: str) -> None:
+        """Each page yields at least 10 entries, every one titled, Urdu pages' titles in Urdu script."""
+        url, urdu = PK_PAGES[name]
+        entries = make_source("html").parse((PK_HOMEPAGES / name).read_bytes(), url=url).entries
+        assert len(entries) >= 10, [e.url for e in entries]
+        assert all(e.title.strip() for e in entries), [e.url for e in entries if not e.title.strip()]
+        if urdu:
+            assert sum(bool(_URDU.search(e.title)) for e in entries) >= len(entries) * 0.8
+
+    @pytest.mark.parametrize("name", sorted(PK_PAGES))
+    def test_takes_no_navigation_header_or_footer_link(self, name: str) -> None:
+        """No entry is a link found only in nav, [role=navigation] or the page's header or footer.
+
+        A story linked both from the header's ticker and from the main column is fair game.
+        """
+        url, _ = PK_PAGES[name]
+        body = (PK_HOMEPAGES / name).read_bytes()
+        chrome: set[str] = set()
+        elsewhere: set[str] = set()
+        tree = parse_html(body, None)
+        assert tree.body is not None
+        for anchor in tree.body.css("a[href]"):
+            if link := absolute_url(anchor.attributes.get("href") or "", url):
+                (chrome if _in_page_chrome(anchor) else elsewhere).add(link)
+        assert chrome, "the page should have navigation links for this test to mean anything"
+        entries = make_source("html").parse(body, url=url).entries
+        assert not [e.url for e in entries if e.url in chrome - elsewhere]

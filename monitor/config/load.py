@@ -325,10 +325,8 @@ class _Loader:
             if not isinstance(entry, _SourceIn):
                 out.append(None)
                 continue
-            if entry.select is not None and entry.kind not in (None, "html"):
-                doc.problem(
-                    (*at, "select"), f"only html sources use select (expected no select for kind {entry.kind})"
-                )
+            if entry.select is not None:
+                _check_select_kind(doc, at, entry.kind, entry.select)
             out.append(_merge(entry, defaults) if defaults else None)
         return out
 
@@ -415,6 +413,20 @@ def _one_schedule(doc: Document, at: FieldPath, raw: dict[str, Any]) -> dict[str
         doc.problem((*at, "cron"), "cannot be combined with every (expected either every or cron)")
         return {k: v for k, v in raw.items() if k != "cron"}
     return raw
+
+
+def _check_select_kind(doc: Document, at: FieldPath, kind: str | None, select: Selectors) -> None:
+    """Listing selectors are for html pages; ``content`` for kinds that fetch article pages.
+
+    Why wordpress takes neither: its post text is the API's ``content.rendered``, and no
+    article page is fetched for ``content`` to select in.
+    """
+    if kind == "wordpress":
+        doc.problem((*at, "select"), "wordpress sources take no select (expected none: the text is the API's "
+                                     "content.rendered)")
+    elif select.item is not None and kind not in (None, "html"):
+        doc.problem((*at, "select", "item"), f"only html sources select listing items "
+                                             f"(expected select.content alone for kind {kind})")
 
 
 def _merge(entry: _SourceIn, defaults: Defaults) -> SourceConfig:

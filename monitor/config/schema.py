@@ -288,13 +288,38 @@ class _Model(BaseModel):
 
 
 class Selectors(_Model):
-    """CSS selectors for an html listing: one ``item`` element per entry, ``link`` inside it."""
+    """CSS selectors: on an html listing, one ``item`` element per entry with ``link``,
+    ``title`` and ``date`` inside it; on each article page, the ``content`` holding the text.
 
-    item: Text
-    link: Text = "a"
+    ``content`` alone suits any kind that fetches article pages (feed, sitemap, or html
+    whose listing is then found automatically): only the article text is pinned.
+    """
+
+    # What the validator checks, told to editors too.
+    model_config = ConfigDict(frozen=True, extra="forbid", json_schema_extra={
+        "anyOf": [{"required": ["item"]}, {"required": ["content"]}],
+        "dependentRequired": {"link": ["item"], "title": ["item"], "date": ["item"]},
+    })
+
+    item: Text | None = None
+    link: Text | None = None  # "a" once validated, when item is given
     title: Text | None = None
     date: Text | None = None
     content: Text | None = None
+
+    @model_validator(mode="after")
+    def _item_or_content(self) -> Selectors:
+        if self.item is not None:
+            if self.link is None:
+                object.__setattr__(self, "link", "a")
+            return self
+        inside = [name for name in ("link", "title", "date") if getattr(self, name) is not None]
+        if inside:
+            raise ValueError(f"{inside[0]} without item ({inside[0]} is looked for inside each item: "
+                             "give item too, or content alone to pin only the article text)")
+        if self.content is None:
+            raise ValueError("is empty (expected item for the listing's items, content for the article text, or both)")
+        return self
 
 
 class Defaults(_Model):

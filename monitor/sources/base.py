@@ -27,10 +27,11 @@ class ListingSelectors:
     """CSS selectors for kind ``html``; every selector but ``item`` is relative to one item.
 
     ``content`` is different: it selects the main text on each ARTICLE page and, when set,
-    replaces automatic extraction for that source.
+    replaces automatic extraction for that source. It may come alone (``item`` None), for
+    any kind that fetches article pages; an html listing is then found automatically.
     """
 
-    item: str
+    item: str | None = None
     link: str = "a"
     title: str | None = None
     date: str | None = None

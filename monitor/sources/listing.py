@@ -33,7 +33,7 @@ from monitor.sources.dates import parse_date
 
 
 class ListingSource(Source):
-    """An HTML page listing items; ``select`` pins them down, else a heuristic finds them."""
+    """An HTML page listing items; ``select.item`` pins them down, else a heuristic finds them."""
 
     kind: ClassVar[str] = "html"
 
@@ -47,8 +47,8 @@ class ListingSource(Source):
         try:
             tree = parse_html(body, content_type)
             base = _base_url(tree, url)
-            if self.select is not None:
-                entries = list(_selected(tree, self.select, base, self.tz))
+            if self.select is not None and self.select.item is not None:
+                entries = list(_selected(tree, self.select.item, self.select, base, self.tz))
                 warnings = () if entries else (f"{url}: item selector {self.select.item!r} matched no links",)
             else:
                 entries = _heuristic(tree, base, self.tz)
@@ -84,8 +84,9 @@ def _base_url(tree: LexborHTMLParser, url: str) -> str:
     return (absolute_url(href, url) or url) if href else url
 
 
-def _selected(tree: LexborHTMLParser, select: ListingSelectors, base: str, tz: tzinfo) -> Iterator[Entry]:
-    for item in tree.css(select.item):
+def _selected(tree: LexborHTMLParser, item_query: str, select: ListingSelectors, base: str,
+              tz: tzinfo) -> Iterator[Entry]:
+    for item in tree.css(item_query):
         link_node = item.css_first(select.link)
         href = link_node.attributes.get("href") if link_node is not None else None
         link = absolute_url(href, base) if href else None

@@ -14,11 +14,22 @@ from monitor.sources.wordpress import WordPressSource
 
 def _no_select(kind: str, select: ListingSelectors | None) -> None:
     if select is not None:
-        raise ValueError(f"select: only kind 'html' takes CSS selectors; remove select from this {kind} source")
+        raise ValueError(f"select: kind {kind!r} takes no CSS selectors (its text comes from the API); "
+                         f"remove select from this {kind} source")
+
+
+def _content_only(kind: str, select: ListingSelectors | None) -> None:
+    """Kinds whose listing is not HTML still fetch article pages: ``content`` applies there."""
+    if select is None:
+        return
+    if select.item is not None:
+        raise ValueError(f"select.item: only kind 'html' reads its listing with CSS selectors; "
+                         f"give this {kind} source select.content alone")
+    check_selectors(select)
 
 
 def _feed(select: ListingSelectors | None, tz: tzinfo) -> Source:
-    _no_select("feed", select)
+    _content_only("feed", select)
     return FeedSource(tz=tz)
 
 
@@ -34,7 +45,7 @@ def _wordpress(select: ListingSelectors | None, tz: tzinfo) -> Source:
 
 
 def _sitemap(select: ListingSelectors | None, tz: tzinfo) -> Source:
-    _no_select("sitemap", select)
+    _content_only("sitemap", select)
     return SitemapSource(tz=tz)
 
 
@@ -51,7 +62,8 @@ KINDS: tuple[str, ...] = tuple(_FACTORIES)
 def make_source(kind: str, *, select: ListingSelectors | None = None, tz: tzinfo = UTC) -> Source:
     """The source for ``kind``, reading zone-less times as local time in ``tz``;
     ValueError (listing the valid kinds) for an unknown one, or for selectors that are
-    invalid CSS or given to a kind that takes none."""
+    invalid CSS or given to a kind that takes none (listing selectors are html's alone;
+    ``content`` also suits feed and sitemap, whose article pages are fetched)."""
     factory = _FACTORIES.get(kind)
     if factory is None:
         raise ValueError(f"kind: {kind!r} is not a source kind (use one of: {', '.join(KINDS)})")
