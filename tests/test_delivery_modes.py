@@ -13,6 +13,7 @@ import pytest
 from monitor.models import Match
 from monitor.notify.deliver import Deliverer
 from monitor.notify.modes import DeliveryMode, DigestSchedule, QuietHours
+from monitor.notify.template import template_problem
 from monitor.store import NewItem, Store
 from monitor.stories import fingerprint
 from tests.servers import WebhookReceiver, serve_webhook
@@ -252,3 +253,65 @@ def test_a_reloaded_deliverer_keeps_the_rate_limit_window(store: Store, hook: We
     clock.at(START + timedelta(minutes=1, seconds=1))
     drain(new)
     assert len(hook.received) == 5
+
+
+def test_a_template_failing_on_a_real_alert_falls_back_to_the_built_in_layout(
+        store: Store, hook: WebhookReceiver, caplog: pytest.LogCaptureFixture) -> None:
+    """A template that passed the load check but fails on an alert's values still lets the alert go out."""
+    clock = Clock(START)
+    original = item(1)
+    commit(store, [original], START)
+    copy = NewItem(**{**original.__dict__, "url": "https://app.example/1", "source_id": "app", "content_hash": "c"})
+    commit(store, [copy], START + timedelta(minutes=5))
+    template = "{% if also_at %}{{ also_at[1] }}{% endif %}"
+    assert template_problem(template) is None
+    drain(deliverer(store, hook, clock, templates={"desk": template}))
+    [message] = hook.received
+    assert "Story 1" in str(message["title"]) and "Also at: APP" in str(message["message"])
+    assert store.outbox_counts() == {"sent": 1}
+    [failure] = [r for r in caplog.records if r.getMessage().startswith("template ")]
+    assert "watchlist=desk" in failure.getMessage() and hook.apprise_url not in failure.getMessage()
+
+
+def test_a_rate_limit_counts_every_part_of_a_long_message(store: Store, hook: WebhookReceiver) -> None:
+    """With max_per_minute 2, a 5-part message waits for a clear minute and goes alone; all else stays within 2."""
+    clock = Clock(START)
+    long = NewItem(**{**item(1).__dict__, "matches": (
+        Match(watchlist="desk", terms=("Kayani",), snippet="Kayani visited " * 7000),)})
+    commit(store, [item(0), long] + [item(n) for n in range(2, 5)], START)
+    d = deliverer(store, hook, clock, max_per_minute={"chat": 2})
+    posts: list[tuple[datetime, str]] = []
+    for step in range(60):
+        clock.at(START + timedelta(seconds=10 * step + 1))
+        before = len(hook.received)
+        drain(d)
+        posts += [(clock.now, str(m["title"])) for m in hook.received[before:]]
+    titles = [title for _, title in posts]
+    assert titles == (["[desk] Story 0"] + [f"[desk] Story 1 ({i}/5)" for i in range(1, 6)]
+                      + [f"[desk] Story {n}" for n in range(2, 5)])
+    long_at = {moment for moment, title in posts if "/5)" in title}
+    others = [moment for moment, title in posts if "/5)" not in title]
+    assert len(long_at) == 1 and all(abs(m - min(long_at)) >= timedelta(minutes=1) for m in others)
+    assert all(sum(m - timedelta(minutes=1) < p <= m for p in others) <= 2 for m in others)
+    assert store.outbox_counts() == {"sent": 5}
+
+
+def test_a_digest_lists_a_story_once_when_its_items_matched_different_watch_lists(
+        store: Store, hook: WebhookReceiver) -> None:
+    """Two items of one story, each matched by another watch list, are one story in the digest, with both reasons."""
+    clock = Clock(START)
+    daily = DeliveryMode(digest=DigestSchedule(every=timedelta(days=1), at=time(8, 0)))
+    d = deliverer(store, hook, clock, modes={("desk", "chat"): daily, ("border", "chat"): daily})
+    original = item(1)
+    commit(store, [original], START)
+    copy = item(1, watchlists=("border",), source="app")
+    copy = NewItem(**{**copy.__dict__, "main_text": original.main_text, "fingerprint": original.fingerprint})
+    commit(store, [copy], START + timedelta(hours=1))
+    assert len({r.story_id for r in store.queued_alerts()}) == 1
+    clock.at(datetime(2026, 11, 29, 8, 0, tzinfo=KARACHI))
+    drain(d)
+    [digest] = hook.received
+    assert "digest: 1 story" in str(digest["title"])
+    body = str(digest["message"])
+    assert "desk: Kayani, DESK" in body and "border: Kayani, BORDER" in body and "Also at: APP" in body
+    assert store.outbox_counts() == {"sent": 2}

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from monitor.notify.deliver import Target
 from monitor.notify.render import Alert, render, render_digest
@@ -64,6 +69,76 @@ def test_html_parts_stay_well_formed() -> None:
     assert len(parts) > 1
     for part in parts:
         assert len(part) <= 200 and part.startswith("<blockquote>") and part.endswith("</blockquote>")
+
+
+def visible(html_text: str) -> str:
+    """The non-space characters of ``html_text`` outside tags, in order."""
+    return re.sub(r"\s+", "", re.sub(r"<[^>]*>", "", html_text))
+
+
+def balanced(part: str) -> bool:
+    """Whether every non-void tag opened in ``part`` is closed in it, innermost first."""
+    stack: list[str] = []
+    for tag in re.findall(r"<(/?)([a-z]+)[^>]*>", part):
+        if tag[1] in ("br", "img"):
+            continue
+        if not tag[0]:
+            stack.append(tag[1])
+        elif not stack or stack.pop() != tag[1]:
+            return False
+    return not stack
+
+
+@pytest.mark.timeout(10)
+def test_a_link_whose_url_exceeds_the_limit_is_cut_without_hanging() -> None:
+    """An <a href> longer than the whole limit loses its tag, not its text, and every part fits."""
+    url = "https://www.ispr.gov.pk/press-release/" + "x" * 262
+    block = f'<p>Read <a href="{url}">the full release of the COAS visit</a> {" ".join([URDU] * 5)}</p>'
+    parts = split_body([block], limit=120, fmt="html", separator="")
+    assert all(len(p) <= 120 and balanced(p) for p in parts)
+    assert visible("".join(parts)) == visible(block)
+
+
+@pytest.mark.timeout(10)
+def test_tags_too_long_to_reopen_let_their_text_go_on_unwrapped() -> None:
+    """A link that fits once but leaves no room to reopen it carries on as plain text, not in tiny parts."""
+    block = f'<a href="https://example.org/{"y" * 60}">{" ".join(["word"] * 100)}</a>'
+    parts = split_body([block], limit=120, fmt="html", separator="")
+    assert all(len(p) <= 120 and balanced(p) for p in parts)
+    assert visible("".join(parts)) == visible(block)
+    assert len(parts) < 10
+
+
+_WORD = st.sampled_from(["word", URDU.split()[0], "e\u0301e\u0301", "a&amp;b", "x" * 150, "👍🏽", "  ", "\n"])
+_OPEN = st.sampled_from(["<b>", "<i>", "<blockquote>", "<p>"]) | st.integers(0, 400).map(
+    lambda n: f'<a href="https://e.org/{"u" * n}">')
+
+
+@st.composite
+def html_blocks(draw: st.DrawFn, depth: int = 0) -> str:
+    """Well-formed HTML-ish text: words, <br>, and nested tags (links with URLs of any length)."""
+    out = []
+    for _ in range(draw(st.integers(0, 6))):
+        kind = draw(st.integers(0, 4 if depth < 3 else 2))
+        if kind <= 1:
+            out.append(" ".join(draw(st.lists(_WORD, min_size=1, max_size=8))))
+        elif kind == 2:
+            out.append("<br>")
+        else:
+            tag = draw(_OPEN)
+            name = tag[1:].split(">")[0].split()[0]
+            out.append(f"{tag}{draw(html_blocks(depth + 1))}</{name}>")
+    return " ".join(out)
+
+
+@pytest.mark.timeout(60)
+@settings(max_examples=300, deadline=2000)
+@given(block=html_blocks(), limit=st.integers(1, 300))
+def test_html_splitting_always_ends_within_the_limit_and_keeps_the_text(block: str, limit: int) -> None:
+    """For any HTML-ish block and limit, splitting ends, each part fits and is balanced, and no text is lost."""
+    parts = split_body([block], limit=limit, fmt="html", separator="")
+    assert all(len(p) <= max(limit, 16) and balanced(p) for p in parts)
+    assert visible("".join(parts)) == visible(block)
 
 
 def test_html_entities_are_never_cut() -> None:

@@ -6,10 +6,12 @@ A message is rendered once in text, Markdown and HTML; each target gets the form
 service takes (apprise's ``notify_format``, or ``?format=`` in its URL), cut to the
 service's length limit without dropping anything.
 
-A watch list may bring its own template (``monitor.notify.template``) for its alerts.
+A watch list may bring its own template (``monitor.notify.template``) for its alerts; an
+alert the template fails on is logged and sent in the built-in layout instead.
 Delivery modes (``monitor.notify.modes``) hold a watch list's alerts for a channel until
 its digest is due or its quiet hours end; held alerts never block immediate ones. A
-channel's ``max_per_minute`` queues messages beyond the cap until the next minute.
+channel's ``max_per_minute`` counts posts (each part to each target) and queues messages
+beyond the cap until the last minute leaves room for all their parts.
 
 A channel may name several apprise URLs (targets). Each outbox row remembers which of its
 channel's targets already took the alert, so a retry goes only to the ones that failed.
@@ -30,6 +32,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import apprise
+from jinja2 import TemplateError
 
 import monitor.notify.console  # noqa: F401 - registers console://
 from monitor.notify.modes import IMMEDIATE, DeliveryMode
@@ -43,6 +46,8 @@ log = logging.getLogger(__name__)
 
 SEND_TIMEOUT = 30.0
 QUERY_LIMIT = 20000  # held digest rows must not hide due rows behind a small LIMIT
+# What a template that passed the load check can still raise on a real alert's values.
+_TEMPLATE_ERRORS = (TemplateError, TypeError, ValueError, ArithmeticError)
 
 
 def retry_delay(attempts: int) -> timedelta:
@@ -116,6 +121,11 @@ def _numbered(title: str, index: int, total: int, limit: int) -> str:
         cut = title[:room].rsplit(" ", 1)[0] if " " in title[:room] else title[:room]
         title = cut + "…"
     return title + suffix
+
+
+def _template_reason(exc: Exception) -> str:
+    message = getattr(exc, "message", None) or str(exc)
+    return f"{type(exc).__name__}: {message}"
 
 
 def _service_name(loaded: apprise.Apprise) -> str:
@@ -215,12 +225,13 @@ class Deliverer:
             if unit.next_attempt_at > now:
                 # An earlier alert is waiting for a retry: later ones wait behind it.
                 break
-            if not self._may_send(channel, now):
-                log.info("delivery channel=%s status=rate-limited queued=%d", channel, len(rows))
-                break
             started = time.perf_counter()
             message = self._render(unit)
             done = unit.done_targets
+            posts = sum(len(t.parts(message)) for t in targets if t.index not in done)
+            if not self._may_send(channel, now, posts):
+                log.info("delivery channel=%s status=rate-limited queued=%d", channel, len(rows))
+                break
             errors: list[str] = []
             for target in targets:
                 if target.index in done:
@@ -259,22 +270,31 @@ class Deliverer:
             break
         return DeliveryReport(sent=sent, retrying=retrying, failed=failed)
 
-    def _may_send(self, channel: str, now: datetime) -> bool:
-        """Whether the channel's per-minute cap leaves room; beyond it, alerts stay queued."""
+    def _may_send(self, channel: str, now: datetime, posts: int) -> bool:
+        """Whether the channel's per-minute cap leaves room for ``posts`` more posts (every
+        part to every target counts); beyond it, alerts stay queued. A message of more
+        parts than the cap goes once the last minute is clear, or it would never go."""
         cap = self.max_per_minute.get(channel)
         if not cap:
             return True
         recent = self._recent[channel]
         while recent and recent[0] <= now - timedelta(minutes=1):
             recent.popleft()
-        return len(recent) < cap
+        return not recent or len(recent) + posts <= cap
 
     def _render(self, unit: _Unit) -> Message:
         alerts = self._alerts(unit.rows)
         if not unit.digest:
             template = self.templates.get(alerts[0].watchlist)
             if template is not None:
-                return render_template(alerts[0], template, timezone=self.timezone)
+                try:
+                    return render_template(alerts[0], template, timezone=self.timezone)
+                except _TEMPLATE_ERRORS as exc:
+                    # The load check renders sample values only; a real alert can still take a
+                    # branch that fails (an index past the end of also_at). An alert in the
+                    # built-in layout beats a channel queue stuck behind it forever.
+                    log.warning("template watchlist=%s status=failed reason=%r fallback=built-in",
+                                alerts[0].watchlist, _template_reason(exc))
             return render(alerts[0], timezone=self.timezone)
         since = min(r.created_at for r in unit.rows)
         modes = [self.modes.get((r.watchlist, r.channel), IMMEDIATE).digest for r in unit.rows]
@@ -282,20 +302,31 @@ class Deliverer:
         return render_digest(alerts, timezone=self.timezone, since=min(previous) if previous else since)
 
     def _alerts(self, rows: Sequence[OutboxRow]) -> list[Alert]:
-        """One alert per item (in row order), naming every watch list its rows carry."""
-        by_item: dict[int, list[OutboxRow]] = {}
+        """One alert per story (in row order), naming every watch list its rows carry.
+
+        Rows of one item always share a story; rows of different items share one when the
+        items matched different watch lists (a digest), and the story is listed once, as
+        its earliest item, with every watch list's reason."""
+        by_story: dict[tuple[str, int], list[OutboxRow]] = {}
         for row in rows:
-            by_item.setdefault(row.item_id, []).append(row)
-        also_at = other_sources(self.store.db, list(by_item))
+            key = ("story", row.story_id) if row.story_id is not None else ("item", row.item_id)
+            by_story.setdefault(key, []).append(row)
+        also_at = other_sources(self.store.db, list(dict.fromkeys(group[0].item_id for group in by_story.values())))
         alerts = []
-        for item_id, group in by_item.items():
+        for group in by_story.values():
             first = group[0]
             own = self._name(first.source_id)
-            names = [n for n in dict.fromkeys(self._name(s) for s in also_at.get(item_id, ())) if n != own]
+            names = [n for n in dict.fromkeys(self._name(s) for s in also_at.get(first.item_id, ())) if n != own]
+            reasons: dict[str, OutboxRow] = {}
+            for row in group[1:]:
+                if row.watchlist != first.watchlist:
+                    reasons.setdefault(row.watchlist, row)
             alerts.append(Alert(
                 title=first.title, source_name=own, published=first.published, first_seen=first.first_seen,
-                watchlist=first.watchlist, terms=first.terms, snippet=first.snippet, url=first.url,
-                also=tuple(Reason(watchlist=r.watchlist, terms=r.terms, snippet=r.snippet) for r in group[1:]),
+                watchlist=first.watchlist, terms=first.terms, snippet=first.snippet, snippets=first.snippets,
+                url=first.url,
+                also=tuple(Reason(watchlist=r.watchlist, terms=r.terms, snippet=r.snippet, snippets=r.snippets)
+                           for r in reasons.values()),
                 also_at=tuple(names)))
         return alerts
 

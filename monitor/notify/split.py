@@ -3,7 +3,9 @@
 Nothing is dropped: a body too long for one message becomes several. Cuts fall between
 blocks first, then between words; a single word (a long link) is cut only when it alone
 exceeds the limit, and never inside a character with its combining marks or an HTML
-entity. HTML parts stay well-formed: tags open at a cut are closed and reopened.
+entity. HTML parts stay well-formed: tags open at a cut are closed and reopened, unless reopening
+them would leave too little room for text (a link whose URL is near the limit); their text
+then continues unwrapped, so every cut makes progress.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 _TOKENS = re.compile(r"<[^>]*>|[^<]+")
 _WORDS = re.compile(r"\S+\s*|\s+")
@@ -61,48 +64,94 @@ def _cut_block(block: str, limit: int, fmt: str) -> list[str]:
 
 
 def _cut_html(block: str, limit: int) -> list[str]:
+    # Invariant: len(current) + len(closing()) <= limit. Whitespace after the last word is
+    # held in ``pending`` so that a part can end on it without counting it.
     pieces: list[str] = []
-    open_tags: list[tuple[str, str]] = []  # (name, the opening tag as written)
+    stack: list[_Open] = []
     current = ""
+    pending = ""
 
     def closing() -> str:
-        return "".join(f"</{name}>" for name, _ in reversed(open_tags))
+        return "".join(f"</{t.name}>" for t in reversed(stack) if t.wrapped)
+
+    def reopen() -> str:
+        return "".join(t.tag for t in stack if t.wrapped)
 
     def flush() -> None:
-        nonlocal current
+        nonlocal current, pending
         if _has_text(current):
-            pieces.append(current.rstrip() + closing())
-        current = "".join(tag for _, tag in open_tags)
+            pieces.append(current + closing())
+        # Tags too long to reopen would leave no room for text, so the rest of their text
+        # goes out unwrapped rather than in ever smaller parts (or none at all).
+        for t in reversed(stack):
+            if len(reopen()) + len(closing()) <= limit // 2:
+                break
+            t.wrapped = False
+        current, pending = reopen(), ""
+
+    def fits(extra: int) -> bool:
+        return len(current) + len(pending) + extra + len(closing()) <= limit
 
     for token in _TOKENS.findall(block):
-        if token.startswith("<"):
-            name = token.strip("</>").split()[0].lower() if token.strip("</> ") else ""
-            if len(current) + len(token) + len(closing()) > limit:
-                flush()
-            current += token
-            if token.startswith("</"):
-                if open_tags and open_tags[-1][0] == name:
-                    open_tags.pop()
-            elif name not in _VOID and not token.endswith("/>"):
-                open_tags.append((name, token))
+        if not token.startswith("<"):
+            for word in _WORDS.findall(token):
+                text = word.rstrip()
+                if not text:
+                    pending += word
+                    continue
+                if not fits(len(text)):
+                    flush()
+                while not fits(len(text)):
+                    # A fresh part leaves at least half the limit for text: the cut progresses.
+                    room = limit - len(current) - len(closing())
+                    at = safe_cut(text, room, html=True)
+                    current += text[:at]
+                    text = text[at:]
+                    flush()
+                current += pending + text
+                pending = word[len(word.rstrip()):]
             continue
-        for word in _WORDS.findall(token):
-            room = limit - len(current) - len(closing())
-            if len(word.rstrip()) <= room:
-                current += word
+        name = token.strip("</> ").split()[0].lower() if token.strip("</> ") else ""
+        if token.startswith("</"):
+            if any(t.name == name for t in stack):
+                # Closing before any pending whitespace keeps the invariant; HTML renders it alike.
+                while stack:
+                    t = stack.pop()
+                    if t.wrapped:
+                        current += f"</{t.name}>"
+                    if t.name == name:
+                        break
                 continue
-            flush()
-            room = limit - len(current) - len(closing())
-            while len(word.rstrip()) > room:
-                at = safe_cut(word, max(room, 1), html=True)
-                current += word[:at]
-                word = word[at:]
+        elif name and name not in _VOID and name[0] not in "!?" and not token.endswith("/>"):
+            close = len(name) + 3
+            fresh = len(reopen()) + len(closing()) + len(token) + close + 1 <= limit
+            if fresh and not fits(len(token) + close):
                 flush()
-                room = limit - len(current) - len(closing())
-            current += word
+            opened = _Open(name=name, tag=token, wrapped=fits(len(token) + close + 1))
+            if opened.wrapped:
+                current += pending + token
+                pending = ""
+            stack.append(opened)
+            continue
+        # A void tag, comment or stray closing tag: kept where it fits, dropped if it never can.
+        if not fits(len(token)):
+            flush()
+        if fits(len(token)):
+            current += pending + token
+            pending = ""
     if _has_text(current):
-        pieces.append(current.rstrip() + closing())
+        pieces.append(current + closing())
     return pieces
+
+
+@dataclass(kw_only=True)
+class _Open:
+    """A tag open at this point of the block; ``wrapped`` is False once it is too long to
+    reopen in a part, and from then on neither it nor its closing tag is written."""
+
+    name: str
+    tag: str
+    wrapped: bool
 
 
 def _has_text(fragment: str) -> bool:
