@@ -1,4 +1,4 @@
-"""Watch lists -> one compiled matcher -> matches with their hits and a snippet (a pure stage).
+"""Watch lists -> one compiled matcher -> matches with their hits and snippets (a pure stage).
 
 How a term matches (DESIGN.md section 2):
 
@@ -23,18 +23,20 @@ A term string may also hold several spellings, aliases, a field scope or a proxi
 (``monitor.watchlang`` reads them); each spelling is one of the above, and hits name the
 spelling that was found. Which hits make a rule fire is ``monitor.rulelogic``.
 
-Every hit is reported with offsets into the original title or body string.
+Every hit is reported with offsets into the original title or body string, and each
+matched term gets a snippet with its hits marked (``monitor.models.Snippet``).
 """
 
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import ahocorasick
 
-from monitor.models import Hit, Match
+from monitor.models import Hit, Match, Snippet
 from monitor.rulelogic import Rule as _Rule
 from monitor.rulelogic import compile_rule as _compile_rule
 from monitor.textnorm import GLUES, Normalised, boundary_at, is_word_char, normal_pattern, normal_term, normalise
@@ -42,7 +44,7 @@ from monitor.watchlang import Condition, TermError, parse_term, regex_source
 
 SNIPPET_CHARS = 160
 _FIELDS = ("title", "body")
-_WHITESPACE = re.compile(r"\s+")
+_RUNS = re.compile(r"(\s+)|\S+")
 _NON_SPACE = re.compile(r"\S")
 
 
@@ -236,33 +238,113 @@ def _judge(rule: WatchRule, compiled: _Rule, hits: dict[str, list[Hit]], texts: 
         return None
     rank = {atom: i for i, atom in enumerate(compiled.positive)}
     ordered = sorted(set(found), key=lambda h: (_FIELDS.index(h.field), h.start, h.end, rank[h.term]))
-    first = ordered[0]
+    snippets = _snippets(ordered, texts)
     return Match(
         watchlist=rule.name,
         terms=tuple(dict.fromkeys(hit.term for hit in ordered)),
-        snippet=snippet(texts[first.field], first.start, first.end),
+        snippet=snippets[0].text,
         hits=tuple(ordered),
+        snippets=snippets,
     )
+
+
+def _snippets(ordered: Sequence[Hit], texts: dict[str, str]) -> tuple[Snippet, ...]:
+    """One snippet per distinct term, around its first hit, unless that hit already lies
+    inside an earlier snippet: a reader should see each term once, not the same sentence
+    twice. Every hit inside a snippet is marked in it."""
+    cuts: list[tuple[Hit, _Cut]] = []
+    seen: set[str] = set()
+    for hit in ordered:
+        if hit.term in seen:
+            continue
+        seen.add(hit.term)
+        if any(earlier.field == hit.field and cut.covers(hit.start, hit.end) for earlier, cut in cuts):
+            continue
+        cuts.append((hit, _cut(texts[hit.field], hit.start, hit.end, SNIPPET_CHARS)))
+    return tuple(
+        Snippet(term=hit.term, field=hit.field, text=cut.text,
+                marks=_merged(cut.mark(h.start, h.end) for h in ordered if h.field == hit.field))
+        for hit, cut in cuts
+    )
+
+
+def _merged(spans: Iterator[tuple[int, int] | None]) -> tuple[tuple[int, int], ...]:
+    """The spans sorted, with overlapping ones (a phrase and a word inside it) made one."""
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(s for s in spans if s is not None):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return tuple(merged)
+
+
+@dataclass(frozen=True)
+class _Cut:
+    """A snippet's text with, for each of its characters after the leading '…' (``offset``
+    of them), the offset in the original text it came from: whitespace runs collapse to one
+    space, so snippet and original offsets differ."""
+
+    text: str
+    origin: tuple[int, ...]
+    offset: int
+
+    def covers(self, start: int, end: int) -> bool:
+        """Whether original ``text[start:end]`` lies wholly inside the snippet."""
+        return bool(self.origin) and self.origin[0] <= start and end <= self.origin[-1] + 1
+
+    def mark(self, start: int, end: int) -> tuple[int, int] | None:
+        """Where original ``text[start:end]`` lies in the snippet (clipped to it), or None if outside."""
+        first = bisect_left(self.origin, start)
+        last = bisect_left(self.origin, end)
+        if first >= last:
+            return None
+        return first + self.offset, last + self.offset
 
 
 def snippet(text: str, start: int, end: int, *, width: int = SNIPPET_CHARS) -> str:
     """About ``width`` characters of ``text`` around ``text[start:end]``: whitespace collapsed,
     cut at spaces (so no word is cut in half), with '…' where text was left out."""
-    hit = _WHITESPACE.sub(" ", text[start:end])
+    return _cut(text, start, end, width).text
+
+
+def _cut(text: str, start: int, end: int, width: int) -> _Cut:
+    hit, hit_origin = _collapse(text, start, end)
     if len(hit) >= width:
-        return ("…" if _NON_SPACE.search(text, 0, start) else "") + hit[:width].rstrip() + "…"
+        kept = hit[:width].rstrip()
+        lead = "…" if _NON_SPACE.search(text, 0, start) else ""
+        return _Cut(text=lead + kept + "…", origin=tuple(hit_origin[: len(kept)]), offset=len(lead))
     room = width - len(hit)
     window = 2 * width  # enough original text for either side, unless it is mostly spaces
     low, high = max(0, start - window), min(len(text), end + window)
-    before = _WHITESPACE.sub(" ", text[low:start]).lstrip()
-    after = _WHITESPACE.sub(" ", text[end:high]).rstrip()
+    before, before_origin = _collapse(text, low, start)
+    after, after_origin = _collapse(text, end, high)
+    before = before.lstrip()
+    after = after.rstrip()
     left_room = max(room // 2, room - len(after))
     right_room = max(room - left_room, room - len(before))
     left, left_cut = _keep_end(before, left_room)
     right, right_cut = _keep_start(after, right_room)
     left_cut = left_cut or _NON_SPACE.search(text, 0, low) is not None
     right_cut = right_cut or _NON_SPACE.search(text, high) is not None
-    return ("…" if left_cut else "") + left + hit + right + ("…" if right_cut else "")
+    lead = "…" if left_cut else ""
+    origin = before_origin[len(before_origin) - len(left):] + hit_origin + after_origin[: len(right)]
+    return _Cut(text=lead + left + hit + right + ("…" if right_cut else ""), origin=tuple(origin), offset=len(lead))
+
+
+def _collapse(text: str, start: int, end: int) -> tuple[str, list[int]]:
+    """``text[start:end]`` with each whitespace run as one space, and the original offset
+    of each character of the result."""
+    parts: list[str] = []
+    origin: list[int] = []
+    for found in _RUNS.finditer(text, start, end):
+        if found.group(1) is not None:
+            parts.append(" ")
+            origin.append(found.start())
+        else:
+            parts.append(found.group())
+            origin.extend(range(found.start(), found.end()))
+    return "".join(parts), origin
 
 
 def _keep_end(text: str, room: int) -> tuple[str, bool]:

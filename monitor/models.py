@@ -75,10 +75,33 @@ class Hit:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Snippet:
+    """Text around one matched term, and where in that text each hit lies, so that a
+    renderer can emphasise the terms without finding them again (a term's normal form
+    may not even appear verbatim).
+
+    ``term`` is the term the snippet was cut around; ``marks`` are ``(start, end)``
+    offsets into ``text`` of every hit inside it (that term's and any other's), sorted
+    and merged where they overlap.
+    """
+
+    term: str
+    field: str  # "title" or "body"
+    text: str
+    marks: tuple[tuple[int, int], ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
 class Match:
-    """A watch list that fired on an item, with why: its hits and a snippet around the first."""
+    """A watch list that fired on an item, with why: its hits and one snippet per term.
+
+    ``snippets`` holds a snippet for each distinct matched term, except a term whose first
+    hit already lies inside an earlier snippet (it is marked there). ``snippet`` is the
+    first of them as plain text, for one-line summaries.
+    """
 
     watchlist: str
     terms: tuple[str, ...]
     snippet: str
     hits: tuple[Hit, ...] = field(default=())
+    snippets: tuple[Snippet, ...] = field(default=())

@@ -18,7 +18,7 @@ from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
 from monitor import store_search, store_stories
-from monitor.models import Match
+from monitor.models import Hit, Match, Snippet
 from monitor.stories import Fingerprint
 
 migrations = Migrations("press-monitor")
@@ -141,6 +141,13 @@ def m005_search(db: Database) -> None:
     store_search.migrate(db)
 
 
+@migrations()
+def m006_match_snippets(db: Database) -> None:
+    # One snippet per matched term, with its hits' offsets, so alerts can emphasise every
+    # term (JSON). Rows from before keep their single plain ``snippet``.
+    db.table("matches").add_column("snippets", str)
+
+
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -206,6 +213,8 @@ class OutboxRow:
     first_seen: datetime
     terms: tuple[str, ...]
     snippet: str
+    snippets: tuple[Snippet, ...] = ()  # empty for matches stored before snippets were kept
+    story_id: int | None = None  # None for items stored before stories were kept
 
 
 class Store:
@@ -320,6 +329,7 @@ class Store:
                         "snippet": match.snippet,
                         "hits": json.dumps([[h.term, h.field, h.start, h.end] for h in match.hits],
                                            ensure_ascii=False),
+                        "snippets": _snippets_json(match.snippets),
                         "created_at": _iso(now),
                     }, ignore=True)
                 for watchlist, channel in item.deliveries:
@@ -360,7 +370,8 @@ class Store:
         rows = self.db.execute(
             """
             SELECT o.id, o.item_id, o.watchlist, o.channel, o.attempts, o.created_at, o.done_targets,
-                   o.next_attempt_at, i.url, i.source_id, i.title, i.published, i.first_seen, m.terms, m.snippet
+                   o.next_attempt_at, i.url, i.source_id, i.title, i.published, i.first_seen, m.terms, m.snippet,
+                   m.snippets, i.story_id
             FROM outbox o JOIN items i ON i.id = o.item_id
             LEFT JOIN matches m ON m.item_id = o.item_id AND m.watchlist = o.watchlist
             WHERE o.status = 'queued'
@@ -375,8 +386,20 @@ class Store:
                 created_at=_parse(r[5]) or utcnow(), done_targets=tuple(json.loads(r[6] or "[]")),
                 next_attempt_at=_parse(r[7]) or utcnow(), url=r[8], source_id=r[9], title=r[10] or "",
                 published=_parse(r[11]), first_seen=_parse(r[12]) or utcnow(),
-                terms=tuple(json.loads(r[13] or "[]")), snippet=r[14] or "",
+                terms=tuple(json.loads(r[13] or "[]")), snippet=r[14] or "", snippets=_snippets_of(r[15]),
+                story_id=r[16],
             )
+            for r in rows
+        ]
+
+    def matches_of(self, item_id: int) -> list[Match]:
+        """The stored matches of an item, by watch list, with their hits and snippets."""
+        rows = self.db.execute(
+            "SELECT watchlist, terms, snippet, hits, snippets FROM matches WHERE item_id = ? ORDER BY id", [item_id])
+        return [
+            Match(watchlist=r[0], terms=tuple(json.loads(r[1] or "[]")), snippet=r[2] or "",
+                  hits=tuple(Hit(term=t, field=f, start=a, end=b) for t, f, a, b in json.loads(r[3] or "[]")),
+                  snippets=_snippets_of(r[4]))
             for r in rows
         ]
 
@@ -402,12 +425,24 @@ class Store:
         return {row[0]: row[1] for row in self.db.execute("SELECT status, COUNT(*) FROM outbox GROUP BY status")}
 
 
+def _snippets_json(snippets: Sequence[Snippet]) -> str:
+    return json.dumps([[s.term, s.field, s.text, [list(m) for m in s.marks]] for s in snippets], ensure_ascii=False)
+
+
+def _snippets_of(stored: str | None) -> tuple[Snippet, ...]:
+    return tuple(Snippet(term=term, field=field, text=text, marks=tuple((a, b) for a, b in marks))
+                 for term, field, text, marks in json.loads(stored or "[]"))
+
+
 def _chunks(values: list[str], size: int) -> Iterable[list[str]]:
     for start in range(0, len(values), size):
         yield values[start:start + size]
 
 
-def backoff_delay(failures: int, *, interval: timedelta, cap: timedelta = timedelta(hours=6)) -> timedelta:
+BACKOFF_CAP = timedelta(hours=6)
+
+
+def backoff_delay(failures: int, *, interval: timedelta, cap: timedelta = BACKOFF_CAP) -> timedelta:
     """Exponential: one interval after the first failure, doubling each time, capped."""
     delay: timedelta = min(interval * (2 ** max(failures - 1, 0)), max(cap, interval))
     return delay

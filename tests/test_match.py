@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from monitor import textnorm
 from monitor.match import Matcher, WatchRule, snippet, term_problem
-from monitor.models import Hit, Match
+from monitor.models import Hit, Match, Snippet
 from monitor.textnorm import normalise
 
 
@@ -177,7 +177,7 @@ class TestRules:
 
 class TestMatchValue:
     def test_full_match(self) -> None:
-        """A Match carries its terms in first-hit order (title first), every hit, and a snippet."""
+        """A Match carries its terms in first-hit order (title first), every hit, and snippets with hits marked."""
         rule = WatchRule(name="afpak", keywords=("COAS", "ISPR"), require=("Khyber", "ISPR"))
         title = "Khyber operation: ISPR"
         body = "RAWALPINDI – The COAS visited Khyber, ISPR said."
@@ -192,6 +192,10 @@ class TestMatchValue:
                 Hit(term="COAS", field="body", start=17, end=21),
                 Hit(term="Khyber", field="body", start=30, end=36),
                 Hit(term="ISPR", field="body", start=38, end=42),
+            ),
+            snippets=(
+                Snippet(term="Khyber", field="title", text=title, marks=((0, 6), (18, 22))),
+                Snippet(term="COAS", field="body", text=body, marks=((17, 21), (30, 36), (38, 42))),
             ),
         )
 
@@ -227,6 +231,47 @@ class TestMatchValue:
 
 
 LONG = " ".join(f"word{i:03}" for i in range(100))
+
+
+def marked(found: Snippet) -> list[str]:
+    return [found.text[start:end] for start, end in found.marks]
+
+
+class TestMatchSnippets:
+    def test_each_term_far_apart_gets_its_own_snippet(self) -> None:
+        """Two terms too far apart for one snippet each get a snippet, in first-hit order."""
+        body = f"ISPR said. {LONG} {LONG} The COAS visited."
+        [found] = Matcher([WatchRule(name="w", keywords=("COAS", "ISPR"))]).match(source_id="s", title="", body=body)
+        assert [s.term for s in found.snippets] == ["ISPR", "COAS"]
+        assert [marked(s) for s in found.snippets] == [["ISPR"], ["COAS"]]
+        assert found.snippet == found.snippets[0].text
+
+    def test_a_term_inside_an_earlier_snippet_gets_none(self) -> None:
+        """A term whose first hit already shows in an earlier snippet is marked there, not given another."""
+        [found] = Matcher([WatchRule(name="w", keywords=("COAS", "ISPR"))]).match(
+            source_id="s", title="", body="ISPR said the COAS visited.")
+        [only] = found.snippets
+        assert only.term == "ISPR" and marked(only) == ["ISPR", "COAS"]
+
+    def test_marks_follow_collapsed_whitespace(self) -> None:
+        """Marks index the snippet text, whose whitespace runs are one space, not the original."""
+        body = "the\n\n   Inter -   Services   Public Relations   said"
+        [found] = Matcher([WatchRule(name="w", keywords=("Inter-Services Public Relations",))]).match(
+            source_id="s", title="", body=body)
+        assert marked(found.snippets[0]) == ["Inter - Services Public Relations"]
+
+    def test_overlapping_hits_are_one_mark(self) -> None:
+        """A phrase and a word inside it are marked once, as the longer span."""
+        rule = WatchRule(name="w", keywords=("Public Relations", "Inter-Services Public Relations"))
+        [found] = Matcher([rule]).match(source_id="s", title="", body="the Inter-Services Public Relations wing")
+        [only] = found.snippets
+        assert marked(only) == ["Inter-Services Public Relations"]
+
+    def test_marks_skip_the_leading_ellipsis(self) -> None:
+        """In a snippet cut on the left, marks count the '…' that starts it."""
+        body = f"{LONG} ISPR {LONG}"
+        [found] = Matcher([WatchRule(name="w", keywords=("ISPR",))]).match(source_id="s", title="", body=body)
+        assert found.snippets[0].text.startswith("…") and marked(found.snippets[0]) == ["ISPR"]
 
 
 class TestSnippet:

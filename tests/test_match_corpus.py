@@ -95,6 +95,27 @@ class TestKnownHits:
         }
 
     @pytest.mark.parametrize(
+        ("keywords", "aliases"),
+        [
+            pytest.param(('COAS | "Chief of Army Staff"',), None, id="alternatives"),
+            pytest.param(("@coas",), {"coas": ("COAS", "Chief of Army Staff")}, id="alias"),
+        ],
+    )
+    def test_army_chief_in_pakistan_observer(self, corpus: Path, keywords: tuple[str, ...],
+                                             aliases: dict[str, tuple[str, ...]] | None) -> None:
+        """COAS spelt out ("Chief of Army Staff", inline or as an alias) fires on the two Observer items naming him."""
+        if not (corpus / "rss-link-database-2023-south-asia").is_dir():
+            pytest.skip("../shared/corpus/rss-link-database-2023-south-asia not found")
+        items = observer_items(corpus)
+        matcher = Matcher([WatchRule(name="coas", keywords=keywords)], aliases=aliases)
+        found = {link.rsplit("/", 1)[1]: {s for _, s in body_hits(matcher, text)} for link, text in items.items()}
+        assert {slug: hits for slug, hits in found.items() if hits} == {
+            "pakistan-army-chief-azerbaijani-top-civil-military-officials-vow-to-enhance-cooperation":
+                {"Chief of Army Staff"},
+            "defence-ties-with-azerbaijan": {"Chief of Army Staff"},
+        }
+
+    @pytest.mark.parametrize(
         ("term", "expected"),
         [
             pytest.param("پاک فوج", "پاک فوج", id="urdu-phrase"),

@@ -283,6 +283,8 @@ def reference_near(text: str, a: tuple[int, int], b: tuple[int, int], within: in
 
 
 usable = pieces.filter(lambda t: term_problem(t) is None)
+FILLER = ["and", "the", "Gen.", "x1", "ñ", "ﬁne", "東", "فوج", "it’s"]
+SEPARATORS = [" ", " - ", "\n", ", ", "’s ", "  "]
 RELAXED = settings(max_examples=150, deadline=None,
                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 
@@ -295,9 +297,18 @@ class TestAgainstParts:
         assert spans((f'"{one}" | "{other}"',), text) == spans((one,), text) | spans((other,), text)
 
     @RELAXED
-    @given(text=pieces, one=usable, other=usable, within=st.integers(0, 3))
-    def test_proximity_agrees_with_every_pair(self, text: str, one: str, other: str, within: int) -> None:
+    @given(data=st.data(), one=usable, other=usable, within=st.integers(0, 3))
+    def test_proximity_agrees_with_every_pair(self, data: st.DataObject, one: str, other: str, within: int) -> None:
         """'"A" ~N "B"' fires exactly when some hit of A and some hit of B have at most N words between them."""
+        # Random text alone seldom holds both terms, let alone N words apart: put them there,
+        # with one word fewer, exactly N, or one more between, so an off-by-one shows.
+        gap = data.draw(st.integers(max(within - 1, 0), within + 1), label="words between")
+        filler = data.draw(st.lists(st.sampled_from(FILLER), min_size=gap, max_size=gap), label="filler")
+        first, second = data.draw(st.sampled_from([(one, other), (other, one)]), label="order")
+        seps = st.sampled_from(SEPARATORS)
+        middle = "".join(data.draw(seps) + word for word in filler)
+        text = (data.draw(pieces, label="before") + data.draw(seps) + first + middle + data.draw(seps) + second
+                + data.draw(seps) + data.draw(pieces, label="after"))
         lefts, rights = spans((one,), text), spans((other,), text)
         expected = any(reference_near(text, a, b, within) for a in lefts for b in rights)
         assert bool(spans((f'"{one}" ~{within} "{other}"',), text)) is expected

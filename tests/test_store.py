@@ -6,9 +6,10 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from sqlite_utils import Database
 
-from monitor.models import Hit, Match
-from monitor.store import NewItem, Store
+from monitor.models import Hit, Match, Snippet
+from monitor.store import NewItem, Store, migrations
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=timezone.utc)
 
@@ -78,3 +79,51 @@ def test_reopening_keeps_items_and_applies_no_migration_twice(tmp_path: Path) ->
     first.close()
     second = Store(tmp_path / "m.db")
     assert second.db.execute("SELECT COUNT(*) FROM items").fetchone()[0] == 1
+
+
+SNIPPETS = (Snippet(term="ISAF", field="body", text="ISAF met the COAS", marks=((0, 4), (13, 17))),
+            Snippet(term="Kayani", field="title", text="…Kayani’s visit", marks=((1, 7),)))
+HITS = (Hit(term="Kayani", field="title", start=40, end=46), Hit(term="ISAF", field="body", start=0, end=4),
+        Hit(term="COAS", field="body", start=13, end=17))
+
+
+def snippet_item(url: str) -> NewItem:
+    match = Match(watchlist="desk", terms=("Kayani", "ISAF", "COAS"), snippet=SNIPPETS[0].text, hits=HITS,
+                  snippets=SNIPPETS)
+    return NewItem(url=url, guid=None, source_id="news", title="T", summary="", published=None,
+                   main_text="ISAF met the COAS", text_origin="article", fetch_error=None, content_hash="h",
+                   baseline=False, matches=(match,), deliveries=(("desk", "chat"),))
+
+
+def test_stored_hits_and_snippets_come_back(store: Store) -> None:
+    """A match's hits and per-term snippets, marks included, read back equal to what was stored."""
+    [item_id] = commit(store, [snippet_item("http://x/1")])
+    [found] = store.matches_of(item_id)
+    assert found.hits == HITS and found.snippets == SNIPPETS and found.terms == ("Kayani", "ISAF", "COAS")
+
+
+def test_queued_alerts_carry_the_snippets(store: Store) -> None:
+    """An outbox row brings its match's snippets, so the alert can mark every term."""
+    commit(store, [snippet_item("http://x/1")])
+    [row] = store.queued_alerts()
+    assert row.snippets == SNIPPETS and row.snippet == "ISAF met the COAS"
+
+
+def test_upgrade_keeps_matches_stored_before_snippets(tmp_path: Path) -> None:
+    """A database from before per-term snippets gains the column and keeps its matches and queued alerts."""
+    old = Database(tmp_path / "m.db")
+    migrations.apply(old, stop_before="m006_match_snippets")
+    old.execute("INSERT INTO items (id, url, source_id, title, first_seen) VALUES (1, 'http://x/1', 'news', 'T', ?)",
+                [NOW.isoformat()])
+    old.execute("INSERT INTO matches (item_id, watchlist, terms, snippet, hits, created_at)"
+                " VALUES (1, 'desk', '[\"ISAF\"]', 'ISAF met', '[[\"ISAF\", \"body\", 0, 4]]', ?)", [NOW.isoformat()])
+    old.execute("INSERT INTO outbox (item_id, watchlist, channel, created_at, next_attempt_at) VALUES"
+                " (1, 'desk', 'chat', ?, ?)", [NOW.isoformat(), NOW.isoformat()])
+    old.conn.commit()
+    old.close()
+    store = Store(tmp_path / "m.db")
+    [found] = store.matches_of(1)
+    assert found.snippet == "ISAF met" and found.hits == (Hit(term="ISAF", field="body", start=0, end=4),)
+    assert found.snippets == ()
+    [row] = store.queued_alerts()
+    assert row.snippet == "ISAF met" and row.snippets == ()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
+from monitor.models import Snippet
 from monitor.notify.render import Alert, Reason
 from monitor.notify.template import render_template
 
@@ -39,3 +40,14 @@ def test_the_url_is_printed_verbatim_in_markdown() -> None:
     """Markdown escaping never touches the URL, so it stays clickable and exact."""
     alert = Alert(**{**ALERT.__dict__, "url": "https://x.example/a_b?c=d_e"})
     assert "https://x.example/a_b?c=d_e" in render_template(alert, TEMPLATE, timezone=ZoneInfo("UTC")).markdown
+
+
+def test_snippets_mark_terms_per_format() -> None:
+    """`snippets` gives each term's snippet, its term bold in Markdown and HTML and the text around it escaped."""
+    marked = Snippet(term="Kayani", field="body", text="<i>Kayani</i> visited", marks=((3, 9),))
+    alert = Alert(**{**ALERT.__dict__, "snippets": (marked,)})
+    message = render_template(alert, "{% for s in snippets %}{{ s.term }}: {{ s.marked }}\n{% endfor %}",
+                              timezone=ZoneInfo("UTC"))
+    assert "Kayani: <i>Kayani</i> visited" in message.text and "LoC: at the LoC" in message.text
+    assert r"Kayani: \<i\>**Kayani**\</i\> visited" in message.markdown
+    assert "Kayani: &lt;i&gt;<b>Kayani</b>&lt;/i&gt; visited" in message.html

@@ -3,7 +3,10 @@
 A message is rendered once into plain text, Markdown and HTML, each as a list of blocks
 (a header, one block per watch list, the link; one block per story in a digest) so that
 ``monitor.notify.split`` can cut a message too long for a channel between blocks first.
-Source text (titles, names, snippets) is escaped for the format it goes into.
+Source text (titles, names, snippets) is escaped for the format it goes into. Each matched
+term's snippet is shown, the terms in it bold in Markdown and HTML: the snippet is cut into
+marked and unmarked pieces first and each piece escaped on its own, so source text can
+never open or close the emphasis.
 """
 
 from __future__ import annotations
@@ -14,21 +17,34 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from monitor.models import Snippet
+
 
 @dataclass(frozen=True, kw_only=True)
 class Reason:
-    """One watch list that fired on an item: its matched terms and a snippet around them."""
+    """One watch list that fired on an item: its matched terms and a snippet per term.
+
+    ``snippets`` is empty for matches stored before snippets were kept; ``snippet`` (the
+    first snippet's text) is then shown, unmarked."""
 
     watchlist: str
     terms: tuple[str, ...]
     snippet: str
+    snippets: tuple[Snippet, ...] = ()
+
+    @property
+    def shown(self) -> tuple[Snippet, ...]:
+        """The snippets to show: every term's, or the one plain snippet of an older match."""
+        if self.snippets:
+            return self.snippets
+        return (Snippet(term=self.terms[0] if self.terms else "", field="", text=self.snippet),) if self.snippet else ()
 
 
 @dataclass(frozen=True, kw_only=True)
 class Alert:
     """Everything a recipient sees about one matched item (DESIGN.md section 4).
 
-    ``watchlist``, ``terms`` and ``snippet`` are the first watch list that fired; ``also``
+    ``watchlist``, ``terms``, ``snippet`` and ``snippets`` are the first watch list that fired; ``also``
     holds the others (one message per item and channel names them all). ``also_at`` names
     the other sources that carried the same story.
     """
@@ -43,10 +59,12 @@ class Alert:
     url: str
     also: tuple[Reason, ...] = ()
     also_at: tuple[str, ...] = ()
+    snippets: tuple[Snippet, ...] = ()
 
     @property
     def reasons(self) -> tuple[Reason, ...]:
-        return (Reason(watchlist=self.watchlist, terms=self.terms, snippet=self.snippet), *self.also)
+        first = Reason(watchlist=self.watchlist, terms=self.terms, snippet=self.snippet, snippets=self.snippets)
+        return (first, *self.also)
 
     @property
     def watchlists(self) -> tuple[str, ...]:
@@ -111,17 +129,17 @@ def render(alert: Alert, *, timezone: ZoneInfo) -> Message:
         markdown[0] += f"  \nWatch list: {escape_markdown(alert.watchlist)}  \nMatched: {escape_markdown(terms)}"
         html_blocks[0] = html_blocks[0][:-len("</p>")] + (
             f"<br>Watch list: {esc(alert.watchlist)}<br>Matched: {esc(terms)}</p>")
-        text.append(alert.snippet)
-        markdown.append(f"> {escape_markdown(alert.snippet)}")
-        html_blocks.append(f"<blockquote>{esc(alert.snippet)}</blockquote>")
-    else:
-        for reason in reasons:
+    for reason in reasons:
+        if len(reasons) > 1:
             terms = ", ".join(reason.terms)
-            text.append(f"Watch list: {reason.watchlist}\nMatched: {terms}\n{reason.snippet}")
-            markdown.append(f"Watch list: **{escape_markdown(reason.watchlist)}**  \n"
-                            f"Matched: {escape_markdown(terms)}\n\n> {escape_markdown(reason.snippet)}")
-            html_blocks.append(f"<p>Watch list: <strong>{esc(reason.watchlist)}</strong><br>"
-                               f"Matched: {esc(terms)}</p><blockquote>{esc(reason.snippet)}</blockquote>")
+            text.append(f"Watch list: {reason.watchlist}\nMatched: {terms}")
+            markdown.append(f"Watch list: **{escape_markdown(reason.watchlist)}**  \nMatched: {escape_markdown(terms)}")
+            html_blocks.append(f"<p>Watch list: <strong>{esc(reason.watchlist)}</strong><br>Matched: {esc(terms)}</p>")
+        # One block per snippet: a long message is cut between snippets before inside one.
+        for shown in reason.shown:
+            text.append(shown.text)
+            markdown.append("> " + snippet_markdown(shown))
+            html_blocks.append(f"<blockquote>{snippet_html(shown)}</blockquote>")
     text.append(alert.url)
     markdown.append(alert.url)
     html_blocks.append(f'<p><a href="{esc(alert.url, quote=True)}">{esc(alert.url)}</a></p>')
@@ -153,6 +171,38 @@ def render_digest(alerts: Sequence[Alert], *, timezone: ZoneInfo, since: datetim
         html_blocks.append(f"<p><strong>{esc(title)}</strong><br>" + "<br>".join(esc(line) for line in lines)
                            + f'<br><a href="{esc(alert.url, quote=True)}">{esc(alert.url)}</a></p>')
     return _message(subject, text, markdown, html_blocks)
+
+
+def pieces(snippet: Snippet) -> list[tuple[str, bool]]:
+    """The snippet's text as (piece, is a marked hit) in order; empty pieces left out."""
+    found: list[tuple[str, bool]] = []
+    at = 0
+    for start, end in snippet.marks:
+        found.append((snippet.text[at:start], False))
+        found.append((snippet.text[start:end], True))
+        at = end
+    found.append((snippet.text[at:], False))
+    return [(piece, marked) for piece, marked in found if piece]
+
+
+def snippet_markdown(snippet: Snippet) -> str:
+    """The snippet in Markdown, hits in **bold**. Spaces at a hit's ends stay outside the
+    asterisks, where CommonMark would not read them as emphasis."""
+    out = []
+    for piece, marked in pieces(snippet):
+        core = piece.strip()
+        if marked and core:
+            lead, trail = piece[: len(piece) - len(piece.lstrip())], piece[len(piece.rstrip()):]
+            out.append(f"{lead}**{escape_markdown(core)}**{trail}")
+        else:
+            out.append(escape_markdown(piece))
+    return "".join(out)
+
+
+def snippet_html(snippet: Snippet) -> str:
+    """The snippet in HTML, hits in <b> (which every HTML channel, Telegram's included, keeps)."""
+    return "".join(f"<b>{html.escape(piece)}</b>" if marked else html.escape(piece)
+                   for piece, marked in pieces(snippet))
 
 
 def escape_markdown(value: str) -> str:

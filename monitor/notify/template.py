@@ -11,7 +11,10 @@ backslashed for Markdown), so source text can never inject markup. Variables:
     url         the item's canonical URL
     watchlists  the names of the watch lists that fired (a list)
     terms       every matched term (a list)
-    snippet     the first watch list's snippet
+    snippet     the first watch list's first snippet, plain
+    snippets    every snippet of every watch list that fired, one per matched term (a list
+                of {watchlist, term, text, marked}: ``text`` plain, ``marked`` with the terms
+                in **bold** in Markdown and <b> in HTML, built from separately escaped pieces)
     matches     a list of {watchlist, terms, snippet}, one per watch list that fired
     also_at     the other sources that carried the same story (a list)
 
@@ -25,14 +28,18 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import StrictUndefined, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
+from markupsafe import Markup
 
-from monitor.notify.render import Alert, Message, escape_markdown, when_text
+from monitor.models import Snippet
+from monitor.notify.render import Alert, Message, escape_markdown, snippet_html, snippet_markdown, when_text
 
-VARIABLES = ("title", "source", "published", "url", "watchlists", "terms", "snippet", "matches", "also_at")
+VARIABLES = ("title", "source", "published", "url", "watchlists", "terms", "snippet", "snippets", "matches",
+             "also_at")
 
 
 class _Verbatim(str):
-    """A value printed as it is in Markdown: the URL, which escaping would change."""
+    """A value printed as it is in Markdown: the URL, which escaping would change, and a
+    marked snippet, already escaped piece by piece."""
 
 
 def _markdown_value(value: Any) -> Any:
@@ -48,8 +55,9 @@ def _environment(fmt: str) -> SandboxedEnvironment:
 def template_problem(source: str) -> str | None:
     """Why this template cannot be used (a sentence), or None if it renders."""
     sample = {name: "x" for name in VARIABLES} | {
-        "watchlists": ["w"], "terms": ["t"], "also_at": [], "matches": [{"watchlist": "w", "terms": ["t"],
-                                                                         "snippet": "s"}]}
+        "watchlists": ["w"], "terms": ["t"], "also_at": [],
+        "matches": [{"watchlist": "w", "terms": ["t"], "snippet": "s"}],
+        "snippets": [{"watchlist": "w", "term": "t", "text": "s", "marked": "s"}]}
     try:
         _environment("text").from_string(source).render(sample)
     except TemplateError as exc:
@@ -60,7 +68,8 @@ def template_problem(source: str) -> str | None:
     return None
 
 
-def context(alert: Alert, *, timezone: ZoneInfo) -> dict[str, Any]:
+def context(alert: Alert, *, timezone: ZoneInfo, fmt: str = "text") -> dict[str, Any]:
+    """The template's variables for one format (``marked`` snippets differ by format)."""
     reasons = alert.reasons
     return {
         "title": alert.title.strip() or alert.url, "source": alert.source_name,
@@ -68,7 +77,17 @@ def context(alert: Alert, *, timezone: ZoneInfo) -> dict[str, Any]:
         "watchlists": list(alert.watchlists), "terms": list(dict.fromkeys(t for r in reasons for t in r.terms)),
         "snippet": alert.snippet, "also_at": list(alert.also_at),
         "matches": [{"watchlist": r.watchlist, "terms": list(r.terms), "snippet": r.snippet} for r in reasons],
+        "snippets": [{"watchlist": r.watchlist, "term": s.term, "text": s.text, "marked": _marked(s, fmt)}
+                     for r in reasons for s in r.shown],
     }
+
+
+def _marked(snippet: Snippet, fmt: str) -> str:
+    if fmt == "html":
+        return Markup(snippet_html(snippet))
+    if fmt == "markdown":
+        return _Verbatim(snippet_markdown(snippet))
+    return snippet.text
 
 
 def render_template(alert: Alert, source: str, *, timezone: ZoneInfo) -> Message:
@@ -76,8 +95,9 @@ def render_template(alert: Alert, source: str, *, timezone: ZoneInfo) -> Message
     so a failure here is a bug, not a user error."""
     values = context(alert, timezone=timezone)
     text = _environment("text").from_string(source).render(values).strip()
-    markdown = _environment("markdown").from_string(source).render(values).strip()
-    html_text = _environment("html").from_string(source).render(values).strip()
+    markdown = _environment("markdown").from_string(source).render(
+        context(alert, timezone=timezone, fmt="markdown")).strip()
+    html_text = _environment("html").from_string(source).render(context(alert, timezone=timezone, fmt="html")).strip()
     html_body = "<p>" + html_text.replace("\n\n", "</p><p>").replace("\n", "<br>") + "</p>"
     title = f"[{', '.join(alert.watchlists)}] {values['title']}"
     return Message(title=title, text=text + "\n", markdown=markdown + "\n", html=html_body,
