@@ -134,6 +134,13 @@ class Stored:
     first_seen: datetime
 
 
+def count_stored_items(db: Database, *, source_ids: Sequence[str] = (), since: datetime | None = None) -> int:
+    """How many items ``stored_items`` with the same filters yields (a backtest's progress total)."""
+    where, args = _filters(source_ids, since)
+    row = db.execute(f"SELECT count(*) FROM items i {'WHERE ' + ' AND '.join(where) if where else ''}", args).fetchone()
+    return int(row[0])
+
+
 def stored_items(db: Database, *, source_ids: Sequence[str] = (), since: datetime | None = None,
                  batch: int = 500) -> Iterator[Stored]:
     """Every stored item (oldest first), read in batches so a large archive stays out of memory."""

@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import os
+import sqlite3
 import subprocess
 import sys
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager, closing
 from pathlib import Path
 
 import httpx
 import pytest
 
+from monitor import service
+from monitor.config import Config, load_config
 from monitor.endpoint import Endpoint
-from tests.servers import free_port, serve_newsroom, serve_webhook
+from tests.servers import Newsroom, free_port, serve_newsroom, serve_webhook
 from tests.test_daemon import Daemon, publish, wait_for
 
 
@@ -93,3 +100,134 @@ def test_healthz_answers_503_with_the_reason() -> None:
     assert health.status_code == 503 and health.text == "unhealthy: the scheduler is not running\n"
     assert post.status_code == 405
     assert head.status_code == 503 and head.content == b""
+
+
+# -- the real daemon, in this process, so a test can break what /healthz watches -------------
+
+def _config(tmp: Path, site: Newsroom, *, port: int | None) -> Config:
+    publish(site, [("old", "Old story", "Nothing to see.")])
+    http = f'http: {{listen: "127.0.0.1:{port}"}}' if port is not None else ""
+    (tmp / "monitor.yaml").write_text(f"""
+database: monitor.db
+defaults: {{every: 1h, timeout: 5s}}
+sources:
+  - {{id: desknews, url: "{site.url('/feed.xml')}"}}
+{http}
+""")
+    return load_config(tmp / "monitor.yaml")
+
+
+async def _until(condition: Callable[[], bool], timeout: float = 30.0) -> bool:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition() and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.05)
+    return condition()
+
+
+@asynccontextmanager
+async def _running(config: Config, caplog: pytest.LogCaptureFixture) -> AsyncIterator[service.Daemon]:
+    """A started daemon (endpoint up, if any) whose first poll has committed; stopped on exit."""
+    caplog.set_level(logging.INFO)
+    earlier = len(caplog.records)
+
+    def started() -> bool:
+        messages = [record.getMessage() for record in caplog.records[earlier:]]
+        return (any(m.startswith("daemon started") for m in messages)
+                and any(m.startswith("poll source=desknews") for m in messages))
+
+    daemon = service.Daemon(config)
+    task = asyncio.create_task(daemon.run())
+    try:
+        assert await _until(lambda: task.done() or started()), caplog.text
+        assert not task.done(), caplog.text
+        yield daemon
+    finally:
+        daemon.stop()
+        await asyncio.wait_for(task, timeout=30)
+
+
+def _healthz_while(tmp: Path, caplog: pytest.LogCaptureFixture,
+                   fault: Callable[[service.Daemon], Callable[[], None]]) -> list[httpx.Response]:
+    """/healthz of a running daemon before ``fault`` breaks it, while broken, and after the
+    undo function that ``fault`` returns has mended it."""
+    port = free_port()
+
+    async def scenario(config: Config) -> list[httpx.Response]:
+        async with _running(config, caplog) as daemon, \
+                httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=5) as client:
+            before = await client.get("/healthz")
+            undo = fault(daemon)
+            broken = await client.get("/healthz")
+            undo()
+            return [before, broken, await client.get("/healthz")]
+
+    with serve_newsroom() as site:
+        return asyncio.run(scenario(_config(tmp, site, port=port)))
+
+
+def test_daemon_healthz_is_503_when_the_scheduler_stops(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A daemon whose scheduler has shut down answers /healthz 503 saying so, and 200 once it runs again."""
+    def stop_scheduler(daemon: service.Daemon) -> Callable[[], None]:
+        daemon.scheduler.shutdown(wait=False)
+        return lambda: daemon.scheduler.start()  # run() pauses it on the way out, which a stopped one refuses
+
+    before, broken, after = _healthz_while(tmp_path, caplog, stop_scheduler)
+    assert before.status_code == 200 and after.status_code == 200
+    assert broken.status_code == 503 and broken.text == "unhealthy: the scheduler is not running\n"
+
+
+def test_daemon_healthz_is_503_when_the_database_does_not_answer(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A daemon whose database fails the health query answers /healthz 503 with SQLite's error,
+    and 200 once the database answers again."""
+    def run_sql(database: Path, sql: str) -> None:
+        with closing(sqlite3.connect(database)) as other:
+            other.execute(sql)
+
+    def break_database(daemon: service.Daemon) -> Callable[[], None]:
+        # Another connection takes away the table the health query reads: a real SQLite error.
+        database = daemon.config.database
+        run_sql(database, "ALTER TABLE sources RENAME TO sources_away")
+        return lambda: run_sql(database, "ALTER TABLE sources_away RENAME TO sources")
+
+    before, broken, after = _healthz_while(tmp_path, caplog, break_database)
+    assert before.status_code == 200 and after.status_code == 200
+    assert broken.status_code == 503
+    assert broken.text == "unhealthy: database does not answer: no such table: sources\n"
+
+
+def _listening_ports() -> set[int]:
+    """Local ports of the TCP sockets this process listens on, read from Linux's /proc."""
+    inodes = set()
+    for fd in Path("/proc/self/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:  # closed since the listing
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[len("socket:["):-1])
+    ports = set()
+    for table in (Path("/proc/net/tcp"), Path("/proc/net/tcp6")):
+        for line in table.read_text().splitlines()[1:] if table.exists() else []:
+            fields = line.split()
+            if fields[3] == "0A" and fields[9] in inodes:  # 0A: LISTEN
+                ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+    return ports
+
+
+async def _ports_while_running(config: Config, caplog: pytest.LogCaptureFixture) -> set[int]:
+    async with _running(config, caplog):
+        return _listening_ports()
+
+
+@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="reads listening sockets from Linux's /proc")
+def test_daemon_without_http_listens_on_nothing(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Without `http:` in the config the daemon opens no listening socket (with it, exactly its port)."""
+    port = free_port()
+    with serve_newsroom() as site:
+        idle = _listening_ports()
+        with_http = asyncio.run(_ports_while_running(_config(tmp_path, site, port=port), caplog))
+        without = asyncio.run(_ports_while_running(_config(tmp_path, site, port=None), caplog))
+    assert with_http - idle == {port}, "the probe sees the endpoint when there is one"
+    assert without == idle
+    assert caplog.text.count("http listening") == 1

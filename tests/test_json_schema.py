@@ -33,6 +33,12 @@ def test_shipped_schema_equals_the_generated_one(name: str) -> None:
     assert (REPO / "schema" / name).read_text() == dumps(SHIPPED[name]()), f"schema/{name} is stale; {REGENERATE}"
 
 
+def test_schema_command_prints_the_monitor_schema() -> None:
+    """`monitor schema` prints the shipped monitor.yaml schema."""
+    result = CliRunner().invoke(main, ["schema"])
+    assert result.exit_code == 0 and result.output == (REPO / "schema" / "monitor.schema.json").read_text()
+
+
 def test_schema_command_prints_the_watchlist_schema() -> None:
     """`monitor schema --watchlist` prints the shipped watch-list schema."""
     result = CliRunner().invoke(main, ["schema", "--watchlist"])

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from monitor.commands.progress import progress
 from monitor.commands.reading import config_option, load_or_exit, open_store, since_option
 
 
@@ -31,7 +32,7 @@ def backtest(watchlist_file: Path, config_path: Path | None, source_ids: tuple[s
     from monitor.errors import ConfigError
     from monitor.match import Matcher
     from monitor.service import watch_rule
-    from monitor.store_search import stored_items
+    from monitor.store_search import count_stored_items, stored_items
 
     config = load_or_exit(config_path)
     try:
@@ -41,16 +42,22 @@ def backtest(watchlist_file: Path, config_path: Path | None, source_ids: tuple[s
     matcher = Matcher([watch_rule(watchlist)], aliases=config.aliases)
     zone = ZoneInfo(config.timezone)
     store = open_store(config)
-    scanned = alerts = 0
+    scanned = 0
+    hits: list[str] = []  # printed after the bar, which would otherwise tear through them on a terminal
     try:
-        for item in stored_items(store.db, source_ids=source_ids, since=since):
-            scanned += 1
-            for found in matcher.match(source_id=item.source_id, title=item.title, body=item.main_text):
-                alerts += 1
-                when = (item.published or item.first_seen).astimezone(zone).strftime("%Y-%m-%d %H:%M")
-                click.echo(f"{when}  {item.source_id}  {item.title}\n  matched: {', '.join(found.terms)}\n"
-                           f"  {found.snippet}\n  {item.url}")
+        total = count_stored_items(store.db, source_ids=source_ids, since=since)
+        with progress(total, label="backtesting") as tick:
+            for item in stored_items(store.db, source_ids=source_ids, since=since):
+                scanned += 1
+                for found in matcher.match(source_id=item.source_id, title=item.title, body=item.main_text):
+                    when = (item.published or item.first_seen).astimezone(zone).strftime("%Y-%m-%d %H:%M")
+                    hits.append(f"{when}  {item.source_id}  {item.title}\n  matched: {', '.join(found.terms)}\n"
+                                f"  {found.snippet}\n  {item.url}")
+                tick(item)
     finally:
         store.close()
+    for hit in hits:
+        click.echo(hit)
+    alerts = len(hits)
     click.echo(f"{watchlist.name}: {alerts} alert{'s' if alerts != 1 else ''} in {scanned} stored "
                f"item{'s' if scanned != 1 else ''} (nothing sent)")
