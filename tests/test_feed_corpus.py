@@ -68,7 +68,7 @@ class TestKnownFeeds:
         ):
             path = CORPUS / relative
             if path.is_file():
-                with pytest.raises(SourceError, match="is not a feed"):
+                with pytest.raises(SourceError, match="not a feed"):
                     source.parse(path.read_bytes(), url="http://127.0.0.1/x")
 
     @pytest.mark.skipif(not CONGRESS.is_dir(), reason="congress corpus absent")

@@ -217,6 +217,18 @@ class TestFeed:
         with pytest.raises(SourceError, match="is not a feed \\(got HTML"):
             make_source("feed").parse(CASES["html"].body, url=ISPR)
 
+    def test_home_page_error_names_its_declared_feed(self) -> None:
+        """A home page given to kind feed fails with the feed URL its <head> declares, ready to paste."""
+        page = (b'<!DOCTYPE html><html><head><title>Desk</title>'
+                b'<link rel="alternate" type="application/rss+xml" title="Comments" href="/comments/feed/">'
+                b'<link rel="alternate" type="application/rss+xml" title="News" href="/feed/"></head>'
+                b'<body><a href="/story/1">Story</a></body></html>')
+        with pytest.raises(SourceError) as caught:
+            make_source("feed").parse(page, url="https://desk.example/")
+        assert str(caught.value) == ("https://desk.example/ is a web page, not a feed; it declares the feed "
+                                     "https://desk.example/feed/: set url: https://desk.example/feed/ "
+                                     "(or kind: html to read the page itself)")
+
     def test_external_entities_are_not_resolved(self, tmp_path: Path) -> None:
         """An XXE entity pointing at a local file is never expanded."""
         secret = tmp_path / "secret.txt"

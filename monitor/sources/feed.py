@@ -29,6 +29,7 @@ from monitor.sources.base import (
     plain_text,
 )
 from monitor.sources.dates import as_utc, iso_date, parse_date
+from monitor.sources.discover import discover
 from monitor.sources.feedfast import fast_entries
 
 _FEED_ROOTS = ("<rss", "<feed", "<rdf:rdf", "<rdf", "<channel")
@@ -84,7 +85,7 @@ def _parse_xml_feed(body: bytes, *, url: str, content_type: str | None, head: st
         raise SourceError(f"{url} could not be read as a feed: {exc}") from exc
     raw_entries: list[Mapping[str, Any]] = list(result.get("entries", []))
     if not result.get("version") and not raw_entries:
-        raise SourceError(f"{url} is not a feed (got {_describe(head)})")
+        raise _not_a_feed(body, url=url, content_type=content_type, head=head)
     warnings: list[str] = []
     # Why NonXMLContentType is ignored: servers label feeds text/html; we judge the body.
     bozo = result.get("bozo_exception")
@@ -263,6 +264,20 @@ def _listing(entries: Iterable[Entry | None], *, url: str, warnings: list[str],
     if skipped:
         warnings.append(f"{url}: skipped {skipped} item(s) without an http(s) link")
     return Listing(entries=tuple(kept), warnings=tuple(warnings), next_url=next_url)
+
+
+def _not_a_feed(body: bytes, *, url: str, content_type: str | None, head: str) -> SourceError:
+    """The error for a web page given as a feed, naming the feed the page declares if any.
+
+    Why not follow it: the page's validators would then decide whether the feed is read,
+    and an unchanged home page would hide new items. Users paste the address they know;
+    the error hands them the one to configure."""
+    if looks_like_html(head):
+        feeds = [offer.url for offer in discover(body, url=url, content_type=content_type) if offer.kind == "feed"]
+        if feeds:
+            return SourceError(f"{url} is a web page, not a feed; it declares the feed {feeds[0]}: "
+                               f"set url: {feeds[0]} (or kind: html to read the page itself)")
+    return SourceError(f"{url} is not a feed (got {_describe(head)})")
 
 
 def _describe(head: str) -> str:
