@@ -25,7 +25,7 @@ from monitor.fetch import Fetcher
 from monitor.match import Matcher
 from monitor.models import Article, Entry, Match
 from monitor.redact import redact
-from monitor.store import NewItem, SourceState, Store, backoff_delay, utcnow
+from monitor.store import BACKOFF_CAP, NewItem, SourceState, Store, backoff_delay, utcnow
 from monitor.store_stories import DEFAULT_WINDOW as DEFAULT_STORY_WINDOW
 from monitor.stories import fingerprint
 from monitor.urls import canonical_url
@@ -111,7 +111,11 @@ class Poller:
         delay = backoff_delay(state.consecutive_failures + 1, interval=interval)
         delay = delay * random.uniform(0.9, 1.1) - interval / 2
         if isinstance(exc, BadStatus) and exc.retry_after:
-            delay = max(delay, timedelta(seconds=exc.retry_after))
+            # Clamped before it becomes a timedelta: a hostile Retry-After (1e12 s, or digits
+            # that parse to inf) would overflow and escape a poll, and an honest one of a year
+            # would silence the source for a year; the backoff cap is as long as we ever wait.
+            honoured = min(exc.retry_after, max(BACKOFF_CAP, interval).total_seconds())
+            delay = max(delay, timedelta(seconds=honoured))
         retry_at = now + delay if delay > timedelta(0) else None
         self.store.record_failure(source.id, url=source.url, error=reason, now=now, retry_at=retry_at)
         return PollResult(source_id=source.id, status="error", error=reason)

@@ -1,7 +1,8 @@
 """Values the config took from ``${ENV}``: kept out of everything we write.
 
 ``load_config`` registers each substituted value with the name it came from; ``redact``
-puts ``${NAME}`` back in their place. Errors that quote a URL (``FetchError``), the
+puts ``${NAME}`` back in their place, in the value's percent-encoded forms too, since an
+error quoting a URL quotes it as the HTTP library encoded it. Errors that quote a URL (``FetchError``), the
 reasons stored for a failed poll, and every log line (through ``RedactingFormatter``,
 tracebacks included) pass through it, so a token in a source URL or a password in a
 channel URL never reaches a log, the database, a health notice or the terminal.
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from urllib.parse import quote, quote_plus
 
 MIN_LENGTH = 4  # shorter values (a port, "true") are not secrets, and replacing them would garble text
 
@@ -18,8 +20,22 @@ _known: dict[str, str] = {}
 
 
 def remember(values: Mapping[str, str]) -> None:
-    """Register substituted values (value -> variable name) for the rest of the process."""
-    _known.update({value: name for value, name in values.items() if len(value) >= MIN_LENGTH})
+    """Register substituted values (value -> variable name) for the rest of the process,
+    each also in the percent-encoded forms a URL library may quote it in."""
+    for value, name in values.items():
+        if len(value) >= MIN_LENGTH:
+            _known.update(dict.fromkeys(_encodings(value), name))
+
+
+# What RFC 3986 lets stand unencoded in a path or query: httpx keeps these as they are
+# (``a b@c/d`` in a query becomes ``a%20b@c/d``), and yarl also writes a space as ``+``.
+_URL_SAFE = "!$&'()*,;=:@/?~"
+
+
+def _encodings(value: str) -> set[str]:
+    """``value`` as written raw and as httpx, yarl and urllib may have percent-encoded it."""
+    return {value, quote(value, safe=""), quote(value), quote_plus(value), quote(value, safe=_URL_SAFE),
+            quote_plus(value, safe=_URL_SAFE)}
 
 
 def redact(text: str) -> str:

@@ -3,7 +3,8 @@
     /page               200 with a small HTML body
     /hang               reads the request, never answers
     /drip               headers, then one body byte every half second
-    /status/<code>      that status; 503 adds Retry-After: 120
+    /status/<code>      that status; 503 adds Retry-After: 120, 429 Retry-After: 60;
+                        ``?retry-after=<value>`` sends that value instead (``none``: no header)
     /reset              reads the request, then resets the connection (RST)
     /close              reads the request, then closes without answering
     /truncated          Content-Length: 1000, sends 10 bytes, closes
@@ -141,9 +142,14 @@ def _drip(h: _Handler, target: str) -> None:
         h.request.sendall(b"x")
 
 
+_RETRY_AFTER = {503: "120", 429: "60"}
+
+
 def _status(h: _Handler, target: str) -> None:
-    code = int(urlsplit(target).path.rsplit("/", 1)[1])
-    h.send(code, b"error page", {"Retry-After": "120"} if code == 503 else None)
+    parts = urlsplit(target)
+    code = int(parts.path.rsplit("/", 1)[1])
+    retry_after = parse_qs(parts.query).get("retry-after", [_RETRY_AFTER.get(code, "none")])[0]
+    h.send(code, b"error page", None if retry_after == "none" else {"Retry-After": retry_after})
 
 
 def _reset(h: _Handler, target: str) -> None:

@@ -28,6 +28,7 @@ class Page:
     content_type: str = "text/html; charset=utf-8"
     status: int = 200
     last_modified: float = 0.0
+    delay: float = 0.0  # seconds to wait before answering: a slow publisher
 
 
 @dataclass
@@ -44,10 +45,10 @@ class Newsroom:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def publish(self, path: str, body: bytes | str, content_type: str = "text/html; charset=utf-8",
-                status: int = 200) -> str:
+                status: int = 200, delay: float = 0.0) -> str:
         data = body.encode("utf-8") if isinstance(body, str) else body
         with self.lock:
-            self.pages[path] = Page(data, content_type, status, last_modified=_next_stamp(self.pages))
+            self.pages[path] = Page(data, content_type, status, last_modified=_next_stamp(self.pages), delay=delay)
         return self.base_url + path
 
     def url(self, path: str) -> str:
@@ -79,6 +80,7 @@ def _make_handler(site: Newsroom) -> type[BaseHTTPRequestHandler]:
             if page is None:
                 self._answer(404, b"not found", "text/plain")
                 return
+            time.sleep(page.delay)
             etag = '"' + hashlib.sha1(page.body).hexdigest() + '"'
             last_modified = formatdate(page.last_modified, usegmt=True)
             if page.status == 200 and (

@@ -14,7 +14,7 @@ from monitor.fetch import Fetcher
 from monitor.match import Matcher
 from monitor.pipeline import Poller, PollResult
 from monitor.service import STAGGER_WINDOW, first_polls
-from monitor.store import Store
+from monitor.store import BACKOFF_CAP, Store
 from tests.faultserver import FaultServer, serve_faults
 from tests.newsroom_pages import rss_feed, when
 from tests.servers import serve_newsroom
@@ -102,6 +102,39 @@ def test_retry_after_is_honoured_over_a_shorter_backoff(store: Store, faults: Fa
     assert len(faults.headers) == asked
     clock.now = wait + timedelta(seconds=1)
     assert poll(store, clock, limited)[0].status == "error"
+    assert len(faults.headers) == asked + 1
+
+
+def test_retry_after_of_a_429_is_honoured(store: Store, faults: FaultServer) -> None:
+    """A 429 with Retry-After: 60 keeps a one-minute source away for the minute, past its ~30 s backoff."""
+    clock = Clock()
+    limited = source("limited", faults.url("/status/429"), every=timedelta(minutes=1))
+    assert (poll(store, clock, limited)[0].error or "").startswith("HTTP 429")
+    wait = retry_at(store, "limited")
+    assert wait is not None and wait >= START + timedelta(seconds=60)
+
+
+@pytest.mark.parametrize("seconds", ["1000000000000", "1" * 400], ids=["1e12", "inf"])
+def test_a_hostile_retry_after_is_recorded_as_an_error_not_raised(
+        store: Store, faults: FaultServer, seconds: str) -> None:
+    """A Retry-After too large for a date (1e12 s, or digits that parse to infinity) is clamped to the backoff cap."""
+    clock = Clock()
+    hostile = source("hostile", faults.url(f"/status/503?retry-after={seconds}"))
+    [result] = poll(store, clock, hostile)
+    assert result.status == "error" and (result.error or "").startswith("HTTP 503")
+    assert store.source_state("hostile").consecutive_failures == 1
+    assert retry_at(store, "hostile") == START + BACKOFF_CAP
+
+
+def test_a_retry_after_of_a_year_waits_no_longer_than_the_backoff_cap(store: Store, faults: FaultServer) -> None:
+    """A publisher asking for a year's silence is asked again after the backoff cap, not in a year."""
+    clock = Clock()
+    sulky = source("sulky", faults.url(f"/status/503?retry-after={365 * 24 * 3600}"))
+    poll(store, clock, sulky)
+    assert retry_at(store, "sulky") == START + BACKOFF_CAP
+    clock.now = START + BACKOFF_CAP + timedelta(seconds=1)
+    asked = len(faults.headers)
+    assert poll(store, clock, sulky)[0].status == "error"
     assert len(faults.headers) == asked + 1
 
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -120,3 +122,61 @@ def test_watchlist_edit_applies_without_restart_and_bad_edit_keeps_last_good(
     finally:
         assert daemon.stop() == 0
     assert hook.received[0]["title"] == "[desk] Army chief visits"
+
+
+def scheduled_gap(database: Path, source_id: str) -> timedelta:
+    """How long after its last poll the daemon has scheduled a source's next one."""
+    db = sqlite3.connect(database)
+    try:
+        last, following = db.execute("SELECT last_poll_at, next_poll_at FROM sources WHERE id = ?",
+                                     [source_id]).fetchone()
+    finally:
+        db.close()
+    return datetime.fromisoformat(following) - datetime.fromisoformat(last)
+
+
+def test_config_saved_by_rename_adds_removes_and_reschedules_sources_live(
+        tmp_path: Path, newsroom: tuple[Newsroom, WebhookReceiver]) -> None:
+    """A config replaced by rename starts an added source, stops a removed one, reschedules a retimed
+    one and leaves an unchanged one polling."""
+    site, hook = newsroom
+    for name in ("keep", "gone", "retimed", "fresh"):
+        site.publish(f"/{name}.xml", rss_feed(base=site.base_url, items=[
+            (f"/news/{name}", f"{name} story", "Nothing to see.", when(20))]), "application/rss+xml")
+    config = write_config(tmp_path, site, hook)
+
+    def save(sources: dict[str, str]) -> None:
+        listed = "".join(f'  - {{id: {name}, url: "{site.url(f"/{name}.xml")}", every: {every}}}\n'
+                         for name, every in sources.items())
+        text = config.read_text().split("sources:\n")[0] + "sources:\n" + listed + 'watchlists: ["watchlists/*.yaml"]\n'
+        draft = tmp_path / ".monitor.yaml.tmp"
+        draft.write_text(text)
+        os.replace(draft, config)  # as editors save: the watched file is a new inode
+
+    def polls(name: str) -> int:
+        return len(site.hits(f"/{name}.xml"))
+
+    save({"keep": "1s", "gone": "1s", "retimed": "1s"})
+    daemon = Daemon(config, tmp_path / "daemon.log")
+    try:
+        assert wait_for(lambda: min(polls("keep"), polls("gone"), polls("retimed")) >= 2), daemon.output()
+        assert polls("fresh") == 0
+        save({"keep": "1s", "retimed": "5s", "fresh": "1s"})
+        assert wait_for(lambda: "reload applied" in daemon.output()), daemon.output()
+        log = daemon.output()
+        assert "reload: source=gone removed" in log and "reload: source=fresh added" in log, log
+        assert "reload: source=retimed rescheduled" in log and "source=keep rescheduled" not in log, log
+
+        kept, retimed = polls("keep"), polls("retimed")
+        # A poll of `gone` already in flight at the reload may still finish; two of `keep` later, none may start.
+        assert wait_for(lambda: polls("keep") >= kept + 2), daemon.output()
+        gone = polls("gone")
+        assert wait_for(lambda: polls("fresh") >= 2 and polls("keep") >= kept + 5
+                        and polls("retimed") >= retimed + 1), daemon.output()
+        assert polls("gone") == gone
+        # Its schedule, not its speed: after a post-reload poll the next one is due ~5 s on
+        # (stored to the second, after the poll ran), where it was 1 s before.
+        assert wait_for(lambda: timedelta(seconds=3) <= scheduled_gap(tmp_path / "monitor.db", "retimed")
+                        <= timedelta(seconds=6)), scheduled_gap(tmp_path / "monitor.db", "retimed")
+    finally:
+        assert daemon.stop() == 0

@@ -57,6 +57,14 @@ class Desk:
         self.clock.now += timedelta(hours=hours)
         asyncio.run(self.deliverer().drain())
 
+    def tally(self) -> dict[str, tuple[int, int, int, int]]:
+        """channel -> (received by its server, sent, failed, still queued) in the outbox."""
+        counts: dict[tuple[str, str], int] = {(c, s): n for c, s, n in self.store.db.execute(
+            "SELECT channel, status, COUNT(*) FROM outbox GROUP BY channel, status")}
+        received = {"chat": len(self.hook.received), "other": len(self.other_titles())}
+        return {channel: (received[channel], counts.get((channel, "sent"), 0), counts.get((channel, "failed"), 0),
+                          counts.get((channel, "queued"), 0)) for channel in ("chat", "other")}
+
     def chat_titles(self) -> list[str]:
         return [_story(str(p["title"])) for p in self.hook.received]
 
@@ -86,25 +94,44 @@ def queue_stories(store: Store, clock: Clock) -> None:
         asyncio.run(poll())
 
 
+Tally = dict[str, dict[str, tuple[int, int, int, int]]]
+
+
+@pytest.fixture(scope="module")
+def tally() -> Iterator[Tally]:
+    """test -> channel -> counts at its end, printed as a table (``pytest -s``) once all ran."""
+    table: Tally = {}
+    yield table
+    width = max((len(name) for name in table), default=4)
+    print(f"\n{'test':<{width}}  channel  received  sent  failed  queued")
+    for name, channels in table.items():
+        for channel, (received, sent, failed, queued) in channels.items():
+            print(f"{name:<{width}}  {channel:<7}  {received:>8}  {sent:>4}  {failed:>6}  {queued:>6}")
+
+
 @pytest.fixture
-def desk(tmp_path: Path) -> Iterator[Desk]:
+def desk(tmp_path: Path, tally: Tally, request: pytest.FixtureRequest) -> Iterator[Desk]:
     """The other channel is a second webhook."""
     store = Store(tmp_path / "monitor.db")
     clock = Clock()
     queue_stories(store, clock)
     with serve_webhook() as hook, serve_webhook() as other:
-        yield Desk(store=store, hook=hook, other=other, clock=clock)
+        desk = Desk(store=store, hook=hook, other=other, clock=clock)
+        yield desk
+        tally[request.node.name] = desk.tally()
     store.close()
 
 
 @pytest.fixture
-def mail_desk(tmp_path: Path) -> Iterator[Desk]:
+def mail_desk(tmp_path: Path, tally: Tally, request: pytest.FixtureRequest) -> Iterator[Desk]:
     """The other channel is email through a real SMTP server."""
     store = Store(tmp_path / "monitor.db")
     clock = Clock()
     queue_stories(store, clock)
     with serve_webhook() as hook, serve_smtp() as mail:
-        yield Desk(store=store, hook=hook, other=mail, clock=clock)
+        desk = Desk(store=store, hook=hook, other=mail, clock=clock)
+        yield desk
+        tally[request.node.name] = desk.tally()
     store.close()
 
 

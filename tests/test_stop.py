@@ -12,6 +12,8 @@ import pytest
 from monitor.config import load_config
 from monitor.service import Daemon as ServiceDaemon
 from tests.faultserver import serve_faults
+from tests.newsroom_pages import FILLER, article_page, rss_feed, when
+from tests.servers import serve_newsroom, serve_webhook
 from tests.test_daemon import Daemon, wait_for
 
 pytestmark = pytest.mark.slow
@@ -45,6 +47,39 @@ channels: {{console: "console://"}}
     finally:
         conn.close()
     assert "no complete response within 3s" in error
+
+
+def test_sigterm_delivers_an_alert_matched_by_an_inflight_poll_and_starts_no_poll(tmp_path: Path) -> None:
+    """An alert a poll in flight at SIGTERM matches reaches the webhook before exit, and after
+    "daemon stopping" the log shows only the polls that were already running."""
+    with serve_faults(b"") as faults, serve_newsroom() as site, serve_webhook() as hook:
+        site.publish("/news/talks", article_page(title="Talks held", paragraphs=[
+            FILLER, "ISAF commanders met their counterparts.", FILLER]), delay=2.0)
+        site.publish("/feed.xml", rss_feed(base=site.base_url, items=[
+            ("/news/talks", "Talks held", "Read more.", when(20))]), "application/rss+xml")
+        config = tmp_path / "monitor.yaml"
+        config.write_text(f"""
+database: monitor.db
+defaults: {{every: 2s, timeout: 3s}}
+sources:
+  - {{id: slow, url: "{faults.url('/hang')}", kind: feed}}
+  - {{id: news, url: "{site.url('/feed.xml')}", backfill: true}}
+watchlists: [{{name: desk, keywords: [ISAF], notify: [chat]}}]
+channels: {{chat: "{hook.apprise_url}"}}
+""")
+        daemon = Daemon(config, tmp_path / "daemon.log")
+        # The feed answered: the news poll now waits 2 s for its article while slow hangs.
+        assert wait_for(lambda: bool(site.hits("/feed.xml")) and bool(faults.headers)), daemon.output()
+        assert not hook.received
+        code = daemon.stop()
+    output = daemon.output()
+    assert code == 0, output
+    assert [body["title"] for body in hook.received] == ["[desk] Talks held"], output
+    stopping = output.find("daemon stopping")
+    assert stopping != -1, output
+    after = [line for line in output[stopping:].splitlines() if "poll source=" in line]
+    assert sorted(line.split("poll source=")[1].split()[0] for line in after) == ["news", "slow"], output
+    assert "delivery channel=chat" in output[stopping:], output
 
 
 def test_a_poll_outliving_the_stop_deadline_is_cancelled_cleanly(tmp_path: Path,
