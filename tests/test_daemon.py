@@ -90,14 +90,14 @@ def test_daemon_alerts_within_a_poll_and_never_repeats_after_restart(
                        ("old", "Old story", "Nothing to see.")])
         assert wait_for(lambda: len(hook.received) == 1), daemon.output()
     finally:
-        assert daemon.stop() == 0
+        assert daemon.stop() == 0, daemon.output()
     assert "daemon stopped" in daemon.output()
 
     again = Daemon(config, tmp_path / "daemon2.log")
     try:
         assert wait_for(lambda: again.output().count("poll source=desknews") >= 3), again.output()
     finally:
-        assert again.stop() == 0
+        assert again.stop() == 0, again.output()
     assert len(hook.received) == 1
 
 
@@ -120,7 +120,7 @@ def test_watchlist_edit_applies_without_restart_and_bad_edit_keeps_last_good(
                        ("old", "Old story", "Nothing to see.")])
         assert wait_for(lambda: len(hook.received) == 1), daemon.output()
     finally:
-        assert daemon.stop() == 0
+        assert daemon.stop() == 0, daemon.output()
     assert hook.received[0]["title"] == "[desk] Army chief visits"
 
 
@@ -179,4 +179,4 @@ def test_config_saved_by_rename_adds_removes_and_reschedules_sources_live(
         assert wait_for(lambda: timedelta(seconds=3) <= scheduled_gap(tmp_path / "monitor.db", "retimed")
                         <= timedelta(seconds=6)), scheduled_gap(tmp_path / "monitor.db", "retimed")
     finally:
-        assert daemon.stop() == 0
+        assert daemon.stop() == 0, daemon.output()
