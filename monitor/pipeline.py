@@ -150,7 +150,7 @@ class Poller:
             items = list(await asyncio.gather(*(self._process(source, c) for c in candidates)))
         self.store.commit_poll(source.id, url=source.url, items=items, now=self.clock(),
                                etag=response.etag, last_modified=response.last_modified,
-                               body_hash=body_hash, warnings=listing.warnings,
+                               body_hash=body_hash, warnings=[redact(w) for w in listing.warnings],
                                baseline=state.baseline_at is None, story_window=self.story_window)
         matched = sum(1 for item in items if item.matches)
         return PollResult(source_id=source.id, status="baseline" if baseline else "ok",

@@ -11,6 +11,7 @@ channel URL never reaches a log, the database, a health notice or the terminal.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from urllib.parse import quote, quote_plus
 
@@ -32,10 +33,34 @@ def remember(values: Mapping[str, str]) -> None:
 _URL_SAFE = "!$&'()*,;=:@/?~"
 
 
+_PERCENT = re.compile(r"%[0-9A-Fa-f]{2}")
+
+
 def _encodings(value: str) -> set[str]:
-    """``value`` as written raw and as httpx, yarl and urllib may have percent-encoded it."""
-    return {value, quote(value, safe=""), quote(value), quote_plus(value), quote(value, safe=_URL_SAFE),
-            quote_plus(value, safe=_URL_SAFE)}
+    """``value`` as written raw and as httpx, yarl and urllib may have percent-encoded it,
+    with the escapes in either case (yarl writes ``%EF``, urllib ``%ef`` is legal too)."""
+    forms = {value, quote(value, safe=""), quote(value), quote_plus(value), quote(value, safe=_URL_SAFE),
+             quote_plus(value, safe=_URL_SAFE)} | _as_written_by_libraries(value)
+    return forms | {_PERCENT.sub(lambda m: m.group().upper(), f) for f in forms} \
+        | {_PERCENT.sub(lambda m: m.group().lower(), f) for f in forms}
+
+
+def _as_written_by_libraries(value: str) -> set[str]:
+    """The value in a path and in a query as the two HTTP stacks we use write them: each
+    library has its own set of characters it leaves alone, and no quote() call matches all."""
+    import httpx  # here, not at the top: the config loader imports this module, the CLI's --help must stay light
+    import yarl
+
+    written: set[str] = set()
+    for make in (httpx.URL, yarl.URL):
+        for prefix in ("http://h/?q=", "http://h/p/"):
+            try:
+                url = str(make(prefix + value))
+            except (ValueError, TypeError, httpx.InvalidURL):
+                continue
+            if url.startswith(prefix):
+                written.add(url[len(prefix):])
+    return written
 
 
 def redact(text: str) -> str:

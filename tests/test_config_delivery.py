@@ -101,3 +101,10 @@ def test_a_template_that_reaches_for_internals_is_rejected(tmp_path: Path) -> No
     """The sandbox refuses attribute access to Python internals, at load time."""
     [problem] = problems(tmp_path, CONFIG.replace("{{ source }}", "{{ title.__class__.__mro__ }}"))
     assert "unsafe" in problem
+
+
+def test_a_template_that_raises_at_load_is_a_config_error(tmp_path: Path) -> None:
+    """A template whose sample rendering raises a plain Python error is a FILE:LINE problem, not a crash."""
+    [problem] = problems(tmp_path, CONFIG.replace("{{ source }}", '{{ "{a}".format() }}'))
+    assert problem.startswith("monitor.yaml:19: watchlists[0].template: is not a usable template: rendering it "
+                              "raised KeyError")

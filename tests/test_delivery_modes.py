@@ -255,15 +255,18 @@ def test_a_reloaded_deliverer_keeps_the_rate_limit_window(store: Store, hook: We
     assert len(hook.received) == 5
 
 
+@pytest.mark.parametrize("template", [
+    "{% if also_at %}{{ also_at[1] }}{% endif %}",  # UndefinedError: the sample has no also_at
+    '{% if also_at %}{{ "{a}".format() }}{% endif %}',  # KeyError from str.format, not a TemplateError
+])
 def test_a_template_failing_on_a_real_alert_falls_back_to_the_built_in_layout(
-        store: Store, hook: WebhookReceiver, caplog: pytest.LogCaptureFixture) -> None:
+        store: Store, hook: WebhookReceiver, caplog: pytest.LogCaptureFixture, template: str) -> None:
     """A template that passed the load check but fails on an alert's values still lets the alert go out."""
     clock = Clock(START)
     original = item(1)
     commit(store, [original], START)
     copy = NewItem(**{**original.__dict__, "url": "https://app.example/1", "source_id": "app", "content_hash": "c"})
     commit(store, [copy], START + timedelta(minutes=5))
-    template = "{% if also_at %}{{ also_at[1] }}{% endif %}"
     assert template_problem(template) is None
     drain(deliverer(store, hook, clock, templates={"desk": template}))
     [message] = hook.received
@@ -298,7 +301,8 @@ def test_a_rate_limit_counts_every_part_of_a_long_message(store: Store, hook: We
 
 def test_a_digest_lists_a_story_once_when_its_items_matched_different_watch_lists(
         store: Store, hook: WebhookReceiver) -> None:
-    """Two items of one story, each matched by another watch list, are one story in the digest, with both reasons."""
+    """Two items of one story, each matched by another watch list, are one story in the digest, with both
+    reasons and both items' URLs."""
     clock = Clock(START)
     daily = DeliveryMode(digest=DigestSchedule(every=timedelta(days=1), at=time(8, 0)))
     d = deliverer(store, hook, clock, modes={("desk", "chat"): daily, ("border", "chat"): daily})
@@ -314,4 +318,5 @@ def test_a_digest_lists_a_story_once_when_its_items_matched_different_watch_list
     assert "digest: 1 story" in str(digest["title"])
     body = str(digest["message"])
     assert "desk: Kayani, DESK" in body and "border: Kayani, BORDER" in body and "Also at: APP" in body
+    assert "https://example.org/ispr/1" in body and "border matched https://example.org/app/1" in body
     assert store.outbox_counts() == {"sent": 2}

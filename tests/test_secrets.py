@@ -73,6 +73,7 @@ sources:
   - {{id: refused, url: "http://127.0.0.1:{free_port()}/feed?key=${{PM_FEED_KEY}}"}}
   - {{id: notfeed, url: "{faults.url('/page')}?key=${{PM_FEED_KEY}}", kind: feed}}
   - {{id: looping, url: "{faults.url('/loop/a')}?key=${{PM_FEED_KEY}}"}}
+  - {{id: sloppy, url: "{faults.url('/bad-utf8')}?key=${{PM_FEED_KEY}}"}}
 watchlists: ["watchlists/*.yaml"]
 """)
         yield Setup(tmp=tmp_path, config=config, hook=hook, mail=mail)
@@ -122,11 +123,17 @@ def test_no_secret_in_any_output_of_any_command(setup: Setup, monkeypatch: pytes
         outputs[f"validate-invalid-{name}"] = out = done.stdout + done.stderr
         assert done.returncode == 2 and shown in out, out
 
+    # A malformed feed's warning quotes its URL; status shows warnings.
+    for name, args in {"status": ["status"], "status-json": ["status", "--json"]}.items():
+        done = setup.monitor(*args)
+        outputs[name] = done.stdout + done.stderr
+    assert "sloppy" in outputs["status"] and "not well-formed" in outputs["status"], outputs["status"]
+
     for database in ("monitor.db", "run.db"):
         conn = sqlite3.connect(setup.tmp / database)
         try:
             outputs[f"{database} errors"] = "\n".join(str(row) for query in (
-                "SELECT last_error FROM sources", "SELECT last_error FROM outbox", "SELECT fetch_error FROM items",
+                "SELECT last_error, warnings FROM sources", "SELECT last_error FROM outbox", "SELECT fetch_error FROM items",
                 "SELECT message, last_error FROM health_events") for row in conn.execute(query))
         finally:
             conn.close()
@@ -143,3 +150,13 @@ def test_percent_encoded_forms_of_a_secret_are_redacted() -> None:
         f"GET {httpx.URL(url)} failed", f"GET {yarl.URL(url)} failed"]
     assert [m for m in messages if any(form in redact(m) for form in written_forms(value))] == []
     assert all("${PM_UNIT_SECRET}" in redact(m) for m in messages)
+
+
+@pytest.mark.parametrize("value", ["abcd+ef gh", "tok[en]|x y", "p\u00e4ss w0rd", "50% off{now}"])
+def test_secrets_are_redacted_as_the_http_libraries_write_them(value: str) -> None:
+    """Whatever characters a secret holds, the form httpx or yarl writes it in (path or query) is redacted."""
+    remember({value: "PM_ODD_SECRET"})
+    for make in (httpx.URL, yarl.URL):
+        for url in (f"http://127.0.0.1:9/feed?key={value}", f"http://127.0.0.1:9/{value}/feed"):
+            written = str(make(url))
+            assert redact(f"GET {written} failed").count("${PM_ODD_SECRET}") == 1, written

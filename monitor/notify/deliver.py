@@ -32,7 +32,6 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import apprise
-from jinja2 import TemplateError
 
 import monitor.notify.console  # noqa: F401 - registers console://
 from monitor.notify.modes import IMMEDIATE, DeliveryMode
@@ -46,8 +45,6 @@ log = logging.getLogger(__name__)
 
 SEND_TIMEOUT = 30.0
 QUERY_LIMIT = 20000  # held digest rows must not hide due rows behind a small LIMIT
-# What a template that passed the load check can still raise on a real alert's values.
-_TEMPLATE_ERRORS = (TemplateError, TypeError, ValueError, ArithmeticError)
 
 
 def retry_delay(attempts: int) -> timedelta:
@@ -188,7 +185,19 @@ class Deliverer:
             by_channel: dict[str, list[OutboxRow]] = defaultdict(list)
             for row in due:
                 by_channel[row.channel].append(row)
-            reports = await asyncio.gather(*(self._drain_channel(name, rows) for name, rows in by_channel.items()))
+            # return_exceptions: the lock must outlive every channel's sends, or the next drain
+            # could pick up rows still being sent; and one channel's fault is not another's.
+            outcomes = await asyncio.gather(*(self._drain_channel(name, rows) for name, rows in by_channel.items()),
+                                            return_exceptions=True)
+        reports: list[DeliveryReport] = []
+        for name, outcome in zip(by_channel, outcomes, strict=True):
+            if isinstance(outcome, DeliveryReport):
+                reports.append(outcome)
+            elif isinstance(outcome, Exception):
+                log.error("delivery channel=%s status=error reason=%s", name, type(outcome).__name__,
+                          exc_info=outcome)
+            else:
+                raise outcome
         return DeliveryReport(sent=sum(r.sent for r in reports), retrying=sum(r.retrying for r in reports),
                               failed=sum(r.failed for r in reports))
 
@@ -289,10 +298,10 @@ class Deliverer:
             if template is not None:
                 try:
                     return render_template(alerts[0], template, timezone=self.timezone)
-                except _TEMPLATE_ERRORS as exc:
+                except Exception as exc:  # noqa: BLE001 - a user's template is foreign code
                     # The load check renders sample values only; a real alert can still take a
-                    # branch that fails (an index past the end of also_at). An alert in the
-                    # built-in layout beats a channel queue stuck behind it forever.
+                    # branch that fails (an index past the end of also_at, a str.format KeyError):
+                    # an alert in the built-in layout beats a channel queue stuck behind it forever.
                     log.warning("template watchlist=%s status=failed reason=%r fallback=built-in",
                                 alerts[0].watchlist, _template_reason(exc))
             return render(alerts[0], timezone=self.timezone)
@@ -325,7 +334,8 @@ class Deliverer:
                 title=first.title, source_name=own, published=first.published, first_seen=first.first_seen,
                 watchlist=first.watchlist, terms=first.terms, snippet=first.snippet, snippets=first.snippets,
                 url=first.url,
-                also=tuple(Reason(watchlist=r.watchlist, terms=r.terms, snippet=r.snippet, snippets=r.snippets)
+                also=tuple(Reason(watchlist=r.watchlist, terms=r.terms, snippet=r.snippet, snippets=r.snippets,
+                                  url=r.url if r.item_id != first.item_id else "")
                            for r in reasons.values()),
                 also_at=tuple(names)))
         return alerts

@@ -31,6 +31,7 @@ class Reason:
     terms: tuple[str, ...]
     snippet: str
     snippets: tuple[Snippet, ...] = ()
+    url: str = ""  # the item it fired on, when a digest folds another item of the story into this one
 
     @property
     def shown(self) -> tuple[Snippet, ...]:
@@ -163,6 +164,7 @@ def render_digest(alerts: Sequence[Alert], *, timezone: ZoneInfo, since: datetim
         when = when_text(alert.published, alert.first_seen, timezone)
         why = "; ".join(f"{r.watchlist}: {', '.join(r.terms)}" for r in alert.reasons)
         lines = [f"{alert.source_name}, {when}", why]
+        lines += [f"{r.watchlist} matched {r.url}" for r in alert.also if r.url and r.url != alert.url]
         if alert.also_at:
             lines.append(f"Also at: {', '.join(alert.also_at)}")
         text.append(f"- {title}\n  " + "\n  ".join(lines) + f"\n  {alert.url}")

@@ -65,6 +65,9 @@ def template_problem(source: str) -> str | None:
         line = f" on its line {lineno}" if lineno else ""
         return (f"is not a usable template{line}: {exc.message or type(exc).__name__} "
                 f"(expected Jinja2 using only: {', '.join(VARIABLES)})")
+    except Exception as exc:  # noqa: BLE001 - the template is foreign code: any fault is its problem
+        return (f"is not a usable template: rendering it raised {type(exc).__name__}: {exc} "
+                f"(expected Jinja2 using only: {', '.join(VARIABLES)})")
     return None
 
 
