@@ -133,7 +133,8 @@ def test_no_secret_in_any_output_of_any_command(setup: Setup, monkeypatch: pytes
         conn = sqlite3.connect(setup.tmp / database)
         try:
             outputs[f"{database} errors"] = "\n".join(str(row) for query in (
-                "SELECT last_error, warnings FROM sources", "SELECT last_error FROM outbox", "SELECT fetch_error FROM items",
+                "SELECT last_error, warnings FROM sources", "SELECT last_error FROM outbox",
+                "SELECT fetch_error FROM items",
                 "SELECT message, last_error FROM health_events") for row in conn.execute(query))
         finally:
             conn.close()
