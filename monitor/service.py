@@ -6,8 +6,8 @@ import asyncio
 import logging
 import signal
 import time
-from collections.abc import Callable, Sequence
-from contextlib import AsyncExitStack
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AsyncExitStack, contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -116,8 +116,8 @@ async def poll_once(config: Config, source_ids: Sequence[str] = (),
 
 
 class Daemon:
-    """`monitor run`. Stops on SIGTERM/SIGINT: no new polls, in-flight ones get a deadline,
-    the outbox is drained once more, the database closed."""
+    """`monitor run`. Stops on SIGTERM/SIGINT: no new polls, in-flight polls and delivery runs
+    get a deadline, the outbox is drained once more, the database closed."""
 
     def __init__(self, config: Config, *, stop_deadline: float = STOP_DEADLINE) -> None:
         self.config = config
@@ -161,12 +161,15 @@ class Daemon:
                      len(self.config.sources), len(self.config.watchlists), self.config.database.name)
             await self._stop.wait()
             log.info("daemon stopping")
-            # Pause first: APScheduler's shutdown cancels running jobs at once, and polls
-            # in flight deserve stop_deadline seconds to finish and commit.
+            # Pause first: APScheduler's shutdown cancels running jobs at once, and polls and
+            # delivery runs in flight deserve stop_deadline seconds to finish and commit.
             self.scheduler.pause()
             await self._finish_inflight()
             self.scheduler.shutdown(wait=False)
-            await self.runtime.deliverer.drain()
+            try:
+                await self.runtime.deliverer.drain()
+            except Exception:  # the one broad catch of the last delivery run: what did not go stays queued
+                log.exception("stop: the last delivery run failed; unsent alerts stay queued for the next start")
         log.info("daemon stopped")
 
     # -- jobs ------------------------------------------------------------------------
@@ -182,11 +185,19 @@ class Daemon:
             )
             self._signatures[source.id] = _signature(source)
 
-    async def _poll_job(self, source_id: str) -> None:
+    @contextmanager
+    def _inflight_job(self) -> Iterator[None]:
+        """Marks the running job as one that stop waits for (up to stop_deadline) before it closes anything."""
         task = asyncio.current_task()
         assert task is not None
         self._inflight.add(task)
         try:
+            yield
+        finally:
+            self._inflight.discard(task)
+
+    async def _poll_job(self, source_id: str) -> None:
+        with self._inflight_job():
             source = self.runtime.source(source_id)
             if source is None or self._stop.is_set():
                 return
@@ -197,8 +208,6 @@ class Daemon:
                 await self.runtime.deliverer.drain()
             if self.runtime.health.observe(source, result):
                 await self.runtime.health.drain()
-        finally:
-            self._inflight.discard(task)
 
     async def _beat(self) -> None:
         self._heartbeat = time.monotonic()
@@ -223,8 +232,13 @@ class Daemon:
         stack.push_async_callback(endpoint.close)
 
     async def _deliver(self) -> None:
-        await self.runtime.deliverer.drain()
-        await self.runtime.health.drain()
+        # Waited for, not left to the scheduler's shutdown: that cancels a job mid-send, apprise's
+        # thread posts anyway, and the row, still queued, went out a second time in the last drain.
+        with self._inflight_job():
+            if self._stop.is_set():
+                return  # run() drains once more on its way out
+            await self.runtime.deliverer.drain()
+            await self.runtime.health.drain()
 
     async def _finish_inflight(self) -> None:
         if not self._inflight:
@@ -233,12 +247,14 @@ class Daemon:
         for task in pending:
             task.cancel()
         if pending:
-            log.warning("stop: cancelled %d polls still running after %gs", len(pending), self.stop_deadline)
+            log.warning("stop: cancelled %d jobs still running after %gs", len(pending), self.stop_deadline)
             await asyncio.wait(pending, timeout=5)
 
     # -- hot reload ------------------------------------------------------------------
 
     async def _check_reload(self) -> None:
+        if self._stop.is_set():
+            return  # a job the scheduler started just before the pause: no new runtime under the last drain
         current = _mtimes(self.config)
         if current == self._mtimes:
             return

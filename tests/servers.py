@@ -36,11 +36,13 @@ class Newsroom:
     """A site whose pages tests publish and change while it runs.
 
     Every page carries an ETag (hash of its body) and a Last-Modified date, and answers a
-    matching conditional GET with 304. ``requests`` logs (method, path, status) in order.
+    matching conditional GET with 304. ``requests`` logs (method, path, status) in order as
+    they are answered; ``arrived`` logs each request's path as it comes in, before any delay.
     """
 
     pages: dict[str, Page] = field(default_factory=dict)
     requests: list[tuple[str, str, int]] = field(default_factory=list)
+    arrived: list[str] = field(default_factory=list)
     base_url: str = ""
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -76,6 +78,7 @@ def _make_handler(site: Newsroom) -> type[BaseHTTPRequestHandler]:
         def do_GET(self) -> None:  # noqa: N802 - stdlib name
             path = self.path.split("?", 1)[0] if self.path.split("?", 1)[0] in site.pages else self.path
             with site.lock:
+                site.arrived.append(path)
                 page = site.pages.get(path)
             if page is None:
                 self._answer(404, b"not found", "text/plain")

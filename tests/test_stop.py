@@ -11,6 +11,8 @@ import pytest
 
 from monitor.config import load_config
 from monitor.service import Daemon as ServiceDaemon
+from monitor.service import poll_once
+from monitor.store import Store, utcnow
 from tests.faultserver import serve_faults
 from tests.newsroom_pages import FILLER, article_page, rss_feed, when
 from tests.servers import serve_newsroom, serve_webhook
@@ -54,13 +56,13 @@ def test_sigterm_delivers_an_alert_matched_by_an_inflight_poll_and_starts_no_pol
     "daemon stopping" the log shows only the polls that were already running."""
     with serve_faults(b"") as faults, serve_newsroom() as site, serve_webhook() as hook:
         site.publish("/news/talks", article_page(title="Talks held", paragraphs=[
-            FILLER, "ISAF commanders met their counterparts.", FILLER]), delay=2.0)
+            FILLER, "ISAF commanders met their counterparts.", FILLER]), delay=5.0)
         site.publish("/feed.xml", rss_feed(base=site.base_url, items=[
             ("/news/talks", "Talks held", "Read more.", when(20))]), "application/rss+xml")
         config = tmp_path / "monitor.yaml"
         config.write_text(f"""
 database: monitor.db
-defaults: {{every: 2s, timeout: 3s}}
+defaults: {{every: 2s, timeout: 8s}}
 sources:
   - {{id: slow, url: "{faults.url('/hang')}", kind: feed}}
   - {{id: news, url: "{site.url('/feed.xml')}", backfill: true}}
@@ -68,8 +70,9 @@ watchlists: [{{name: desk, keywords: [ISAF], notify: [chat]}}]
 channels: {{chat: "{hook.apprise_url}"}}
 """)
         daemon = Daemon(config, tmp_path / "daemon.log")
-        # The feed answered: the news poll now waits 2 s for its article while slow hangs.
-        assert wait_for(lambda: bool(site.hits("/feed.xml")) and bool(faults.headers)), daemon.output()
+        # SIGTERM once the news poll asks for its article: it then has 5 s to answer, and
+        # slow (which started first) 8 s to time out, both well past the signal landing.
+        assert wait_for(lambda: "/news/talks" in site.arrived and bool(faults.headers)), daemon.output()
         assert not hook.received
         code = daemon.stop()
     output = daemon.output()
@@ -80,6 +83,49 @@ channels: {{chat: "{hook.apprise_url}"}}
     after = [line for line in output[stopping:].splitlines() if "poll source=" in line]
     assert sorted(line.split("poll source=")[1].split()[0] for line in after) == ["news", "slow"], output
     assert "delivery channel=chat" in output[stopping:], output
+
+
+def test_sigterm_while_the_delivery_job_posts_an_alert_sends_it_once(tmp_path: Path) -> None:
+    """An alert the periodic delivery job is posting at SIGTERM arrives once: stop waits for the
+    job rather than cancel it mid-send, when the post goes out anyway and the last drain repeats it."""
+    with serve_newsroom() as site, serve_webhook() as hook:
+        site.publish("/news/talks", article_page(title="Talks held", paragraphs=[
+            FILLER, "ISAF commanders met their counterparts.", FILLER]))
+        site.publish("/feed.xml", rss_feed(base=site.base_url, items=[
+            ("/news/talks", "Talks held", "Read more.", when(20))]), "application/rss+xml")
+        config_path = tmp_path / "monitor.yaml"
+        config_path.write_text(f"""
+database: monitor.db
+defaults: {{every: 1h, timeout: 5s}}
+sources:
+  - {{id: news, url: "{site.url('/feed.xml')}", backfill: true}}
+watchlists: [{{name: desk, keywords: [ISAF], notify: [chat]}}]
+channels: {{chat: "{hook.apprise_url}"}}
+""")
+        config = load_config(config_path)
+        hook.refuse = True
+        asyncio.run(poll_once(config))
+        store = Store(config.database)
+        try:  # the refused alert is due again now: the delivery job, first run at start, posts it
+            for row in store.queued_alerts():
+                store.mark_retry(row.id, error="refused", next_attempt=utcnow(), done_targets=[])
+        finally:
+            store.close()
+        hook.refuse, hook.ack_delay = False, 2.0
+        daemon = ServiceDaemon(config)
+
+        async def scenario() -> None:
+            running = asyncio.create_task(daemon.run())
+            for _ in range(200):
+                if hook.received:  # taken, not yet answered
+                    break
+                await asyncio.sleep(0.05)
+            assert hook.received
+            daemon.stop()
+            await asyncio.wait_for(running, timeout=30)
+
+        asyncio.run(scenario())
+    assert [body["title"] for body in hook.received] == ["[desk] Talks held"]
 
 
 def test_a_poll_outliving_the_stop_deadline_is_cancelled_cleanly(tmp_path: Path,
@@ -104,7 +150,7 @@ def test_a_poll_outliving_the_stop_deadline_is_cancelled_cleanly(tmp_path: Path,
 
         with caplog.at_level(logging.INFO, logger="monitor.service"):
             asyncio.run(scenario())
-    assert "stop: cancelled 1 polls still running after 0.5s" in caplog.text
+    assert "stop: cancelled 1 jobs still running after 0.5s" in caplog.text
     assert "daemon stopped" in caplog.text
     assert not (tmp_path / "monitor.db-wal").exists()
     conn = sqlite3.connect(tmp_path / "monitor.db")
