@@ -4,7 +4,7 @@ An ISPR release reappears within the hour at APP, Dawn and a dozen sites: verbat
 a new headline, with its first paragraph trimmed or a site's chrome around it. Two
 different releases from one office on one day share a dateline and boilerplate but not
 their substance. So an item's main text is reduced to word shingles, summarised by a
-MinHash (datasketch), and two items are one story when one text is mostly *contained*
+MinHash (``monitor.minhash``), and two items are one story when one text is mostly *contained*
 in the other (containment, not Jaccard: a trimmed or padded copy is still a copy).
 
 A near-complete containment is a copy whatever the headline. Below that, in the grey zone,
@@ -22,7 +22,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from datasketch import MinHash
+
+from monitor.minhash import signature
 
 NUM_PERM = 128
 SHINGLE = 4
@@ -61,11 +62,9 @@ def title_words(title: str) -> frozenset[str]:
 def fingerprint(*, title: str, text: str) -> Fingerprint:
     tokens = words(text)
     shingles = {" ".join(tokens[i:i + SHINGLE]) for i in range(max(len(tokens) - SHINGLE + 1, 0))}
-    minhash = MinHash(num_perm=NUM_PERM, seed=SEED)
-    if shingles:
-        minhash.update_batch([s.encode("utf-8") for s in shingles])
-    signature = minhash.hashvalues.astype("<u4").tobytes()
-    return Fingerprint(signature=signature, shingles=len(shingles), title_words=title_words(title))
+    hashes = signature((s.encode("utf-8") for s in shingles), num_perm=NUM_PERM, seed=SEED)
+    return Fingerprint(signature=hashes.astype("<u4").tobytes(), shingles=len(shingles),
+                       title_words=title_words(title))
 
 
 def title_similarity(a: frozenset[str], b: frozenset[str]) -> float:

@@ -200,3 +200,30 @@ def test_a_poll_of_a_republishing_outlet_alerts_nothing_new(tmp_path: Path) -> N
     [message] = hook.received
     assert "Haqqani facilitator detained in Khost" in str(message["title"])
     assert "Also at: APP" in str(message["message"])
+
+
+class TestMinHash:
+    """Our MinHash is datasketch's affine32 scheme exactly: stored fingerprints stay comparable."""
+
+    def test_signatures_equal_datasketch_affine32(self) -> None:
+        """On real release texts, every signature value equals datasketch's for the same shingles and seed."""
+        datasketch = pytest.importorskip("datasketch")
+        from monitor.minhash import signature
+        from monitor.stories import NUM_PERM, SEED, SHINGLE, words
+
+        texts = [str(r["text"]) for r in releases()[:40]] + ["", "one two three"]
+        for text in texts:
+            tokens = words(text)
+            shingles = [" ".join(tokens[i:i + SHINGLE]).encode() for i in range(max(len(tokens) - SHINGLE + 1, 0))]
+            reference = datasketch.MinHash(num_perm=NUM_PERM, seed=SEED, scheme="affine32")
+            reference.update_batch(shingles)
+            assert signature(shingles, num_perm=NUM_PERM, seed=SEED).tolist() == reference.hashvalues.tolist()
+
+    def test_a_shared_share_of_shingles_is_estimated(self) -> None:
+        """Two sets sharing half their members agree in about half the signature's places."""
+        from monitor.minhash import signature
+
+        left = [f"shingle {n}".encode() for n in range(0, 400)]
+        right = [f"shingle {n}".encode() for n in range(200, 600)]  # Jaccard 200/600
+        agree = (signature(left, num_perm=256, seed=3) == signature(right, num_perm=256, seed=3)).mean()
+        assert abs(agree - 1 / 3) < 0.1
