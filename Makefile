@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 CONFIG ?= config/monitor.yaml
 
-.PHONY: run test install clean bench bench-clustering schema
+.PHONY: run test install clean bench bench-clustering schema lint
 
 $(BIN)/monitor: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,12 @@ run: install
 
 test: install
 	$(BIN)/python -m pytest -q
+
+# ruff (rules in pyproject.toml) and mypy strict on monitor/; the linters install on first use.
+lint: install
+	$(BIN)/pip install --quiet ruff mypy
+	$(BIN)/ruff check monitor tests bench
+	$(BIN)/mypy monitor
 
 # press-monitor against urlwatch on a local nginx (installs nginx and urlwatch if missing).
 # BENCH_ARGS, e.g. --sources 2000 --runs 3

@@ -103,9 +103,11 @@ class TestValidConfig:
     def test_defaults_are_applied_to_each_source(self, tmp_path: Path) -> None:
         """A source inherits what it does not set; its own every or cron wins."""
         ispr, dawn, nightly = self.load(tmp_path).sources
-        assert (ispr.name, ispr.kind, ispr.every, ispr.cron) == ("ISPR press releases", "html", timedelta(minutes=5), None)
+        assert (ispr.name, ispr.kind, ispr.every, ispr.cron) == (
+            "ISPR press releases", "html", timedelta(minutes=5), None)
         assert ispr.select == Selectors(item=".press-release", link="a", title="h3")
-        assert (dawn.name, dawn.kind, dawn.every, dawn.cron, dawn.select) == ("dawn", None, timedelta(minutes=10), None, None)
+        assert (dawn.name, dawn.kind, dawn.every, dawn.cron, dawn.select) == (
+            "dawn", None, timedelta(minutes=10), None, None)
         assert (dawn.jitter, dawn.timeout, dawn.fetch_articles, dawn.backfill) == (
             timedelta(seconds=20), timedelta(seconds=20), True, False)
         assert (nightly.every, nightly.cron, nightly.backfill) == (None, "0 2 * * *", True)
@@ -133,7 +135,8 @@ class TestValidConfig:
         assert (afpak.require, afpak.exclude, afpak.sources) == ((), ("cricket",), ("ispr", "dawn"))
         assert afpak.notify == ("desk-chat", "console")
         assert (afpak.file, afpak.line) == ("config/watchlists/afpak.yaml", 1)
-        assert (inline.name, inline.keywords, inline.notify, inline.sources) == ("inline", ("ISAF",), ("console",), None)
+        assert (inline.name, inline.keywords, inline.notify, inline.sources) == (
+            "inline", ("ISAF",), ("console",), None)
         assert (inline.file, inline.line) == ("config/monitor.yaml", 27)
 
     def test_minimal_config_gets_every_default(self, tmp_path: Path) -> None:
@@ -306,7 +309,8 @@ CASES = {
         "missing ), unterminated subpattern at position 7",
     ),
     "watch list without terms": (
-        {"config/monitor.yaml": "channels: {c: 'console://'}\nwatchlists:\n  - name: a\n    exclude: [x]\n    notify: c\n"},
+        {"config/monitor.yaml":
+            "channels: {c: 'console://'}\nwatchlists:\n  - name: a\n    exclude: [x]\n    notify: c\n"},
         "config/monitor.yaml:3: watchlists[0].keywords: no terms to match "
         "(expected at least one keyword or require term)",
     ),
@@ -362,11 +366,13 @@ def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
         "config/w/x.yaml": "keywords: [x]\nnotify: [c, d]\ncolour: red\n",
     })
     assert found == [
-        "config/monitor.yaml:1: timezone: 'Nowhere/City' is not a time zone (expected an IANA name like Asia/Karachi or UTC)",
+        "config/monitor.yaml:1: timezone: 'Nowhere/City' is not a time zone "
+        "(expected an IANA name like Asia/Karachi or UTC)",
         "config/monitor.yaml:3: defaults.every: '10 minutes' is not a duration (use 30s, 10m, 2h)",
         "config/monitor.yaml:8: sources[0].jitter: 'soon' is not a duration (use 30s, 10m, 2h)",
         "config/w/x.yaml:2: notify[1]: 'd' is not a channel (expected one of: c)",
-        "config/w/x.yaml:3: colour: unknown field (expected one of: name, keywords, require, exclude, sources, notify, delivery, template)",
+        "config/w/x.yaml:3: colour: unknown field "
+        "(expected one of: name, keywords, require, exclude, sources, notify, delivery, template)",
     ]
 
 
