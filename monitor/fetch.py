@@ -159,6 +159,8 @@ class Fetcher:
         return Response(url=str(url), status=status, body=body,
                         content_type=answer.headers.get("Content-Type"), etag=answer.headers.get("ETag"),
                         last_modified=answer.headers.get("Last-Modified"), not_modified=status == 304,
+                        cache_control=answer.headers.get("Cache-Control"), expires=answer.headers.get("Expires"),
+                        date=answer.headers.get("Date"),
                         headers={name.lower(): value for name, value in answer.headers.items()})
 
     async def _body(self, url: httpx.URL, answer: httpx.Response) -> bytes:

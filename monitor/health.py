@@ -131,7 +131,7 @@ class HealthWatch:
 
     def observe(self, source: SourceConfig, result: PollResult) -> list[Notice]:
         """Record what this poll says about the source's health; returns the new notices."""
-        if result.status == "backoff":
+        if result.skipped:
             return []
         record = health_record(self.store, source.id)
         seen = Observation(

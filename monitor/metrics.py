@@ -38,7 +38,7 @@ def observe_poll(*, source: str, status: str, new: int, matched: int, seconds: f
         NEW_ITEMS.labels(source).inc(new)
     if matched:
         MATCHED_ITEMS.labels(source).inc(matched)
-    if status != "backoff":
+    if status not in ("backoff", "not-due"):  # skipped firings took no time worth timing
         POLL_SECONDS.labels(source).observe(seconds)
 
 

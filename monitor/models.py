@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -32,18 +32,24 @@ class Listing:
     ``next_url`` is the listing's next (older) page, if the body names one; it is fetched
     only when every entry on this page is new. ``follow`` are listings this body points
     to that hold its entries (a sitemap index's sitemaps, robots.txt's ``Sitemap:``
-    lines), fetched on every poll.
+    lines), fetched on every poll. ``ttl`` is an RSS feed's ``<ttl>``: how long the
+    publisher says the feed may be cached (adaptive polling waits at least that long).
     """
 
     entries: tuple[Entry, ...]
     warnings: tuple[str, ...] = ()
     next_url: str | None = None
     follow: tuple[str, ...] = ()
+    ttl: timedelta | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
 class Response:
-    """A completed HTTP GET. ``not_modified`` is True for a 304, with an empty body."""
+    """A completed HTTP GET. ``not_modified`` is True for a 304, with an empty body.
+
+    ``cache_control``, ``expires`` and ``date`` are those headers as sent, for adaptive
+    polling (``monitor.cadence``), which honours a publisher's freshness hints.
+    """
 
     url: str
     status: int
@@ -52,6 +58,9 @@ class Response:
     etag: str | None = None
     last_modified: str | None = None
     not_modified: bool = False
+    cache_control: str | None = None
+    expires: str | None = None
+    date: str | None = None
     headers: Mapping[str, str] = field(default_factory=dict)  # names lower-cased
 
 

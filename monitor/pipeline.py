@@ -17,13 +17,13 @@ from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 
-from monitor import crawl, metrics
+from monitor import cadence, crawl, metrics
 from monitor.config import SourceConfig
 from monitor.errors import BadStatus, FetchError, SourceError
 from monitor.extract import extract_article
 from monitor.fetch import Fetcher
 from monitor.match import Matcher
-from monitor.models import Article, Entry, Match
+from monitor.models import Article, Entry, Match, Response
 from monitor.redact import redact
 from monitor.store import BACKOFF_CAP, NewItem, SourceState, Store, backoff_delay, utcnow
 from monitor.store_stories import DEFAULT_WINDOW as DEFAULT_STORY_WINDOW
@@ -33,6 +33,7 @@ from monitor.urls import canonical_url
 log = logging.getLogger(__name__)
 
 DEFAULT_INTERVAL = timedelta(minutes=10)
+SKIPPED = frozenset({"backoff", "not-due"})
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -40,7 +41,7 @@ class PollResult:
     """The outcome of one poll, as logged and as `monitor once` reports it."""
 
     source_id: str
-    status: str  # ok | baseline | not-modified | unchanged | backoff | error
+    status: str  # ok | baseline | not-modified | unchanged | backoff | not-due | error
     new: int = 0
     matched: int = 0
     ms: float = 0.0
@@ -50,6 +51,11 @@ class PollResult:
     @property
     def failed(self) -> bool:
         return self.status == "error"
+
+    @property
+    def skipped(self) -> bool:
+        """A firing that did not poll: in backoff, or an adaptive source not due yet."""
+        return self.status in SKIPPED
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -80,6 +86,8 @@ class Poller:
         now = self.clock()
         if not force and state.retry_at is not None and state.retry_at > now:
             result = PollResult(source_id=source.id, status="backoff")
+        elif not force and source.adaptive and state.due_at is not None and state.due_at > now:
+            result = PollResult(source_id=source.id, status="not-due")
         else:
             try:
                 result = await self._poll(source, state)
@@ -98,7 +106,10 @@ class Poller:
             log.warning(line + " error=%r", source.id, result.status, result.new, result.matched, result.ms,
                         result.error)
         else:
-            log.info(line, source.id, result.status, result.new, result.matched, result.ms)
+            # A skipped firing (backoff, not due) is routine: at debug, or an adaptive source
+            # firing every minute would write a line a minute saying it did nothing.
+            log.log(logging.DEBUG if result.skipped else logging.INFO, line, source.id, result.status, result.new,
+                    result.matched, result.ms)
         return result
 
     def _record_failure(self, source: SourceConfig, state: SourceState, exc: BaseException) -> PollResult:
@@ -129,11 +140,13 @@ class Poller:
                                           last_modified=state.last_modified if conditional else None)
         if response.not_modified:
             self.store.record_not_modified(source.id, now=self.clock())
+            self._schedule_next(source, response, state.feed_ttl)
             return PollResult(source_id=source.id, status="not-modified")
         body_hash = hashlib.sha256(response.body).hexdigest()
         if body_hash == state.body_hash and state.baseline_at is not None and conditional:
             # Many servers send no validators: an identical body needs no parsing.
             self.store.record_not_modified(source.id, now=self.clock(), status="unchanged")
+            self._schedule_next(source, response, state.feed_ttl)
             return PollResult(source_id=source.id, status="unchanged")
 
         reader = crawl.reader_for(source, response.body, response.content_type)
@@ -152,9 +165,24 @@ class Poller:
                                etag=response.etag, last_modified=response.last_modified,
                                body_hash=body_hash, warnings=[redact(w) for w in listing.warnings],
                                baseline=state.baseline_at is None, story_window=self.story_window)
+        self._schedule_next(source, response, listing.ttl)
         matched = sum(1 for item in items if item.matches)
         return PollResult(source_id=source.id, status="baseline" if baseline else "ok",
                           new=len(items), matched=matched, entries=len(listing.entries))
+
+    def _schedule_next(self, source: SourceConfig, response: Response, ttl: timedelta | None) -> None:
+        """After a successful poll of an adaptive source: when it is due again, and why."""
+        if not source.adaptive or source.min_every is None or source.max_every is None:
+            return
+        now = self.clock()
+        hints = cadence.Hints(cache_control=response.cache_control, expires=response.expires, date=response.date,
+                              ttl=ttl)
+        every = source.every or DEFAULT_INTERVAL
+        decided = cadence.cadence(every=every, min_every=source.min_every, max_every=source.max_every,
+                                  arrivals=self.store.recent_arrivals(source.id, cadence.RECENT_ARRIVALS),
+                                  hints=hints, now=now)
+        self.store.record_cadence(source.id, interval=decided.interval, reason=decided.reason, feed_ttl=ttl,
+                                  due_at=cadence.due_at(now, decided.interval, firing_every=source.firing_every))
 
     def _all_new(self, source_id: str, entries: Sequence[Entry]) -> bool:
         """Whether no entry of a listing page is stored yet: a burst may continue on the next."""

@@ -13,7 +13,8 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from monitor.config import Config
+from monitor.config import Config, SourceConfig
+from monitor.config.schema import format_duration
 from monitor.store import Store
 from monitor.store_report import (
     AlertRecord,
@@ -44,6 +45,12 @@ class SourceStatus:
     next_poll_at: datetime | None
     retry_at: datetime | None
     warnings: tuple[str, ...] = ()
+    # How often it is polled: "10m", "cron", or for an adaptive source its current interval
+    # and why ("30m (rhythm: median gap 1h)"), with the seconds and the due time for scripts.
+    polling: str = "-"
+    interval_seconds: int | None = None
+    interval_reason: str | None = None
+    due_at: datetime | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -60,7 +67,8 @@ def build_status(config: Config, store: Store, *, now: datetime) -> Status:
     records = source_records(store)
     sources = []
     for source in config.sources:
-        sources.append(_source_status(source.id, source.name, source.kind or "auto", True, records.get(source.id)))
+        sources.append(_source_status(source.id, source.name, source.kind or "auto", True, records.get(source.id),
+                                      source))
     for source_id, record in records.items():
         if source_id not in {s.id for s in config.sources}:
             sources.append(_source_status(source_id, source_id, "-", False, record))
@@ -72,7 +80,21 @@ def build_status(config: Config, store: Store, *, now: datetime) -> Status:
     return Status(now=now, database=str(config.database), sources=tuple(sources), channels=tuple(channels))
 
 
-def _source_status(source_id: str, name: str, kind: str, configured: bool, record: Any) -> SourceStatus:
+def _polling(source: SourceConfig | None, record: Any) -> str:
+    if source is None:
+        return "-"
+    if source.cron:
+        return "cron"
+    if not source.adaptive or source.min_every is None or source.max_every is None:
+        return format_duration(source.firing_every)
+    if record is None or record.cadence_seconds is None:
+        return f"{format_duration(source.min_every)}-{format_duration(source.max_every)} (adaptive, not polled yet)"
+    return f"{format_duration(timedelta(seconds=record.cadence_seconds))} ({record.cadence_reason})"
+
+
+def _source_status(source_id: str, name: str, kind: str, configured: bool, record: Any,
+                   source: SourceConfig | None = None) -> SourceStatus:
+    adaptive = source is not None and source.adaptive and record is not None
     return SourceStatus(
         id=source_id, name=name, kind=kind, configured=configured,
         last_poll_at=record.last_poll_at if record else None,
@@ -85,6 +107,10 @@ def _source_status(source_id: str, name: str, kind: str, configured: bool, recor
         next_poll_at=record.next_poll_at if record and configured else None,
         retry_at=record.retry_at if record else None,
         warnings=record.warnings if record else (),
+        polling=_polling(source, record),
+        interval_seconds=record.cadence_seconds if adaptive else None,
+        interval_reason=record.cadence_reason if adaptive else None,
+        due_at=record.due_at if adaptive else None,
     )
 
 
@@ -96,12 +122,12 @@ def render_status(status: Status) -> str:
     rows = [
         [s.id + ("" if s.configured else " (removed)"), s.kind, ago(s.last_poll_at, now), s.last_status or "-",
          ago(s.last_success_at, now), str(s.consecutive_failures), str(s.items), ago(s.last_item_at, now),
-         _next_poll(s, now)]
+         _next_poll(s, now), s.polling]
         for s in status.sources
     ]
     out = [f"Sources ({len(status.sources)}), database {status.database}",
            table(["SOURCE", "KIND", "LAST POLL", "RESULT", "LAST SUCCESS", "FAILURES", "ITEMS", "LAST NEW ITEM",
-                  "NEXT POLL"], rows)]
+                  "NEXT POLL", "EVERY"], rows)]
     failing = [s for s in status.sources if s.last_error]
     if failing:
         out.append("")
@@ -182,6 +208,8 @@ def _next_poll(source: SourceStatus, now: datetime) -> str:
     at = source.next_poll_at
     if source.retry_at is not None and source.retry_at > max(at or now, now):
         return f"{until(source.retry_at, now)} (backoff)"
+    if source.due_at is not None and source.due_at > max(at or now, now):
+        return f"{until(source.due_at, now)} (adaptive)"
     if at is None:
         return "-"
     if at < now - timedelta(minutes=1):

@@ -300,7 +300,7 @@ def first_polls(sources: Sequence[SourceConfig], now: datetime) -> dict[str, dat
     interval and STAGGER_WINDOW. Why: a daemon starting with many overdue sources would
     otherwise hit every publisher, and its own event loop, in the same second."""
     count = max(len(sources), 1)
-    return {source.id: now + min(source.every or STAGGER_WINDOW, STAGGER_WINDOW) * (i / count)
+    return {source.id: now + min(source.firing_every if source.every else STAGGER_WINDOW, STAGGER_WINDOW) * (i / count)
             for i, source in enumerate(sources)}
 
 
@@ -309,8 +309,8 @@ def _trigger(source: SourceConfig, tz: str) -> IntervalTrigger | CronTrigger:
     if source.cron:
         return CronTrigger.from_crontab(source.cron, timezone=ZoneInfo(tz)) if jitter is None else \
             _cron_with_jitter(source.cron, tz, jitter)
-    every = source.every or timedelta(minutes=10)
-    return IntervalTrigger(seconds=every.total_seconds(), jitter=jitter)
+    # An adaptive source fires every min_every; the poller skips the firings before it is due.
+    return IntervalTrigger(seconds=source.firing_every.total_seconds(), jitter=jitter)
 
 
 def _cron_with_jitter(expression: str, tz: str, jitter: int) -> CronTrigger:
@@ -320,12 +320,11 @@ def _cron_with_jitter(expression: str, tz: str, jitter: int) -> CronTrigger:
 
 
 def _grace(source: SourceConfig) -> int:
-    every = source.every or timedelta(minutes=10)
-    return max(30, int(every.total_seconds() // 2))
+    return max(30, int(source.firing_every.total_seconds() // 2))
 
 
 def _signature(source: SourceConfig) -> tuple[object, ...]:
-    return (source.every, source.cron, source.jitter)
+    return (source.every, source.cron, source.jitter, source.min_every, source.max_every)
 
 
 def _mtimes(config: Config) -> dict[Path, float]:

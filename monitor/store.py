@@ -148,6 +148,16 @@ def m006_match_snippets(db: Database) -> None:
     db.table("matches").add_column("snippets", str)
 
 
+@migrations()
+def m007_cadence(db: Database) -> None:
+    # Adaptive polling: when the source is next due, the interval and why (for status), and
+    # the feed's last <ttl> in seconds, still honoured on polls answered 304.
+    db.table("sources").add_column("due_at", str)
+    db.table("sources").add_column("cadence_seconds", int)
+    db.table("sources").add_column("cadence_reason", str)
+    db.table("sources").add_column("feed_ttl", int)
+
+
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -172,6 +182,8 @@ class SourceState:
     last_success_at: datetime | None = None
     consecutive_failures: int = 0
     retry_at: datetime | None = None
+    due_at: datetime | None = None  # adaptive polling: firings before it are skipped
+    feed_ttl: timedelta | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -250,6 +262,8 @@ class Store:
             last_success_at=_parse(row["last_success_at"]),
             consecutive_failures=row["consecutive_failures"] or 0,
             retry_at=_parse(row["retry_at"]),
+            due_at=_parse(row["due_at"]),
+            feed_ttl=timedelta(seconds=row["feed_ttl"]) if row["feed_ttl"] else None,
         )
 
     def _upsert_source(self, source_id: str, values: dict[str, object]) -> None:
@@ -284,6 +298,24 @@ class Store:
         """When the scheduler will next poll this source (None: not scheduled)."""
         with self.db.atomic():
             self._upsert_source(source_id, {"next_poll_at": _iso(at)})
+
+    def record_cadence(self, source_id: str, *, due_at: datetime, interval: timedelta, reason: str,
+                       feed_ttl: timedelta | None) -> None:
+        """An adaptive source's next due time, its current interval and why."""
+        with self.db.atomic():
+            self._upsert_source(source_id, {
+                "due_at": _iso(due_at), "cadence_seconds": int(interval.total_seconds()),
+                "cadence_reason": reason,
+                "feed_ttl": int(feed_ttl.total_seconds()) if feed_ttl else None,
+            })
+
+    def recent_arrivals(self, source_id: str, limit: int = 10) -> list[datetime]:
+        """The latest distinct first-seen times of the source's non-baseline items, newest
+        first: when its polls found something new."""
+        rows = self.db.execute(
+            "SELECT DISTINCT first_seen FROM items WHERE source_id = ? AND baseline = 0"
+            " ORDER BY first_seen DESC LIMIT ?", [source_id, limit])
+        return [datetime.fromisoformat(r[0]) for r in rows]
 
     # -- items -----------------------------------------------------------------------
 

@@ -37,6 +37,10 @@ class SourceRecord:
     # From the last poll that parsed a body (a malformed feed read anyway, say); a
     # not-modified poll keeps them, since the body they describe is still the current one.
     warnings: tuple[str, ...] = ()
+    # Adaptive polling's current interval and why, and when the source is due again.
+    cadence_seconds: int | None = None
+    cadence_reason: str | None = None
+    due_at: datetime | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -90,7 +94,7 @@ def source_records(store: Store) -> dict[str, SourceRecord]:
         """
         SELECT s.id, s.last_poll_at, s.last_success_at, s.last_status, s.last_error, s.last_error_at,
                s.consecutive_failures, s.retry_at, s.next_poll_at,
-               COUNT(i.id), MAX(i.first_seen), s.warnings
+               COUNT(i.id), MAX(i.first_seen), s.warnings, s.cadence_seconds, s.cadence_reason, s.due_at
         FROM sources s LEFT JOIN items i ON i.source_id = s.id
         GROUP BY s.id ORDER BY s.id
         """
@@ -100,7 +104,8 @@ def source_records(store: Store) -> dict[str, SourceRecord]:
             id=r[0], last_poll_at=_when(r[1]), last_success_at=_when(r[2]), last_status=r[3],
             last_error=r[4], last_error_at=_when(r[5]), consecutive_failures=r[6] or 0,
             retry_at=_when(r[7]), next_poll_at=_when(r[8]), items=r[9], last_item_at=_when(r[10]),
-            warnings=tuple(json.loads(r[11] or "[]")),
+            warnings=tuple(json.loads(r[11] or "[]")), cadence_seconds=r[12], cadence_reason=r[13],
+            due_at=_when(r[14]),
         )
         for r in rows
     }

@@ -336,6 +336,21 @@ CASES = {
         "config/monitor.yaml:5: sources[0].select.item: only html sources select listing items "
         "(expected select.content alone for kind feed)",
     ),
+    "min_every above max_every": (
+        {"config/monitor.yaml": SOURCE + "    min_every: 2h\n    max_every: 30m\n"},
+        "config/monitor.yaml:4: sources[0].min_every: min_every 2h is longer than max_every 30m "
+        "(expected min_every <= max_every)",
+    ),
+    "adaptive bounds with cron": (
+        {"config/monitor.yaml": SOURCE + "    cron: '*/5 * * * *'\n    min_every: 1m\n    max_every: 1h\n"},
+        "config/monitor.yaml:5: sources[0].min_every: cannot be combined with cron "
+        "(expected every, or cron without min_every and max_every)",
+    ),
+    "one adaptive bound alone": (
+        {"config/monitor.yaml": "defaults:\n  max_every: 1h\n"},
+        "config/monitor.yaml:2: defaults.max_every: is given without min_every "
+        "(expected both bounds for adaptive polling)",
+    ),
     "text where a list belongs": (
         {"config/monitor.yaml": "sources: ispr\n"},
         "config/monitor.yaml:1: sources: got text (expected a list)",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -74,3 +74,12 @@ def test_steps_aside_when_feedparser_could_read_it_differently(item: str, declar
 def test_header_charset_other_than_utf8_steps_aside() -> None:
     """A Content-Type naming another charset overrides the body, so feedparser decides."""
     assert fast_entries(_rss(PLAIN_ITEM), url=URL, content_type="text/xml; charset=iso-8859-1") is None
+
+
+def test_both_paths_read_the_channel_ttl() -> None:
+    """An RSS <ttl> reaches the Listing in minutes, through the fast path and through feedparser alike."""
+    plain = _rss("<ttl>60</ttl>" + PLAIN_ITEM)
+    marked = _rss("<ttl>60</ttl>" + PLAIN_ITEM.replace("Port tariffs", "Port &lt;b&gt;tariffs&lt;/b&gt;"))
+    assert fast_entries(marked, url=URL, content_type=None) is None  # so this one goes through feedparser
+    assert feed.FeedSource().parse(plain, url=URL).ttl == feed.FeedSource().parse(marked, url=URL).ttl \
+        == timedelta(minutes=60)

@@ -42,6 +42,7 @@ from monitor.config.schema import (
     Timezone,
     WatchListConfig,
     WebUrl,
+    format_duration,
 )
 from monitor.config.translate import check, kind_of, yaml_path
 from monitor.config.yamldoc import Document, FieldPath, parse
@@ -125,6 +126,8 @@ class _SourceIn(_In):
     kind: Kind | None = None
     every: PositiveDuration | None = None
     cron: Cron | None = None
+    min_every: PositiveDuration | None = None
+    max_every: PositiveDuration | None = None
     jitter: Duration | None = None
     timeout: PositiveDuration | None = None
     fetch_articles: bool | None = None
@@ -300,7 +303,11 @@ class _Loader:
         if isinstance(raw, dict):
             raw = _one_schedule(doc, ("defaults",), raw)
         model = check(Defaults, raw, doc, ("defaults",))
-        return model if isinstance(model, Defaults) else None
+        if not isinstance(model, Defaults):
+            return None
+        _check_bounds(doc, ("defaults",), raw if isinstance(raw, dict) else {}, model.min_every, model.max_every,
+                      cron=model.cron)
+        return model
 
     def sources(self, doc: Document, raw: Any, defaults: Defaults | None) -> list[SourceConfig | None]:
         if not isinstance(raw, list):
@@ -327,7 +334,11 @@ class _Loader:
                 continue
             if entry.select is not None:
                 _check_select_kind(doc, at, entry.kind, entry.select)
-            out.append(_merge(entry, defaults) if defaults else None)
+            merged = _merge(entry, defaults) if defaults else None
+            if merged is not None and isinstance(item, dict):
+                _check_bounds(doc, at, item, merged.min_every, merged.max_every,
+                              cron=merged.cron if _owns_bounds(item) else None)
+            out.append(merged)
         return out
 
     def watchlists(
@@ -415,6 +426,26 @@ def _one_schedule(doc: Document, at: FieldPath, raw: dict[str, Any]) -> dict[str
     return raw
 
 
+def _owns_bounds(raw: dict[str, Any]) -> bool:
+    return raw.get("min_every") is not None or raw.get("max_every") is not None
+
+
+def _check_bounds(doc: Document, at: FieldPath, raw: dict[str, Any], low: Any, high: Any, *,
+                  cron: str | None) -> None:
+    """Adaptive polling needs both bounds, the lower not above the upper, and ``every``:
+    a cron schedule fixes the poll times, so there is nothing to adapt."""
+    given = "min_every" if raw.get("min_every") is not None else "max_every"
+    if cron is not None and _owns_bounds(raw):
+        doc.problem((*at, given), "cannot be combined with cron (expected every, or cron without "
+                                  "min_every and max_every)")
+    elif (low is None) != (high is None) and _owns_bounds(raw):
+        missing = "max_every" if high is None else "min_every"
+        doc.problem((*at, given), f"is given without {missing} (expected both bounds for adaptive polling)")
+    elif low is not None and high is not None and low > high and _owns_bounds(raw):
+        doc.problem((*at, given), f"min_every {format_duration(low)} is longer than max_every "
+                                  f"{format_duration(high)} (expected min_every <= max_every)")
+
+
 def _check_select_kind(doc: Document, at: FieldPath, kind: str | None, select: Selectors) -> None:
     """Listing selectors are for html pages; ``content`` for kinds that fetch article pages.
 
@@ -434,6 +465,8 @@ def _merge(entry: _SourceIn, defaults: Defaults) -> SourceConfig:
     if "every" not in given and "cron" not in given:
         given["every"], given["cron"] = defaults.every, defaults.cron
     inherited = {k: getattr(defaults, k) for k in ("jitter", "timeout", "fetch_articles", "backfill", "max_pages")}
+    if given.get("cron") is None:  # a cron source inherits no adaptive bounds: its times are fixed
+        inherited.update({k: getattr(defaults, k) for k in ("min_every", "max_every")})
     return SourceConfig.model_validate({**inherited, **given})
 
 

@@ -331,6 +331,8 @@ class Defaults(_Model):
 
     every: PositiveDuration | None = None
     cron: Cron | None = None
+    min_every: PositiveDuration | None = None
+    max_every: PositiveDuration | None = None
     jitter: Duration = DEFAULT_JITTER
     timeout: PositiveDuration = DEFAULT_TIMEOUT
     fetch_articles: bool = True
@@ -355,6 +357,8 @@ class SourceConfig(_Model):
     ``max_pages`` bounds how many listing pages a poll reads when every item on them is
     new (a burst). ``timezone`` is the zone of dates the source writes without one;
     ``load_config`` fills in the config's ``timezone`` when the source names none.
+    With both ``min_every`` and ``max_every`` (never with ``cron``: the loader checks) the
+    source is polled adaptively, by ``monitor.cadence``, within those bounds.
     """
 
     id: SourceId
@@ -363,6 +367,8 @@ class SourceConfig(_Model):
     kind: Kind | None = None
     every: PositiveDuration | None = None
     cron: Cron | None = None
+    min_every: PositiveDuration | None = None
+    max_every: PositiveDuration | None = None
     jitter: Duration = DEFAULT_JITTER
     timeout: PositiveDuration = DEFAULT_TIMEOUT
     fetch_articles: bool = True
@@ -385,6 +391,19 @@ class SourceConfig(_Model):
         if self.every is None and self.cron is None:
             object.__setattr__(self, "every", DEFAULT_EVERY)
         return self
+
+    @property
+    def adaptive(self) -> bool:
+        """Whether the poll interval adapts within [min_every, max_every]."""
+        return self.min_every is not None and self.max_every is not None and self.cron is None
+
+    @property
+    def firing_every(self) -> timedelta:
+        """How often the scheduler fires the poll job of an interval (not cron) source:
+        ``min_every`` when adaptive, as the poller skips the firings before the due time."""
+        if self.adaptive and self.min_every is not None:
+            return self.min_every
+        return self.every or DEFAULT_EVERY
 
 
 _CLOCK = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)")

@@ -31,6 +31,8 @@ def summarize(config: Config) -> str:
 
 def _schedule(source: SourceConfig) -> str:
     when = f"every {format_duration(source.every)}" if source.every is not None else f"cron {source.cron}"
+    if source.adaptive and source.min_every is not None and source.max_every is not None:
+        when += f", adaptive {format_duration(source.min_every)}-{format_duration(source.max_every)}"
     if source.jitter:
         when += f" (jitter {format_duration(source.jitter)})"
     return when

@@ -12,7 +12,7 @@ import re
 import time
 import xml.sax
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any, ClassVar
 
 import feedparser
@@ -30,7 +30,7 @@ from monitor.sources.base import (
 )
 from monitor.sources.dates import as_utc, iso_date, parse_date
 from monitor.sources.discover import discover
-from monitor.sources.feedfast import fast_entries
+from monitor.sources.feedfast import fast_feed, parse_ttl
 
 _FEED_ROOTS = ("<rss", "<feed", "<rdf:rdf", "<rdf", "<channel")
 _DATE_KEYS = ("published_parsed", "updated_parsed", "created_parsed")
@@ -52,9 +52,9 @@ class FeedSource(Source):
             raise SourceError(f"{url} is not a feed (got an empty body)")
         if head.startswith(("{", "[")):
             return _parse_json_feed(body, url=url, tz=self.tz)
-        plain = fast_entries(body, url=url, content_type=content_type)  # None: not plain enough to be sure
+        plain = fast_feed(body, url=url, content_type=content_type)  # None: not plain enough to be sure
         if plain is not None:
-            return _listing(plain, url=url, warnings=[])
+            return _listing(plain.entries, url=url, warnings=[], ttl=plain.ttl)
         return _parse_xml_feed(body, url=url, content_type=content_type, head=head, tz=self.tz)
 
     @classmethod
@@ -96,7 +96,8 @@ def _parse_xml_feed(body: bytes, *, url: str, content_type: str | None, head: st
     feed_links = result.get("feed", {}).get("links", [])
     next_url = next((absolute_url(str(link.get("href", "")), url, keep_fragment=True)
                      for link in feed_links if link.get("rel") == "next"), None)
-    return _listing(entries, url=url, warnings=warnings, next_url=next_url)
+    ttl = parse_ttl(str(result.get("feed", {}).get("ttl") or ""))
+    return _listing(entries, url=url, warnings=warnings, next_url=next_url, ttl=ttl)
 
 
 def _nests_entities(body: bytes) -> bool:
@@ -251,7 +252,7 @@ def _str(value: object) -> str:
 
 
 def _listing(entries: Iterable[Entry | None], *, url: str, warnings: list[str],
-             next_url: str | None = None) -> Listing:
+             next_url: str | None = None, ttl: timedelta | None = None) -> Listing:
     seen: set[str] = set()
     kept: list[Entry] = []
     skipped = 0
@@ -263,7 +264,7 @@ def _listing(entries: Iterable[Entry | None], *, url: str, warnings: list[str],
             kept.append(entry)
     if skipped:
         warnings.append(f"{url}: skipped {skipped} item(s) without an http(s) link")
-    return Listing(entries=tuple(kept), warnings=tuple(warnings), next_url=next_url)
+    return Listing(entries=tuple(kept), warnings=tuple(warnings), next_url=next_url, ttl=ttl)
 
 
 def _not_a_feed(body: bytes, *, url: str, content_type: str | None, head: str) -> SourceError:

@@ -11,7 +11,8 @@ the two agree on every corpus feed this path accepts.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 
 from lxml import etree
@@ -37,8 +38,33 @@ class _Unsure(Exception):
     """The feed is outside the plain subset: feedparser must read it."""
 
 
+@dataclass(frozen=True, kw_only=True)
+class FastFeed:
+    """A plain feed as the fast path read it: its entries (None for one without an http(s)
+    link) and its RSS ``<ttl>``."""
+
+    entries: list[Entry | None]
+    ttl: timedelta | None = None
+
+
+def parse_ttl(text: str | None) -> timedelta | None:
+    """An RSS ``<ttl>`` (whole minutes) as a timedelta; None when absent, not a number or zero.
+
+    Capped at a year: a hostile ttl of 1e20 minutes would overflow a timedelta."""
+    text = (text or "").strip()
+    if not text.isascii() or not text.isdigit() or int(text) == 0:
+        return None
+    return timedelta(minutes=min(int(text), 366 * 24 * 60))
+
+
 def fast_entries(body: bytes, *, url: str, content_type: str | None) -> list[Entry | None] | None:
     """The feed's entries (None for one without an http(s) link), or None when unsure."""
+    feed = fast_feed(body, url=url, content_type=content_type)
+    return feed.entries if feed is not None else None
+
+
+def fast_feed(body: bytes, *, url: str, content_type: str | None) -> FastFeed | None:
+    """The feed's entries and ttl, or None when unsure."""
     if b"<!DOCTYPE" in body[:4096] or b"xml:base" in body or b"rel=\"next\"" in body or b"rel='next'" in body:
         return None
     declared = _DECLARATION.match(body)
@@ -52,9 +78,11 @@ def fast_entries(body: bytes, *, url: str, content_type: str | None) -> list[Ent
         return None
     try:
         if root.tag == "rss" and root.get("version") == "2.0" and len(root) == 1 and root[0].tag == "channel":
-            return [_rss_item(item, url) for item in root[0].iterchildren("item")]
+            channel = root[0]
+            return FastFeed(entries=[_rss_item(item, url) for item in channel.iterchildren("item")],
+                            ttl=parse_ttl(channel.findtext("ttl")))
         if root.tag == ATOM + "feed":
-            return [_atom_entry(entry, url) for entry in root.iterchildren(ATOM + "entry")]
+            return FastFeed(entries=[_atom_entry(entry, url) for entry in root.iterchildren(ATOM + "entry")])
     except _Unsure:
         return None
     return None

@@ -1,0 +1,253 @@
+"""Adaptive polling: the pure rule, a real Poller honouring ttl and max-age, config and status."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from monitor.cadence import Cadence, Hints, cadence, due_at
+from monitor.config import SourceConfig, load_config
+from monitor.fetch import Fetcher
+from monitor.match import Matcher
+from monitor.pipeline import Poller, PollResult
+from monitor.report import as_json, build_status, render_status
+from monitor.store import Store
+
+START = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
+MIN = timedelta(minutes=5)
+MAX = timedelta(hours=6)
+EVERY = timedelta(minutes=10)
+
+
+def hourly(count: int, *, last: datetime = START) -> list[datetime]:
+    return [last - timedelta(hours=n) for n in range(count)]
+
+
+def decide(*, arrivals: list[datetime] | None = None, now: datetime = START, every: timedelta = EVERY,
+           **hints: Any) -> Cadence:
+    return cadence(every=every, min_every=MIN, max_every=MAX, arrivals=arrivals or [], hints=Hints(**hints), now=now)
+
+
+RULES = {
+    "every, without rhythm or hints": ({}, EVERY, "every 10m"),
+    "every clamped up to min_every": ({"every": timedelta(minutes=1)}, MIN, "every 1m, raised to min_every"),
+    "hourly arrivals poll every 30m": ({"arrivals": hourly(10)}, timedelta(minutes=30), "rhythm: median gap 1h"),
+    "too few arrivals fall back to every": ({"arrivals": hourly(2)}, EVERY, "every 10m"),
+    "one poll's many items are one arrival": ({"arrivals": [START, START, START, START - timedelta(hours=1)]},
+                                              EVERY, "every 10m"),
+    "a quiet spell slows the source": ({"arrivals": hourly(5, last=START - timedelta(hours=4))},
+                                       timedelta(hours=2), "rhythm: quiet for 4h"),
+    "silent for days drifts to max_every": ({"arrivals": hourly(5, last=START - timedelta(days=3))}, MAX,
+                                            "rhythm: quiet for 3d, capped at max_every"),
+    "a fast publisher is held at min_every": ({"arrivals": [START - timedelta(minutes=2 * n) for n in range(5)]},
+                                              MIN, "rhythm: median gap 2m, raised to min_every"),
+    "max-age waits": ({"cache_control": "public, max-age=3600"}, timedelta(hours=1), "max-age=3600"),
+    "max-age with no-cache is ignored": ({"cache_control": "no-cache, max-age=3600"}, EVERY, "every 10m"),
+    "max-age with no-store is ignored": ({"cache_control": "max-age=3600, no-store"}, EVERY, "every 10m"),
+    "expires less date waits": ({"expires": "Sat, 28 Nov 2026 11:00:00 GMT", "date": "Sat, 28 Nov 2026 10:00:00 GMT"},
+                                timedelta(hours=1), "expires in 1h"),
+    "expires without date counts from now": ({"expires": "Sat, 28 Nov 2026 09:45:00 GMT"}, timedelta(minutes=45),
+                                             "expires in 45m"),
+    "expires in the past or unreadable is no hint": ({"expires": "0"}, EVERY, "every 10m"),
+    "ttl waits": ({"ttl": timedelta(minutes=60)}, timedelta(hours=1), "ttl 1h"),
+    "the largest hint wins": ({"ttl": timedelta(minutes=90), "cache_control": "max-age=600"},
+                              timedelta(minutes=90), "ttl 1h30m"),
+    "a hint shorter than the rhythm changes nothing": ({"arrivals": hourly(10), "cache_control": "max-age=60"},
+                                                       timedelta(minutes=30), "rhythm: median gap 1h"),
+    "a huge hint is capped at max_every": ({"cache_control": "max-age=99999999999999999999"}, MAX,
+                                           "max-age=99999999999999999999, capped at max_every"),
+}
+
+
+@pytest.mark.parametrize(("given", "interval", "reason"), list(RULES.values()), ids=list(RULES))
+def test_rule(given: dict[str, Any], interval: timedelta, reason: str) -> None:
+    """The interval and reason follow the documented rule: every, rhythm, the largest hint, clamped."""
+    assert decide(**given) == Cadence(interval=interval, reason=reason)
+
+
+def test_due_time_is_half_a_firing_early() -> None:
+    """The firing nearest the interval runs: due is the interval less half of min_every."""
+    assert due_at(START, timedelta(hours=1), firing_every=MIN) == START + timedelta(minutes=57, seconds=30)
+
+
+# -- through a real Poller ---------------------------------------------------------------------
+
+
+@dataclass
+class Feed:
+    """One feed at /feed.xml with headers the test sets; ``hits`` counts its GETs."""
+
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    hits: int = 0
+    url: str = ""
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+@pytest.fixture
+def feed() -> Iterator[Feed]:
+    state = Feed()
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib name
+            pass
+
+        def do_GET(self) -> None:  # noqa: N802 - stdlib name
+            with state.lock:
+                state.hits += 1
+                body, headers = state.body, dict(state.headers)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/rss+xml")
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    state.url = f"http://127.0.0.1:{server.server_address[1]}/feed.xml"
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def rss(*, ttl: int | None = None) -> bytes:
+    extra = f"<ttl>{ttl}</ttl>" if ttl is not None else ""
+    return (f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>t</title>{extra}'
+            "<item><title>One</title><link>http://news.test/1</link></item></channel></rss>").encode()
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    db = Store(tmp_path / "monitor.db")
+    yield db
+    db.close()
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = START
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def source(url: str, **extra: Any) -> SourceConfig:
+    return SourceConfig.model_validate({"id": "wire", "name": "wire", "url": url, "kind": "feed",
+                                        "timeout": timedelta(seconds=5), "fetch_articles": False, **extra})
+
+
+ADAPTIVE = {"every": timedelta(minutes=10), "min_every": timedelta(minutes=10), "max_every": timedelta(hours=6)}
+
+
+def polls(store: Store, config: SourceConfig, clock: Clock, offsets: list[timedelta]) -> list[PollResult]:
+    """Poll at START plus each offset, as the job's firings would."""
+    async def run() -> list[PollResult]:
+        results = []
+        async with Fetcher() as fetcher:
+            poller = Poller(store=store, fetcher=fetcher, matcher=Matcher([]), routes={}, clock=clock)
+            for offset in offsets:
+                clock.now = START + offset
+                results.append(await poller.poll(config))
+        return results
+    return asyncio.run(run())
+
+
+FIRINGS = [timedelta(minutes=m) for m in (0, 10, 20, 30, 40, 50, 60)]
+
+
+class TestPoller:
+    """A real Poller against a loopback feed skips firings before the source is due."""
+
+    def test_ttl_of_an_hour_skips_the_firings_before_it(self, store: Store, feed: Feed) -> None:
+        """A feed with <ttl>60</ttl> polled every 10m is fetched at 0 and 60m, not in between."""
+        feed.body = rss(ttl=60)
+        results = polls(store, source(feed.url, **ADAPTIVE), Clock(), FIRINGS)
+        assert [r.status for r in results] == ["baseline", *["not-due"] * 5, "unchanged"]
+        assert feed.hits == 2
+
+    def test_max_age_of_an_hour_skips_the_firings_before_it(self, store: Store, feed: Feed) -> None:
+        """Cache-Control: max-age=3600 is honoured like a ttl."""
+        feed.body, feed.headers = rss(), {"Cache-Control": "max-age=3600"}
+        results = polls(store, source(feed.url, **ADAPTIVE), Clock(), FIRINGS)
+        assert [r.status for r in results].count("not-due") == 5 and feed.hits == 2
+
+    def test_stored_ttl_still_counts_after_an_unchanged_poll(self, store: Store, feed: Feed) -> None:
+        """A poll that reads no body keeps the feed's last ttl, so the source stays on its hour."""
+        feed.body = rss(ttl=60)
+        polls(store, source(feed.url, **ADAPTIVE), Clock(), [timedelta(0), timedelta(minutes=60)])
+        assert store.source_state("wire").due_at == START + timedelta(minutes=115)
+
+    def test_source_without_bounds_is_fetched_on_every_firing(self, store: Store, feed: Feed) -> None:
+        """Without min_every and max_every the ttl changes nothing: every firing fetches."""
+        feed.body = rss(ttl=60)
+        polls(store, source(feed.url), Clock(), FIRINGS)
+        assert feed.hits == len(FIRINGS) and store.source_state("wire").due_at is None
+
+    def test_monitor_once_polls_a_source_not_yet_due(self, store: Store, feed: Feed) -> None:
+        """force (monitor once) polls even before the due time."""
+        feed.body = rss(ttl=60)
+        config, clock = source(feed.url, **ADAPTIVE), Clock()
+        polls(store, config, clock, [timedelta(0)])
+
+        async def forced() -> PollResult:
+            async with Fetcher() as fetcher:
+                poller = Poller(store=store, fetcher=fetcher, matcher=Matcher([]), routes={}, clock=clock)
+                return await poller.poll(config, force=True)
+        clock.now = START + timedelta(minutes=10)
+        assert asyncio.run(forced()).status == "unchanged"
+
+
+# -- config and status -------------------------------------------------------------------------
+
+
+CONFIG = """
+database: monitor.db
+defaults: {every: 10m, min_every: 5m, max_every: 2h}
+sources:
+  - {id: wire, url: "http://news.test/feed.xml", kind: feed}
+  - {id: fixed, url: "http://fixed.test/feed.xml", cron: "*/5 * * * *"}
+"""
+
+
+def test_a_cron_source_inherits_no_adaptive_bounds(tmp_path: Path) -> None:
+    """Bounds in defaults make interval sources adaptive and leave cron sources on their times."""
+    (tmp_path / "monitor.yaml").write_text(CONFIG)
+    config = load_config(tmp_path / "monitor.yaml")
+    assert config.source("wire").adaptive and config.source("wire").firing_every == timedelta(minutes=5)
+    assert not config.source("fixed").adaptive and config.source("fixed").min_every is None
+
+
+def test_status_shows_the_current_interval_and_its_reason(tmp_path: Path) -> None:
+    """`monitor status` shows an adaptive source's interval and reason, in the table and in JSON."""
+    (tmp_path / "monitor.yaml").write_text(CONFIG)
+    config = load_config(tmp_path / "monitor.yaml")
+    store = Store(config.database)
+    try:
+        store.record_not_modified("wire", now=START)
+        store.record_cadence("wire", due_at=START + timedelta(minutes=28), interval=timedelta(minutes=30),
+                             reason="rhythm: median gap 1h", feed_ttl=None)
+        view = build_status(config, store, now=START)
+    finally:
+        store.close()
+    wire = next(line for line in render_status(view).splitlines() if line.startswith("wire "))
+    assert wire.endswith("in 28m (adaptive)  30m (rhythm: median gap 1h)")
+    shown = json.loads(json.dumps(as_json(view)))["sources"][0]
+    assert (shown["interval_seconds"], shown["interval_reason"]) == (1800, "rhythm: median gap 1h")
+    assert shown["due_at"] == "2026-11-28T09:28:00+00:00"
