@@ -94,7 +94,10 @@ def _largest_hint(hints: Hints, now: datetime) -> tuple[timedelta, str] | None:
     if hints.cache_control and not _NO_CACHE.search(hints.cache_control):
         max_age = _MAX_AGE.search(hints.cache_control)
         if max_age is not None:
-            found.append((timedelta(seconds=min(int(max_age.group(1)), limit)), f"max-age={max_age.group(1)}"))
+            digits = max_age.group(1).lstrip("0") or "0"
+            # Thousands of digits are past what int() converts: cap by length before converting.
+            seconds = min(int(digits), limit) if len(digits) <= len(str(int(limit))) else limit
+            found.append((timedelta(seconds=seconds), f"max-age={int(seconds)}"))
     expires = _http_date(hints.expires)
     if expires is not None:
         left = (expires - (_http_date(hints.date) or now)).total_seconds()

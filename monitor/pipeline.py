@@ -58,6 +58,18 @@ class PollResult:
         return self.status in SKIPPED
 
 
+def _not_due(source: SourceConfig, state: SourceState, now: datetime) -> bool:
+    """Whether an adaptive source's firing comes before its due time. The stored due time
+    obeys the bounds it was computed under; a reload may since have lowered max_every,
+    and the source's current max_every after its last success is as long as it waits."""
+    if not source.adaptive or state.due_at is None or source.max_every is None:
+        return False
+    due = state.due_at
+    if state.last_success_at is not None:
+        due = min(due, cadence.due_at(state.last_success_at, source.max_every, firing_every=source.firing_every))
+    return due > now
+
+
 @dataclass(frozen=True, kw_only=True)
 class _Candidate:
     entry: Entry
@@ -86,7 +98,7 @@ class Poller:
         now = self.clock()
         if not force and state.retry_at is not None and state.retry_at > now:
             result = PollResult(source_id=source.id, status="backoff")
-        elif not force and source.adaptive and state.due_at is not None and state.due_at > now:
+        elif not force and _not_due(source, state, now):
             result = PollResult(source_id=source.id, status="not-due")
         else:
             try:

@@ -64,7 +64,9 @@ RULES = {
     "a hint shorter than the rhythm changes nothing": ({"arrivals": hourly(10), "cache_control": "max-age=60"},
                                                        timedelta(minutes=30), "rhythm: median gap 1h"),
     "a huge hint is capped at max_every": ({"cache_control": "max-age=99999999999999999999"}, MAX,
-                                           "max-age=99999999999999999999, capped at max_every"),
+                                           "max-age=31622400, capped at max_every"),
+    "a max-age of 5,000 digits is capped, not an error": ({"cache_control": "max-age=" + "9" * 5000}, MAX,
+                                                          "max-age=31622400, capped at max_every"),
 }
 
 
@@ -193,6 +195,16 @@ class TestPoller:
         feed.body = rss(ttl=60)
         polls(store, source(feed.url, **ADAPTIVE), Clock(), [timedelta(0), timedelta(minutes=60)])
         assert store.source_state("wire").due_at == START + timedelta(minutes=115)
+
+    def test_a_lowered_max_every_cuts_a_due_time_stored_under_the_old_one(self, store: Store, feed: Feed) -> None:
+        """A due time a day away (max-age under max_every 7d) gives way when a reload lowers max_every to 30m."""
+        feed.body, feed.headers = rss(), {"Cache-Control": "max-age=86400"}
+        long = {**ADAPTIVE, "max_every": timedelta(days=7)}
+        polls(store, source(feed.url, **long), Clock(), [timedelta(0)])
+        assert store.source_state("wire").due_at == START + timedelta(hours=24) - timedelta(minutes=5)
+        short = {**ADAPTIVE, "max_every": timedelta(minutes=30)}
+        results = polls(store, source(feed.url, **short), Clock(), [timedelta(minutes=20), timedelta(minutes=30)])
+        assert [r.status for r in results] == ["not-due", "unchanged"] and feed.hits == 2
 
     def test_source_without_bounds_is_fetched_on_every_firing(self, store: Store, feed: Feed) -> None:
         """Without min_every and max_every the ttl changes nothing: every firing fetches."""

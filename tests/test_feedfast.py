@@ -9,7 +9,7 @@ import pytest
 
 from monitor.sources import feed
 from monitor.sources.base import body_head
-from monitor.sources.feedfast import fast_entries
+from monitor.sources.feedfast import fast_entries, parse_ttl
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 XML_CORPORA = ("feedparser-feeds", "feed-rs-fixtures", "feedjira-sample-feeds", "gofeed-edge-cases",
@@ -83,3 +83,13 @@ def test_both_paths_read_the_channel_ttl() -> None:
     assert fast_entries(marked, url=URL, content_type=None) is None  # so this one goes through feedparser
     assert feed.FeedSource().parse(plain, url=URL).ttl == feed.FeedSource().parse(marked, url=URL).ttl \
         == timedelta(minutes=60)
+
+
+@pytest.mark.parametrize(("text", "minutes"), [
+    ("60", 60), (" 015 ", 15), ("0", None), ("", None), ("soon", None), ("-5", None), ("\u0661\u0662", None),
+    ("99999999999", 366 * 24 * 60), ("9" * 5000, 366 * 24 * 60),
+])
+def test_ttl_is_read_in_minutes_and_capped(text: str, minutes: int | None) -> None:
+    """A ttl is whole ASCII minutes, capped at a year however many digits it has; anything else is no ttl."""
+    expected = None if minutes is None else timedelta(minutes=minutes)
+    assert parse_ttl(text) == expected

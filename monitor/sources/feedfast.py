@@ -50,11 +50,13 @@ class FastFeed:
 def parse_ttl(text: str | None) -> timedelta | None:
     """An RSS ``<ttl>`` (whole minutes) as a timedelta; None when absent, not a number or zero.
 
-    Capped at a year: a hostile ttl of 1e20 minutes would overflow a timedelta."""
-    text = (text or "").strip()
-    if not text.isascii() or not text.isdigit() or int(text) == 0:
+    Capped at a year: a hostile ttl of 1e20 minutes would overflow a timedelta, and one of
+    thousands of digits is past what int() converts at all."""
+    text = (text or "").strip().lstrip("0")
+    if not text.isascii() or not text.isdigit():
         return None
-    return timedelta(minutes=min(int(text), 366 * 24 * 60))
+    year = 366 * 24 * 60
+    return timedelta(minutes=min(int(text), year) if len(text) <= len(str(year)) else year)
 
 
 def fast_entries(body: bytes, *, url: str, content_type: str | None) -> list[Entry | None] | None:
