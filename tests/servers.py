@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
 
 
 def free_port() -> int:
@@ -223,3 +224,61 @@ def serve_smtp() -> Iterator[Mailbox]:
         yield box
     finally:
         controller.stop()
+
+
+@dataclass
+class Site:
+    """Pages keyed by path and ``page`` query parameter (other parameters are ignored),
+    each with its own headers; ``requests`` logs every path+query asked for, in order."""
+
+    pages: dict[str, tuple[int, bytes, str, dict[str, str]]] = field(default_factory=dict)
+    requests: list[str] = field(default_factory=list)
+    base_url: str = ""
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def put(self, key: str, body: str | bytes, content_type: str = "text/html; charset=utf-8",
+            headers: dict[str, str] | None = None, status: int = 200) -> None:
+        with self.lock:
+            self.pages[key] = (status, body.encode() if isinstance(body, str) else body, content_type, headers or {})
+
+    def asked(self, path: str) -> list[str]:
+        with self.lock:
+            return [r for r in self.requests if urlsplit(r).path == path]
+
+
+@contextmanager
+def serve_site() -> Iterator[Site]:
+    """A loopback server answering each page of a Site with its own status and headers."""
+    state = Site()
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib name
+            pass
+
+        def do_GET(self) -> None:  # noqa: N802 - stdlib name
+            parts = urlsplit(self.path)
+            page = parse_qs(parts.query).get("page")
+            key = parts.path + (f"?page={page[0]}" if page else "")
+            with state.lock:
+                state.requests.append(self.path)
+                status, body, content_type, headers = state.pages.get(key, (404, b"not found", "text/plain", {}))
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    state.base_url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()

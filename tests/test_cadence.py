@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +18,7 @@ from monitor.match import Matcher
 from monitor.pipeline import Poller, PollResult
 from monitor.report import as_json, build_status, render_status
 from monitor.store import Store
+from tests.servers import Site, serve_site
 
 START = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
 MIN = timedelta(minutes=5)
@@ -84,49 +82,25 @@ def test_due_time_is_half_a_firing_early() -> None:
 # -- through a real Poller ---------------------------------------------------------------------
 
 
-@dataclass
 class Feed:
-    """One feed at /feed.xml with headers the test sets; ``hits`` counts its GETs."""
+    """One feed at /feed.xml on a loopback site, with the headers a test gives it."""
 
-    body: bytes = b""
-    headers: dict[str, str] = field(default_factory=dict)
-    hits: int = 0
-    url: str = ""
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    def __init__(self, site: Site) -> None:
+        self.site = site
+        self.url = site.base_url + "/feed.xml"
+
+    def serve(self, body: bytes, headers: dict[str, str] | None = None) -> None:
+        self.site.put("/feed.xml", body, "application/rss+xml", headers)
+
+    @property
+    def hits(self) -> int:
+        return len(self.site.asked("/feed.xml"))
 
 
 @pytest.fixture
 def feed() -> Iterator[Feed]:
-    state = Feed()
-
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib name
-            pass
-
-        def do_GET(self) -> None:  # noqa: N802 - stdlib name
-            with state.lock:
-                state.hits += 1
-                body, headers = state.body, dict(state.headers)
-            self.send_response(200)
-            self.send_header("Content-Type", "application/rss+xml")
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    state.url = f"http://127.0.0.1:{server.server_address[1]}/feed.xml"
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield state
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve_site() as site:
+        yield Feed(site)
 
 
 def rss(*, ttl: int | None = None) -> bytes:
@@ -179,26 +153,26 @@ class TestPoller:
 
     def test_ttl_of_an_hour_skips_the_firings_before_it(self, store: Store, feed: Feed) -> None:
         """A feed with <ttl>60</ttl> polled every 10m is fetched at 0 and 60m, not in between."""
-        feed.body = rss(ttl=60)
+        feed.serve(rss(ttl=60))
         results = polls(store, source(feed.url, **ADAPTIVE), Clock(), FIRINGS)
         assert [r.status for r in results] == ["baseline", *["not-due"] * 5, "unchanged"]
         assert feed.hits == 2
 
     def test_max_age_of_an_hour_skips_the_firings_before_it(self, store: Store, feed: Feed) -> None:
         """Cache-Control: max-age=3600 is honoured like a ttl."""
-        feed.body, feed.headers = rss(), {"Cache-Control": "max-age=3600"}
+        feed.serve(rss(), {"Cache-Control": "max-age=3600"})
         results = polls(store, source(feed.url, **ADAPTIVE), Clock(), FIRINGS)
         assert [r.status for r in results].count("not-due") == 5 and feed.hits == 2
 
     def test_stored_ttl_still_counts_after_an_unchanged_poll(self, store: Store, feed: Feed) -> None:
         """A poll that reads no body keeps the feed's last ttl, so the source stays on its hour."""
-        feed.body = rss(ttl=60)
+        feed.serve(rss(ttl=60))
         polls(store, source(feed.url, **ADAPTIVE), Clock(), [timedelta(0), timedelta(minutes=60)])
         assert store.source_state("wire").due_at == START + timedelta(minutes=115)
 
     def test_a_lowered_max_every_cuts_a_due_time_stored_under_the_old_one(self, store: Store, feed: Feed) -> None:
         """A due time a day away (max-age under max_every 7d) gives way when a reload lowers max_every to 30m."""
-        feed.body, feed.headers = rss(), {"Cache-Control": "max-age=86400"}
+        feed.serve(rss(), {"Cache-Control": "max-age=86400"})
         long = {**ADAPTIVE, "max_every": timedelta(days=7)}
         polls(store, source(feed.url, **long), Clock(), [timedelta(0)])
         assert store.source_state("wire").due_at == START + timedelta(hours=24) - timedelta(minutes=5)
@@ -208,13 +182,13 @@ class TestPoller:
 
     def test_source_without_bounds_is_fetched_on_every_firing(self, store: Store, feed: Feed) -> None:
         """Without min_every and max_every the ttl changes nothing: every firing fetches."""
-        feed.body = rss(ttl=60)
+        feed.serve(rss(ttl=60))
         polls(store, source(feed.url), Clock(), FIRINGS)
         assert feed.hits == len(FIRINGS) and store.source_state("wire").due_at is None
 
     def test_monitor_once_polls_a_source_not_yet_due(self, store: Store, feed: Feed) -> None:
         """force (monitor once) polls even before the due time."""
-        feed.body = rss(ttl=60)
+        feed.serve(rss(ttl=60))
         config, clock = source(feed.url, **ADAPTIVE), Clock()
         polls(store, config, clock, [timedelta(0)])
 
