@@ -45,6 +45,8 @@ from dataclasses import dataclass, field
 from socketserver import BaseRequestHandler, ThreadingTCPServer
 from urllib.parse import parse_qs, urlsplit
 
+from tests.servers import serving
+
 PAGE = b"<html><head><title>Hello</title></head><body><p>Hello.</p></body></html>"
 
 
@@ -299,13 +301,9 @@ def serve_faults(bomb: bytes) -> Iterator[FaultServer]:
     site = FaultServer(bomb=bomb)
     server = _Server(("127.0.0.1", 0), _Handler)
     server.site = site
-    site.base_url = f"http://127.0.0.1:{server.server_address[1]}"
-    # A short poll interval makes shutdown, and so each test's teardown, quick.
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield site
-    finally:
-        site.stopping.set()
-        server.shutdown()
-        server.server_close()
+    with serving(server) as port:
+        site.base_url = f"http://127.0.0.1:{port}"
+        try:
+            yield site
+        finally:
+            site.stopping.set()  # before the shutdown: a hanging handler would hold it up

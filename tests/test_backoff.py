@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -36,13 +35,6 @@ class Clock:
 def faults() -> Iterator[FaultServer]:
     with serve_faults(b"") as site:
         yield site
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    db = Store(tmp_path / "monitor.db")
-    yield db
-    db.close()
 
 
 def source(source_id: str, url: str, every: timedelta = timedelta(minutes=10)) -> SourceConfig:

@@ -109,13 +109,6 @@ def rss(*, ttl: int | None = None) -> bytes:
             "<item><title>One</title><link>http://news.test/1</link></item></channel></rss>").encode()
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    db = Store(tmp_path / "monitor.db")
-    yield db
-    db.close()
-
-
 class Clock:
     def __init__(self) -> None:
         self.now = START

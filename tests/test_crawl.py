@@ -7,7 +7,6 @@ import asyncio
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -27,13 +26,6 @@ START = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
 def site() -> Iterator[Site]:
     with serve_site() as state:
         yield state
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    db = Store(tmp_path / "monitor.db")
-    yield db
-    db.close()
 
 
 class Clock:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from datetime import datetime, time, timedelta, timezone
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -31,13 +30,6 @@ class Clock:
 
     def at(self, moment: datetime) -> None:
         self.now = moment.astimezone(timezone.utc)
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    store = Store(tmp_path / "m.db")
-    yield store
-    store.close()
 
 
 @pytest.fixture

@@ -38,13 +38,6 @@ def bench() -> ModuleType:
     return module
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    store = Store(tmp_path / "m.db")
-    yield store
-    store.close()
-
-
 def item(url: str, source: str, title: str, text: str) -> NewItem:
     match = Match(watchlist="desk", terms=("ISAF",), snippet=text[:80])
     return NewItem(url=url, guid=None, source_id=source, title=title, summary="", published=None, main_text=text,
