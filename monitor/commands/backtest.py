@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from monitor.commands.progress import progress
+from monitor.commands.progress import draws, progress
 from monitor.commands.reading import config_option, load_or_exit, open_store, since_option
 
 
@@ -43,21 +43,25 @@ def backtest(watchlist_file: Path, config_path: Path | None, source_ids: tuple[s
     zone = ZoneInfo(config.timezone)
     store = open_store(config)
     scanned = 0
-    hits: list[str] = []  # printed after the bar, which would otherwise tear through them on a terminal
+    held: list[str] = []
     try:
         total = count_stored_items(store.db, source_ids=source_ids, since=since)
+        # Under a bar, hits wait for its end (it would tear through them on a terminal);
+        # piped, they stream, so a broad list over a large archive is not held in memory.
+        emit = held.append if draws(total) else click.echo
+        alerts = 0
         with progress(total, label="backtesting") as tick:
             for item in stored_items(store.db, source_ids=source_ids, since=since):
                 scanned += 1
                 for found in matcher.match(source_id=item.source_id, title=item.title, body=item.main_text):
                     when = (item.published or item.first_seen).astimezone(zone).strftime("%Y-%m-%d %H:%M")
-                    hits.append(f"{when}  {item.source_id}  {item.title}\n  matched: {', '.join(found.terms)}\n"
-                                f"  {found.snippet}\n  {item.url}")
+                    alerts += 1
+                    emit(f"{when}  {item.source_id}  {item.title}\n  matched: {', '.join(found.terms)}\n"
+                         f"  {found.snippet}\n  {item.url}")
                 tick(item)
     finally:
         store.close()
-    for hit in hits:
+    for hit in held:
         click.echo(hit)
-    alerts = len(hits)
     click.echo(f"{watchlist.name}: {alerts} alert{'s' if alerts != 1 else ''} in {scanned} stored "
                f"item{'s' if scanned != 1 else ''} (nothing sent)")

@@ -10,11 +10,16 @@ from typing import Any
 import click
 
 
+def draws(total: int, *, minimum: int = 2) -> bool:
+    """Whether ``progress`` draws a bar for this many steps: on a terminal, for ``minimum`` or more."""
+    return total >= minimum and sys.stderr.isatty()
+
+
 @contextmanager
 def progress(total: int, *, label: str, minimum: int = 2) -> Iterator[Callable[[Any], None]]:
     """Yield a function to call once per finished step; it draws a bar on stderr only when
-    stderr is a terminal and there are at least ``minimum`` steps."""
-    if total < minimum or not sys.stderr.isatty():
+    ``draws`` says so."""
+    if not draws(total, minimum=minimum):
         yield lambda _done: None
         return
     with click.progressbar(length=total, label=label, file=sys.stderr, show_pos=True) as bar:
