@@ -54,12 +54,24 @@ def main(ctx: click.Context, verbose: int, log_format: str) -> None:
 @config_option
 def run(config_path: Path | None) -> None:
     """Run the daemon: poll every source on its schedule until SIGTERM or Ctrl-C."""
-    import asyncio
+    import logging
+    import signal
 
-    from monitor.service import Daemon
+    # Until the daemon's own handlers take over, SIGTERM unwinds start-up like Ctrl-C does
+    # (imports, migrations and the config load take a second or two), so a stop sent early,
+    # e.g. by `systemctl stop` or `docker stop`, still exits 0 with the database closed.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    log = logging.getLogger("monitor.service")
+    log.info("daemon starting")
+    try:
+        import asyncio
 
-    config = _load(config_path)
-    asyncio.run(Daemon(config).run())
+        from monitor.service import Daemon
+
+        config = _load(config_path)
+        asyncio.run(Daemon(config).run())
+    except KeyboardInterrupt:
+        log.info("daemon stopped during start-up")
 
 
 @main.command()

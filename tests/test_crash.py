@@ -131,6 +131,9 @@ watchlists: ["watchlists/*.yaml"]
                 sorted(expected - {title_of(p) for p in hook.received})
         finally:
             publisher.halt.set()
+            # From "daemon starting" on, SIGTERM is a clean stop, start-up included; before
+            # it the interpreter is still loading and the signal's default action applies.
+            wait_for(lambda: "daemon starting" in logs[-1].read_text(), timeout=20)
             proc.send_signal(15)
             code = proc.wait(timeout=40)
         assert code == 0

@@ -21,6 +21,31 @@ from tests.test_daemon import Daemon, wait_for
 pytestmark = pytest.mark.slow
 
 
+def test_sigterm_during_start_up_exits_cleanly(tmp_path: Path) -> None:
+    """A stop sent while the daemon is still importing and migrating (`systemctl stop` right
+    after a start) exits 0 and leaves an intact database, whichever step it lands in."""
+    config = tmp_path / "monitor.yaml"
+    config.write_text("""
+database: monitor.db
+defaults: {every: 1h}
+sources: []
+watchlists: [{name: desk, keywords: [ISAF], notify: [console]}]
+channels: {console: "console://"}
+""")
+    daemon = Daemon(config, tmp_path / "daemon.log")
+    assert wait_for(lambda: "daemon starting" in daemon.output()), daemon.output()
+    code = daemon.stop()
+    output = daemon.output()
+    assert code == 0, output
+    assert "daemon stopped" in output and "Traceback" not in output, output
+    if (tmp_path / "monitor.db").exists():
+        conn = sqlite3.connect(tmp_path / "monitor.db")
+        try:
+            assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        finally:
+            conn.close()
+
+
 def test_sigterm_during_a_slow_poll_finishes_it_and_exits_cleanly(tmp_path: Path) -> None:
     """The in-flight poll ends at its own deadline, its error is recorded, the database is
     closed (no WAL left behind) and the process exits 0."""
