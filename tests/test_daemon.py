@@ -41,6 +41,8 @@ class Daemon:
         return self.log.read_text()
 
     def stop(self) -> int:
+        # Before "daemon starting" the interpreter is still loading and SIGTERM would kill it.
+        wait_for(lambda: "daemon starting" in self.output() or self.proc.poll() is not None, timeout=20)
         self.proc.send_signal(signal.SIGTERM)
         try:
             return self.proc.wait(timeout=40)
