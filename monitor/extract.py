@@ -47,7 +47,8 @@ def extract_article(
     tree = parse_html(html, content_type)
     page = tree.html or ""
     document = _bare_extraction(page, url)
-    title = _title(collapse(document.title or "") if document is not None else "", tree)
+    metadata = _LazyMetadata(page, url)
+    title = _title(metadata, tree)
     if content_selector is not None:
         try:
             nodes = tree.css(content_selector)
@@ -57,9 +58,40 @@ def extract_article(
     else:
         text = (document.text or "").strip() if document is not None else ""
     # The page's own markup states a time; trafilatura's guess is a day; a dateline is text.
-    published = (page_date(tree, tz) or (_date(document.date, tz) if document is not None else None)
-                 or dateline_date(text, tz))
+    published = page_date(tree, tz) or _date(metadata.date, tz) or dateline_date(text, tz)
     return Article(text=text, title=title, published=published)
+
+
+class _LazyMetadata:
+    """trafilatura's title and date guesses, read only when the page's own markup does not
+    settle them: its metadata pass (htmldate above all) is half of the cost of a page, and
+    most news pages carry an ``<h1>`` and a ``<time>`` or JSON-LD date of their own."""
+
+    def __init__(self, page: str, url: str) -> None:
+        self._page = page
+        self._url = url
+        self._document: Document | None = None
+        self._read = False
+
+    def _get(self) -> Document | None:
+        if not self._read:
+            self._read = True
+            if self._page:
+                try:
+                    self._document = trafilatura.extract_metadata(self._page, default_url=self._url)
+                except (LxmlError, ValueError, TypeError):
+                    self._document = None
+        return self._document
+
+    @property
+    def title(self) -> str:
+        document = self._get()
+        return collapse(document.title or "") if document is not None else ""
+
+    @property
+    def date(self) -> str | None:
+        document = self._get()
+        return document.date if document is not None else None
 
 
 def _bare_extraction(page: str, url: str) -> Document | None:
@@ -75,7 +107,7 @@ def _bare_extraction(page: str, url: str) -> Document | None:
             include_images=False,
             include_links=False,
             deduplicate=False,
-            with_metadata=True,
+            with_metadata=False,
             prune_xpath=_PRUNE,
         )
     except (LxmlError, ValueError, TypeError) as exc:
@@ -93,7 +125,7 @@ def _date(value: str | None, tz: tzinfo) -> datetime | None:
         return None
 
 
-def _title(found: str, tree: LexborHTMLParser) -> str | None:
+def _title(metadata: _LazyMetadata, tree: LexborHTMLParser) -> str | None:
     """The headline, without the site's name.
 
     Why not just ``<title>``: it says "Headline | News | European Parliament". The page's
@@ -109,8 +141,17 @@ def _title(found: str, tree: LexborHTMLParser) -> str | None:
             break
     known = set(_WORD.findall(f"{page_title} {og_title}".lower()))
     headings = [node_text(h) for h in tree.css("h1")]
-    for candidate in [*headings, found]:
+
+    def fits(candidate: str) -> bool:
         words = set(_WORD.findall(candidate.lower()))
-        if known and words and len(words & known) >= 0.6 * len(words) and len(candidate) <= 300:
+        return bool(known and words and len(words & known) >= 0.6 * len(words) and len(candidate) <= 300)
+
+    for candidate in headings:
+        if fits(candidate):
             return candidate
-    return og_title or found or page_title or None
+    if og_title:  # what trafilatura's title would be read from first, without its cost
+        return og_title
+    found = metadata.title
+    if fits(found):
+        return found
+    return found or page_title or None
