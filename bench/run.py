@@ -168,6 +168,7 @@ class Figures:
     alerts: int = 0
     caught: int = 0
     false_alerts: int = 0
+    workers_mb: float = 0.0  # ours: summed peak RSS of the page-reading worker processes
     note: str = ""
 
 
@@ -206,7 +207,8 @@ class Project:
         note = " ".join(f"{k}={v}" for k, v in sorted(data["statuses"].items()))
         if data["errors"]:
             note += " errors: " + "; ".join(data["errors"])
-        return Figures(wall=data["wall"], cpu=data["cpu"], peak_mb=data["peak_mb"], alerts=len(data["matched_urls"]),
+        return Figures(wall=data["wall"], cpu=data["cpu"], peak_mb=data["peak_mb"], workers_mb=data["workers_mb"],
+                       alerts=len(data["matched_urls"]),
                        caught=len(matched & planted), false_alerts=len(matched - planted), note=note)
 
     def close(self) -> None:
@@ -283,7 +285,8 @@ def one_run(args: argparse.Namespace, nginx: str, urlwatch: Path | None, run: in
         uw = Urlwatch(urlwatch, work, site) if urlwatch else None
         out: dict[str, dict[str, Figures]] = {p: {} for p in PHASES}
         out["startup"] = {"ours": Figures(wall=project.startup["startup"], cpu=project.startup["cpu"],
-                                          peak_mb=project.startup["peak_mb"])}
+                                          peak_mb=project.startup["peak_mb"],
+                                          workers_mb=project.startup["workers_mb"])}
         for phase in PHASES:
             planted: set[str] = set()
             titles: dict[str, str] = {}
@@ -370,6 +373,10 @@ def table(results: dict[str, dict[str, Figures]], sources: int, runs: int) -> st
     start = results["startup"]["ours"]
     lines.append(f"ours, process start-up once (imports, config, migrations): {start.wall:.2f}s wall, "
                  f"{start.cpu:.2f}s cpu, {start.peak_mb:.0f} MB")
+    workers = max(results[phase]["ours"].workers_mb for phase in PHASES)
+    if workers:
+        lines.append(f"ours, page-reading worker processes (forkserver and workers, CPU counted above): "
+                     f"{workers:.0f} MB peak RSS summed, shared pages counted in each")
     for phase in PHASES:
         for side, fig in results[phase].items():
             if fig.note:
@@ -383,8 +390,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=1, help="whole runs to take medians over (default 1)")
     parser.add_argument("--warm-repeats", type=int, default=3, help="warm polls per run, median taken (default 3)")
     parser.add_argument("--publish-share", type=float, default=0.1, help="share of sources that publish (0.1)")
-    parser.add_argument("--executor", choices=("thread", "process"), default="thread",
-                        help="where our side runs article extraction (default: thread)")
+    parser.add_argument("--executor", choices=("thread", "process"), default="process",
+                        help="where our side reads article pages: in worker processes as the daemon does "
+                             "(default), or in threads")
     parser.add_argument("--no-urlwatch", action="store_true", help="run our side only")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     args = parser.parse_args()

@@ -14,7 +14,6 @@ from datetime import datetime
 from monitor import crawl
 from monitor.config import SourceConfig
 from monitor.errors import FetchError, SourceError
-from monitor.extract import extract_article
 from monitor.fetch import Fetcher
 from monitor.match import Matcher
 from monitor.models import Entry, Match
@@ -71,6 +70,8 @@ async def _check(fetcher: Fetcher, source: SourceConfig, matcher: Matcher, entry
         try:
             response = await fetcher.get(entry.url, timeout=source.timeout.total_seconds())
             selector = source.select.content if source.select is not None else None
+            from monitor.extract import extract_article
+
             article = await asyncio.get_running_loop().run_in_executor(
                 None, lambda: extract_article(response.body, url=response.url, content_selector=selector,
                                               content_type=response.content_type, tz=crawl.zone(source)))

@@ -13,17 +13,16 @@ import logging
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Executor
 from dataclasses import dataclass
-from datetime import datetime, timedelta, tzinfo
+from datetime import datetime, timedelta
 
 from monitor import cadence, crawl, metrics
 from monitor.config import SourceConfig
 from monitor.errors import BadStatus, FetchError, SourceError
-from monitor.extract import extract_article
 from monitor.fetch import Fetcher
 from monitor.match import Matcher
-from monitor.models import Article, Entry, Match, Response
+from monitor.models import Entry, Match, Response
+from monitor.pages import PagePool, Reading
 from monitor.redact import redact
 from monitor.store import BACKOFF_CAP, NewItem, SourceState, Store, backoff_delay, utcnow
 from monitor.store_stories import DEFAULT_WINDOW as DEFAULT_STORY_WINDOW
@@ -80,14 +79,15 @@ class Poller:
     """Polls sources against one store, fetcher and compiled set of watch lists."""
 
     def __init__(self, *, store: Store, fetcher: Fetcher, matcher: Matcher,
-                 routes: Mapping[str, Sequence[str]], executor: Executor | None = None,
+                 routes: Mapping[str, Sequence[str]], pages: PagePool | None = None,
                  clock: Callable[[], datetime] = utcnow,
                  story_window: timedelta = DEFAULT_STORY_WINDOW) -> None:
         self.store = store
         self.fetcher = fetcher
         self.matcher = matcher
         self.routes = routes
-        self.executor = executor
+        # Threads by default: a Poller made for one test or one command does not start processes.
+        self.pages = pages if pages is not None else PagePool(workers=0)
         self.clock = clock
         self.story_window = story_window
 
@@ -227,21 +227,24 @@ class Poller:
         title = entry.title
         published = entry.published
         fetch_error = None
+        of_text: tuple[bytes, int] | None = None  # the text's MinHash, when a worker made it
         if entry.content is not None:
             text, origin = entry.content, "source"
         elif source.fetch_articles:
             try:
-                article = await self._article(source, entry.url)
+                reading = await self._article(source, entry.url)
             except (FetchError, SourceError) as exc:
                 text, origin, fetch_error = entry.summary, "feed", str(exc)
                 log.warning("article source=%s url=%s status=error error=%r (matching the feed's text)",
                             source.id, candidate.url, fetch_error)
             else:
-                text, origin = article.text, "article"
+                article = reading.article
+                text, origin, of_text = article.text, "article", reading.signature
                 title = title or article.title or ""
                 published = published or article.published
                 if not text.strip():
                     text, origin, fetch_error = entry.summary, "feed", "no main text found on the page"
+                    of_text = None
         else:
             text, origin = entry.summary, "feed"
         matches = self.matcher.match(source_id=source.id, title=title, body=text)
@@ -249,20 +252,14 @@ class Poller:
         return NewItem(url=candidate.url, guid=entry.guid, source_id=source.id, title=title,
                        summary=entry.summary, published=published, main_text=text, text_origin=origin,
                        fetch_error=fetch_error, content_hash=_hash_text(text), baseline=False,
-                       matches=tuple(matches), deliveries=deliveries, fingerprint=fingerprint(title=title, text=text))
+                       matches=tuple(matches), deliveries=deliveries,
+                       fingerprint=fingerprint(title=title, text=text, of_text=of_text))
 
-    async def _article(self, source: SourceConfig, url: str) -> Article:
+    async def _article(self, source: SourceConfig, url: str) -> Reading:
         response = await self.fetcher.get(url, timeout=source.timeout.total_seconds())
         content_selector = source.select.content if source.select is not None else None
-        loop = asyncio.get_running_loop()
-        # trafilatura blocks for tens of milliseconds a page: keep it off the event loop.
-        return await loop.run_in_executor(self.executor, _extract, response.body, response.url, content_selector,
-                                          response.content_type, crawl.zone(source))
-
-
-def _extract(body: bytes, url: str, content_selector: str | None, content_type: str | None,
-             tz: tzinfo) -> Article:
-    return extract_article(body, url=url, content_selector=content_selector, content_type=content_type, tz=tz)
+        return await self.pages.read(response.body, response.url, content_selector=content_selector,
+                                     content_type=response.content_type, tz=crawl.zone(source))
 
 
 def _hash_text(text: str) -> str:

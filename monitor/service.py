@@ -26,6 +26,7 @@ from monitor.health import HealthWatch
 from monitor.match import Matcher, WatchRule
 from monitor.notify.deliver import Deliverer
 from monitor.notify.modes import DeliveryMode, DigestSchedule, QuietHours
+from monitor.pages import PagePool
 from monitor.pipeline import Poller, PollResult
 from monitor.store import Store
 from monitor.store_report import database_answers
@@ -68,16 +69,17 @@ class Runtime:
     """The parts a poll needs, built from one config; rebuilt (but for store and
     fetcher) when the config changes."""
 
-    def __init__(self, config: Config, store: Store, fetcher: Fetcher) -> None:
+    def __init__(self, config: Config, store: Store, fetcher: Fetcher, pages: PagePool) -> None:
         self.store = store
         self.fetcher = fetcher
+        self.pages = pages
         self.apply(config)
 
     def apply(self, config: Config) -> None:
         self.config = config
         self.poller = Poller(store=self.store, fetcher=self.fetcher, matcher=build_matcher(config),
                              routes={w.name: tuple(w.notify) for w in config.watchlists},
-                             story_window=config.story_window)
+                             pages=self.pages, story_window=config.story_window)
         previous = getattr(self, "deliverer", None)
         self.deliverer = Deliverer(self.store, channels=config.channels,
                                    source_names={s.id: s.name for s in config.sources},
@@ -102,7 +104,9 @@ async def poll_once(config: Config, source_ids: Sequence[str] = (),
         store = Store(config.database)
         stack.callback(store.close)
         fetcher = await stack.enter_async_context(Fetcher(allow_private=config.allow_private))
-        runtime = Runtime(config, store, fetcher)
+        pages = PagePool()
+        stack.callback(pages.close)
+        runtime = Runtime(config, store, fetcher, pages)
 
         async def poll(source: SourceConfig) -> PollResult:
             result = await runtime.poller.poll(source, force=True)
@@ -139,7 +143,9 @@ class Daemon:
             store = Store(self.config.database)
             stack.callback(store.close)
             fetcher = await stack.enter_async_context(Fetcher(allow_private=self.config.allow_private))
-            self.runtime = Runtime(self.config, store, fetcher)
+            pages = PagePool()
+            stack.callback(pages.close)
+            self.runtime = Runtime(self.config, store, fetcher, pages)
             self.scheduler = AsyncIOScheduler(timezone=ZoneInfo(self.config.timezone))
             self._schedule_sources(self.config.sources)
             # First run at once: alerts a previous run left queued (crash, outage) go out now.

@@ -59,12 +59,18 @@ def title_words(title: str) -> frozenset[str]:
     return frozenset(w for w in words(title) if w not in _STOP)
 
 
-def fingerprint(*, title: str, text: str) -> Fingerprint:
+def fingerprint(*, title: str, text: str, of_text: tuple[bytes, int] | None = None) -> Fingerprint:
+    """``of_text``: ``text_signature(text)`` when it was computed already (in a worker process)."""
+    signature_bytes, shingles = of_text if of_text is not None else text_signature(text)
+    return Fingerprint(signature=signature_bytes, shingles=shingles, title_words=title_words(title))
+
+
+def text_signature(text: str) -> tuple[bytes, int]:
+    """The text half of a fingerprint, the costly half: its MinHash and its shingle count."""
     tokens = words(text)
     shingles = {" ".join(tokens[i:i + SHINGLE]) for i in range(max(len(tokens) - SHINGLE + 1, 0))}
     hashes = signature((s.encode("utf-8") for s in shingles), num_perm=NUM_PERM, seed=SEED)
-    return Fingerprint(signature=hashes.astype("<u4").tobytes(), shingles=len(shingles),
-                       title_words=title_words(title))
+    return hashes.astype("<u4").tobytes(), len(shingles)
 
 
 def title_similarity(a: frozenset[str], b: frozenset[str]) -> float:
