@@ -40,6 +40,10 @@ def canonical_url(url: str) -> str:
     if parts.username:
         netloc = f"{parts.username}@{netloc}"
     path = parts.path or "/"
-    kept = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not is_tracking_param(k)]
-    query = urlencode(kept, doseq=True) if kept != parse_qsl(parts.query, keep_blank_values=True) else parts.query
+    query = parts.query
+    if query:
+        pairs = parse_qsl(query, keep_blank_values=True)
+        kept = [(k, v) for k, v in pairs if not is_tracking_param(k)]
+        if kept != pairs:
+            query = urlencode(kept, doseq=True)
     return urlunsplit((scheme, netloc, path, query, ""))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -118,3 +119,15 @@ def test_isaf_corpus_datelines() -> None:
     print(f"isaf datelines: {found}/{len(rows)} dated, {agree} within 0-3 days after the annotated event")
     assert found >= 424  # SOURCE.md: 424 carry a parenthesised dateline date
     assert agree >= 0.95 * found
+
+
+@pytest.mark.parametrize("text", ["2026-10-30", "2026-10-30T10:00", "2026-10-30T10:00:05Z", "2026-10-30 10:00:05+05:00",
+                                  "2026-10-30T10:00:05.123+0530", "2026-02-30", "2026-10-30T25:00"])
+def test_the_iso_fast_path_reads_as_dateutil_does(text: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """ISO dates skip dateutil's two fuzzy parses; the result must be what those would give."""
+    from monitor.sources import dates
+
+    tz = ZoneInfo("Asia/Karachi")
+    fast = dates.parse_date(text, tz)
+    monkeypatch.setattr(dates, "_ISO", re.compile(r"(?!)"))
+    assert fast == dates.parse_date(text, tz)

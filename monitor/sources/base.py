@@ -159,8 +159,10 @@ def absolute_url(link: str, base: str, *, keep_fragment: bool = False) -> str | 
     if not link or link.startswith("#"):
         return None
     try:
-        resolved = urljoin(base, link)
-        if not keep_fragment:
+        # Most links in feeds are absolute already; urljoin would only take them apart and
+        # put them back together (it resolves dot segments only in relative links).
+        resolved = link if link.startswith(("http://", "https://")) else urljoin(base, link)
+        if not keep_fragment and "#" in resolved:
             resolved = urldefrag(resolved).url
         parts = urlsplit(resolved)
     except ValueError:
