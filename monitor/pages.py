@@ -15,6 +15,10 @@ import asyncio
 import logging
 import multiprocessing
 import os
+import signal
+import threading
+import time
+from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -26,6 +30,7 @@ from monitor.stories import text_signature
 
 log = logging.getLogger(__name__)
 
+WATCH_EVERY = 1.0  # seconds between a worker's looks at whether the daemon still runs
 # A worker is replaced after this many pages, which bounds what a slow leak in a parser can hold.
 PAGES_PER_WORKER = 500
 
@@ -48,28 +53,57 @@ def read_page(body: bytes, url: str, content_selector: str | None, content_type:
     return Reading(article=article, signature=text_signature(article.text))
 
 
+def _start_worker(daemon_pid: int) -> None:
+    """Workers leave when the pool shuts down or the daemon is gone, not on a stop signal:
+    systemd signals every process of the service and Ctrl-C the whole process group, and
+    a worker dying then would fail the pages of the polls the daemon is letting finish.
+    A worker's parent is the forkserver, so nothing tells it the daemon was killed (kill -9):
+    it looks once a second, or it would outlive the daemon (and keep the forkserver alive)."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_exit_with, args=(daemon_pid,), name="daemon-watch", daemon=True).start()
+
+
+def _exit_with(daemon_pid: int) -> None:
+    while True:
+        time.sleep(WATCH_EVERY)
+        try:
+            os.kill(daemon_pid, 0)
+        except ProcessLookupError:
+            os._exit(0)
+        except PermissionError:  # the pid is another user's now: ours is gone
+            os._exit(0)
+
+
 class PagePool:
     """Runs ``read_page`` in ``workers`` processes, or in threads when ``workers`` is 0
     (tests and one-off tools, where starting processes would cost more than it saves)."""
 
-    def __init__(self, workers: int | None = None) -> None:
+    def __init__(self, workers: int | None = None, *, reader: Callable[..., Reading] = read_page) -> None:
         self.workers = (os.cpu_count() or 1) if workers is None else workers
+        self.reader = reader  # a module-level function, so it pickles by name (tests swap it)
         self._executor: Executor | None = None
 
     async def read(self, body: bytes, url: str, *, content_selector: str | None, content_type: str | None,
                    tz: tzinfo) -> Reading:
         """Raises SourceError for a page that made its worker die; the extractor's own
         SourceError (an invalid selector) passes through."""
-        executor = self._pool()
         loop = asyncio.get_running_loop()
-        try:
-            return await loop.run_in_executor(executor, read_page, body, url, content_selector, content_type, tz)
-        except BrokenProcessPool as exc:
-            if self._executor is executor:  # the first page to notice replaces the pool
-                log.warning("article reading: a worker process died; starting new ones")
-                self._executor = None
-                executor.shutdown(wait=False, cancel_futures=True)
-            raise SourceError(f"{url}: reading the page crashed its worker process") from exc
+        # Twice: a worker killed from outside (the OOM killer) breaks the pages in flight with
+        # it, and those deserve a new worker; a page that kills its worker again is to blame.
+        for attempt in (1, 2):
+            executor = self._pool()
+            try:
+                return await loop.run_in_executor(executor, self.reader, body, url, content_selector,
+                                                  content_type, tz)
+            except BrokenProcessPool as exc:
+                if self._executor is executor:  # the first page to notice replaces the pool
+                    log.warning("article reading: a worker process died; starting new ones")
+                    self._executor = None
+                    executor.shutdown(wait=False, cancel_futures=True)
+                if attempt == 2:
+                    raise SourceError(f"{url}: reading the page crashed its worker process twice") from exc
+        raise AssertionError("unreachable")
 
     def start(self) -> None:
         """Start every worker now rather than at the first page (each imports nothing:
@@ -91,7 +125,8 @@ class PagePool:
                 context = multiprocessing.get_context("forkserver")
                 context.set_forkserver_preload(["monitor.pages", "monitor.extract"])
                 self._executor = ProcessPoolExecutor(max_workers=self.workers, mp_context=context,
-                                                     max_tasks_per_child=PAGES_PER_WORKER)
+                                                     max_tasks_per_child=PAGES_PER_WORKER,
+                                                     initializer=_start_worker, initargs=(os.getpid(),))
         return self._executor
 
     def close(self) -> None:

@@ -6,12 +6,16 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import subprocess
+import sys
+import time
 from datetime import UTC
+from pathlib import Path
 
 import pytest
 
 from monitor.errors import SourceError
-from monitor.pages import PagePool, read_page
+from monitor.pages import PagePool, Reading, read_page
 from tests.newsroom_pages import FILLER, article_page
 
 
@@ -35,18 +39,57 @@ def test_a_worker_process_reads_what_the_event_loop_process_would() -> None:
     assert "ISAF commander in Rawalpindi" in reading.article.text  # type: ignore[attr-defined]
 
 
-def test_a_dead_worker_fails_one_page_and_the_next_gets_a_new_pool() -> None:
+def test_a_worker_killed_from_outside_costs_no_page() -> None:
+    """The OOM killer takes a worker: the page is read again by a new one."""
     pool = PagePool(workers=1)
     try:
         pool.start()
         for pid in pool.worker_pids():
             os.kill(pid, signal.SIGKILL)
-        with pytest.raises(SourceError, match="crashed its worker process"):
-            asyncio.run(_read(pool))
         reading = asyncio.run(_read(pool))
     finally:
         pool.close()
     assert "ISAF commander in Rawalpindi" in reading.article.text  # type: ignore[attr-defined]
+
+
+def _die(*_: object) -> Reading:
+    os._exit(1)
+
+
+def test_a_page_that_kills_its_worker_fails_alone_and_the_pool_recovers() -> None:
+    pool = PagePool(workers=1, reader=_die)
+    try:
+        with pytest.raises(SourceError, match="crashed its worker process twice"):
+            asyncio.run(_read(pool))
+        pool.reader = read_page
+        reading = asyncio.run(_read(pool))
+    finally:
+        pool.close()
+    assert "ISAF commander in Rawalpindi" in reading.article.text  # type: ignore[attr-defined]
+
+
+def test_workers_outlive_a_stop_signal_to_the_process_group() -> None:
+    """systemd's stop signals every process of the service; the daemon decides when workers go."""
+    pool = PagePool(workers=1)
+    try:
+        pool.start()
+        for pid in pool.worker_pids():
+            os.kill(pid, signal.SIGTERM)
+            os.kill(pid, signal.SIGINT)
+        time.sleep(0.2)
+        assert all(_alive(pid) for pid in pool.worker_pids())
+        reading = asyncio.run(_read(pool))
+    finally:
+        pool.close()
+    assert "ISAF commander in Rawalpindi" in reading.article.text  # type: ignore[attr-defined]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def test_threads_when_no_workers_are_asked_for() -> None:
@@ -57,3 +100,30 @@ def test_threads_when_no_workers_are_asked_for() -> None:
     finally:
         pool.close()
     assert "ISAF commander in Rawalpindi" in reading.article.text  # type: ignore[attr-defined]
+
+
+ORPHAN_SCRIPT = """
+import os, signal
+from monitor.pages import PagePool
+if __name__ == "__main__":
+    pool = PagePool(workers=2)
+    pool.start()
+    print(" ".join(map(str, pool.worker_pids())), flush=True)
+    os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_workers_leave_when_the_daemon_is_killed(tmp_path: Path) -> None:
+    """kill -9 of the daemon: its workers (children of the forkserver, not of the daemon) go too."""
+    script = tmp_path / "daemon.py"
+    script.write_text(ORPHAN_SCRIPT)
+    out = tmp_path / "pids.txt"
+    with out.open("w") as sink:
+        subprocess.run([sys.executable, str(script)], stdout=sink, stderr=subprocess.DEVNULL, timeout=60,
+                       check=False)
+    pids = [int(p) for p in out.read_text().split()]
+    assert len(pids) == 2
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and any(_alive(pid) for pid in pids):
+        time.sleep(0.1)
+    assert not [pid for pid in pids if _alive(pid)]
