@@ -27,6 +27,7 @@
     /wrong-charset      a UTF-8 RSS feed whose Content-Type claims charset=iso-8859-1
     /billion-laughs     an RSS feed whose DOCTYPE nests entities to a billion "lol"s
     /xxe                an RSS feed with an external entity naming ``xxe_target``
+    /consent           a consent wall: a redirect to itself that sets a cookie, then the feed
 
 Each connection carries one request. ``headers`` logs every request's headers in order,
 and ``peak`` is the most connections that were open at once.
@@ -79,6 +80,7 @@ class FaultServer:
 class _Handler(BaseRequestHandler):
     server: _Server
     request: socket.socket
+    request_headers: dict[str, str]
 
     def handle(self) -> None:
         site = self.server.site
@@ -90,6 +92,7 @@ class _Handler(BaseRequestHandler):
             target, headers = self._read_head()
             with site.lock:
                 site.headers.append(headers)
+            self.request_headers = headers
             path = urlsplit(target).path
             route = _ROUTES.get(path) or next(
                 (action for prefix, action in _PREFIX_ROUTES if path.startswith(prefix)), _not_found)
@@ -228,6 +231,14 @@ def _lying_type(h: _Handler, target: str) -> None:
     h.send(200, PAGE, {"Content-Type": "image/png"})
 
 
+def _consent(h: _Handler, target: str) -> None:
+    """A consent wall: without its cookie, a redirect to itself that sets the cookie."""
+    if "consent=yes" in h.request_headers.get("cookie", ""):
+        h.send(200, rss("Behind the wall"), {"Content-Type": "application/rss+xml"})
+    else:
+        h.send(302, headers={"Location": "/consent", "Set-Cookie": "consent=yes; Path=/"})
+
+
 def _empty(h: _Handler, target: str) -> None:
     h.send(200, b"")
 
@@ -281,7 +292,7 @@ _ROUTES: dict[str, Callable[[_Handler, str], None]] = {
     "/dir/relative": _relative, "/redirect": _redirect, "/lying-type": _lying_type,
     "/empty": _empty, "/slow": _slow, "/feed-as-png": _feed_as_png, "/garbage-as-rss": _garbage_as_rss,
     "/bad-utf8": _bad_utf8, "/wrong-charset": _wrong_charset, "/billion-laughs": _billion_laughs,
-    "/xxe": _xxe,
+    "/xxe": _xxe, "/consent": _consent,
 }
 _PREFIX_ROUTES: list[tuple[str, Callable[[_Handler, str], None]]] = [
     ("/status/", _status), ("/loop/", _loop), ("/hops/", _hops),

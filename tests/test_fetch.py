@@ -313,3 +313,10 @@ class TestParseRetryAfter:
     def test_values(self, value: str | None, expected: float | None) -> None:
         """Delay-seconds and HTTP-dates become seconds; a past date is 0; anything else is None."""
         assert parse_retry_after(value, now=self.NOW) == expected
+
+
+def test_a_cookie_set_on_a_redirect_goes_with_the_next_hop(faults: FaultServer) -> None:
+    """Consent walls set a cookie and redirect to themselves; without cookies that is a loop."""
+    response = fetch(faults.url("/consent"))
+    assert b"Behind the wall" in response.body
+    assert faults.headers[-1].get("cookie") == "consent=yes"
