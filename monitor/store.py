@@ -236,6 +236,7 @@ class Store:
         path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(str(path), timeout=30)
         self.db = Database(conn)
+        self._story_index: store_stories.StoryIndex | None = None
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute("PRAGMA foreign_keys=ON")
@@ -343,6 +344,24 @@ class Store:
         An item that joins a story (``store_stories``) gets no alert for a watch list and
         channel the story was already alerted on."""
         ids: list[int] = []
+        try:
+            self._commit_poll(source_id, url=url, items=items, now=now, etag=etag, last_modified=last_modified,
+                              body_hash=body_hash, warnings=warnings, baseline=baseline,
+                              story_window=story_window, ids=ids)
+        except BaseException:
+            self._story_index = None  # it may hold stories of the rolled-back transaction
+            raise
+        return ids
+
+    def _stories(self, now: datetime, window: timedelta) -> store_stories.StoryIndex:
+        if self._story_index is None or self._story_index.window != window:
+            self._story_index = store_stories.StoryIndex(self.db, window=window)
+        self._story_index.refresh(now)
+        return self._story_index
+
+    def _commit_poll(self, source_id: str, *, url: str, items: Iterable[NewItem], now: datetime,
+                     etag: str | None, last_modified: str | None, body_hash: str, warnings: Sequence[str],
+                     baseline: bool, story_window: timedelta, ids: list[int]) -> None:
         stories: store_stories.StoryIndex | None = None
         with self.db.atomic():
             for item in items:
@@ -352,7 +371,7 @@ class Store:
                 ids.append(item_id)
                 story_id = None
                 if item.fingerprint is not None:
-                    stories = stories or store_stories.StoryIndex(self.db, now=now, window=story_window)
+                    stories = stories or self._stories(now, story_window)
                     story_id = stories.assign(item_id, item.fingerprint, title=item.title)
                 for match in item.matches:
                     self.db.table("matches").insert({
@@ -381,7 +400,6 @@ class Store:
             if baseline:
                 values["baseline_at"] = _iso(now)
             self._upsert_source(source_id, values)
-        return ids
 
     def _insert_item(self, item: NewItem, now: datetime) -> int | None:
         cursor = self.db.execute(

@@ -20,7 +20,6 @@ from monitor.stories import (
     Fingerprint,
     containments,
     same_story,
-    stack,
     title_words,
 )
 
@@ -46,27 +45,53 @@ def _iso(moment: datetime) -> str:
 
 
 class StoryIndex:
-    """The stories begun within ``window`` of ``now``, loaded once per poll commit and kept
-    up to date as that commit files its items, so a burst of items costs one query.
+    """The stories begun within ``window`` of now, kept in memory by the store across
+    poll commits: each commit first reads only the stories begun since the last one (by
+    another process too) and forgets those that left the window, so a busy poll costs one
+    small query instead of reloading every story of three days.
 
     An item is compared with each story's first item only: comparing with every member
     would chain stories together through an item that shares text with two of them (a
-    page that is nothing but a standard closing paragraph)."""
+    page that is nothing but a standard closing paragraph). The store drops the index
+    when a commit fails, as the stories that commit added were rolled back."""
 
-    def __init__(self, db: Database, *, now: datetime, window: timedelta = DEFAULT_WINDOW) -> None:
+    def __init__(self, db: Database, *, window: timedelta = DEFAULT_WINDOW) -> None:
         self.db = db
+        self.window = window
+        self.now = datetime.now(timezone.utc)
+        self._last_id = 0
+        self._story_ids: list[int] = []
+        self._sizes: list[int] = []
+        self._titles: list[frozenset[str]] = []
+        self._first_seen: list[str] = []
+        self._matrix = np.zeros((64, NUM_PERM), dtype="<u4")
+
+    def refresh(self, now: datetime) -> None:
+        """Bring the index to ``now``: stories begun since the last refresh in, stories
+        older than the window out."""
         self.now = now
-        rows = db.execute(
-            "SELECT s.id, i.fingerprint, i.shingles, i.title FROM stories s JOIN items i ON i.id = s.first_item_id"
-            " WHERE s.first_seen >= ? AND i.fingerprint IS NOT NULL AND length(i.fingerprint) = ?",
-            [_iso(now - window), NUM_PERM * 4],
+        oldest = _iso(now - self.window)
+        if self._first_seen and self._first_seen[0] < oldest:
+            keep = [index for index, seen in enumerate(self._first_seen) if seen >= oldest]
+            self._story_ids = [self._story_ids[k] for k in keep]
+            self._sizes = [self._sizes[k] for k in keep]
+            self._titles = [self._titles[k] for k in keep]
+            self._first_seen = [self._first_seen[k] for k in keep]
+            kept = self._matrix[keep]
+            self._matrix = np.zeros((max(len(keep) * 2, 64), NUM_PERM), dtype="<u4")
+            self._matrix[:len(keep)] = kept
+        rows = self.db.execute(
+            "SELECT s.id, i.fingerprint, i.shingles, i.title, s.first_seen FROM stories s"
+            " JOIN items i ON i.id = s.first_item_id"
+            " WHERE s.id > ? AND s.first_seen >= ? AND i.fingerprint IS NOT NULL AND length(i.fingerprint) = ?"
+            " ORDER BY s.id",
+            [self._last_id, oldest, NUM_PERM * 4],
         ).fetchall()
-        self._story_ids = [int(r[0]) for r in rows]
-        self._sizes = [int(r[2] or 0) for r in rows]
-        self._titles = [title_words(str(r[3] or "")) for r in rows]
-        self._matrix = np.zeros((max(len(rows) * 2, 64), NUM_PERM), dtype="<u4")
-        if rows:
-            self._matrix[:len(rows)] = stack([r[1] for r in rows])
+        for story_id, signature, shingles, title, first_seen in rows:
+            self._add(int(story_id), Fingerprint(signature=signature, shingles=int(shingles or 0),
+                                                 title_words=frozenset()), str(title or ""), str(first_seen))
+        last = self.db.execute("SELECT COALESCE(MAX(id), 0) FROM stories").fetchone()[0]
+        self._last_id = max(self._last_id, int(last))
 
     def assign(self, item_id: int, fp: Fingerprint, *, title: str) -> int:
         """File the item under the closest story it is the same story as, or a new one;
@@ -88,14 +113,15 @@ class StoryIndex:
                 "INSERT INTO stories (title, first_item_id, first_seen, last_seen, size) VALUES (?,?,?,?,1)",
                 [title, item_id, now, now])
             story_id = int(cursor.lastrowid or 0)
-            self._add(story_id, fp, title)
+            self._add(story_id, fp, title, now)
+            self._last_id = max(self._last_id, story_id)
         else:
             self.db.execute("UPDATE stories SET last_seen = ?, size = size + 1 WHERE id = ?", [now, story_id])
         self.db.execute("UPDATE items SET story_id = ?, fingerprint = ?, shingles = ? WHERE id = ?",
                         [story_id, fp.signature, fp.shingles, item_id])
         return story_id
 
-    def _add(self, story_id: int, fp: Fingerprint, title: str) -> None:
+    def _add(self, story_id: int, fp: Fingerprint, title: str, first_seen: str) -> None:
         count = len(self._story_ids)
         if count == len(self._matrix):
             grown = np.zeros((count * 2, NUM_PERM), dtype="<u4")
@@ -105,6 +131,7 @@ class StoryIndex:
         self._story_ids.append(story_id)
         self._sizes.append(fp.shingles)
         self._titles.append(title_words(title))
+        self._first_seen.append(first_seen)
 
 
 def already_alerted(db: Database, story_id: int, watchlist: str, channel: str) -> bool:

@@ -113,6 +113,39 @@ def test_a_failed_commit_leaves_no_story_behind(store: Store) -> None:
     assert store.db.execute("SELECT COUNT(*) FROM stories").fetchone()[0] == 0
 
 
+def test_the_kept_index_sees_stories_another_process_began(tmp_path: Path) -> None:
+    """The daemon keeps its story index between polls; a story `monitor once` began in the
+    meantime (another process, another Store) is still found."""
+    text = str(releases()[1]["text"])
+    daemon, other = Store(tmp_path / "m.db"), Store(tmp_path / "m.db")
+    try:
+        commit(daemon, item("https://ispr.example/0", "ispr", "Other", str(releases()[2]["text"])), NOW)
+        commit(other, item("https://ispr.example/1", "ispr", "One", text), NOW + timedelta(minutes=1))
+        commit(daemon, item("https://app.example/1", "app", "One", text), NOW + timedelta(minutes=2))
+        rows = daemon.db.execute("SELECT url, story_id FROM items ORDER BY id").fetchall()
+    finally:
+        daemon.close()
+        other.close()
+    assert rows[1][1] == rows[2][1] != rows[0][1]
+
+
+def test_a_failed_commit_leaves_no_story_in_the_kept_index(store: Store) -> None:
+    """A story begun by a commit that rolled back must not catch the next copy of its text."""
+    text = str(releases()[1]["text"])
+
+    def broken() -> Iterator[NewItem]:
+        yield item("https://ispr.example/1", "ispr", "One", text)
+        raise RuntimeError("crash mid-poll")
+
+    with pytest.raises(RuntimeError):
+        store.commit_poll("ispr", url="https://example.org/feed", items=broken(), now=NOW, etag=None,
+                          last_modified=None, body_hash="b", warnings=(), baseline=False)
+    commit(store, item("https://app.example/1", "app", "One", text), NOW + timedelta(minutes=1))
+    story = store.db.execute("SELECT story_id FROM items").fetchone()[0]
+    assert store.db.execute("SELECT id FROM stories").fetchall() == [(story,)]
+    assert store.db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0] == 1
+
+
 def test_monitor_items_shows_where_else_a_story_ran(store: Store) -> None:
     """`monitor items` lists, beside an item, the other sources of its story."""
     from monitor.report import render_items
