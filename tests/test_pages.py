@@ -127,3 +127,24 @@ def test_workers_leave_when_the_daemon_is_killed(tmp_path: Path) -> None:
     while time.monotonic() < deadline and any(_alive(pid) for pid in pids):
         time.sleep(0.1)
     assert not [pid for pid in pids if _alive(pid)]
+
+
+def test_the_pool_is_replaced_after_its_share_of_jobs_and_no_job_is_lost(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pool takes JOBS_PER_POOL bodies, then a new one takes over; jobs in flight finish."""
+    from monitor import pages
+
+    monkeypatch.setattr(pages, "JOBS_PER_POOL", 3)
+    pool = PagePool(workers=1)
+
+    async def many() -> list[object]:
+        return list(await asyncio.gather(*(_read(pool) for _ in range(10))))
+
+    try:
+        pool.start()
+        first = pool.worker_pids()
+        readings = asyncio.run(many())
+        later = pool.worker_pids()
+    finally:
+        pool.close()
+    assert len(readings) == 10 and all("Rawalpindi" in r.article.text for r in readings)  # type: ignore[attr-defined]
+    assert first and later and set(first).isdisjoint(later)
