@@ -33,6 +33,7 @@ from monitor.stories import text_signature
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
+MAX_WORKERS = 4
 WATCH_EVERY = 1.0  # seconds between a worker's looks at whether the daemon still runs
 # The pool is replaced after this many bodies, which bounds what a slow leak in a parser can
 # hold. Not ProcessPoolExecutor's max_tasks_per_child: on Python 3.11 the pool can fail to
@@ -51,33 +52,55 @@ class Reading:
 def read_page(body: bytes, url: str, content_selector: str | None, content_type: str | None,
               tz: tzinfo) -> Reading:
     """What a worker does with one page (module level, so it pickles by name). The
-    extractor is imported here: in the daemon's own process it would be ~16 MB for nothing."""
+    extractor is imported here: in the daemon's own process it would be ~16 MB for nothing.
+    Every failure leaves as a SourceError: an exception that does not survive pickling
+    (lxml's, or one with its own ``__init__``) would break the whole pool instead."""
     from monitor.extract import extract_article
 
-    article = extract_article(body, url=url, content_selector=content_selector, content_type=content_type, tz=tz)
+    try:
+        article = extract_article(body, url=url, content_selector=content_selector, content_type=content_type,
+                                  tz=tz)
+    except SourceError:
+        raise
+    except Exception as exc:
+        raise SourceError(f"{url}: reading the page failed: {type(exc).__name__}: {exc}") from None
     return Reading(article=article, signature=text_signature(article.text))
 
 
 def _start_worker(daemon_pid: int) -> None:
-    """Workers leave when the pool shuts down or the daemon is gone, not on a stop signal:
-    systemd signals every process of the service and Ctrl-C the whole process group, and
-    a worker dying then would fail the pages of the polls the daemon is letting finish.
+    """Ctrl-C signals the whole process group, and the daemon decides when workers go, so
+    they ignore SIGINT. SIGTERM keeps its default: the pool itself uses it to end workers
+    when one has died (and the systemd unit's KillMode=mixed sends it to the daemon alone).
     A worker's parent is the forkserver, so nothing tells it the daemon was killed (kill -9):
     it looks once a second, or it would outlive the daemon (and keep the forkserver alive)."""
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    threading.Thread(target=_exit_with, args=(daemon_pid,), name="daemon-watch", daemon=True).start()
+    threading.Thread(target=_exit_with, args=(daemon_pid, os.getppid()), name="daemon-watch", daemon=True).start()
 
 
-def _exit_with(daemon_pid: int) -> None:
+def _exit_with(daemon_pid: int, forkserver_pid: int) -> None:
     while True:
         time.sleep(WATCH_EVERY)
+        if os.getppid() != forkserver_pid:  # the forkserver left, as it does when the daemon dies
+            os._exit(0)
         try:
             os.kill(daemon_pid, 0)
-        except ProcessLookupError:
+        except (ProcessLookupError, PermissionError):  # gone (PermissionError: the pid is reused)
             os._exit(0)
-        except PermissionError:  # the pid is another user's now: ours is gone
-            os._exit(0)
+
+
+def default_workers() -> int:
+    """The CPUs this process may run on (a container's cpuset, not the host's count), at most 4:
+    each worker holds ~50 MB, and four keep up with far more articles than 10,000 sources publish."""
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        usable = os.cpu_count() or 1
+    return max(1, min(usable, MAX_WORKERS))
+
+
+class PoolClosed(RuntimeError):
+    """A page given to the pool after ``close``: the poll fails whole and is retried, since
+    committing its items without their article text could miss a match for good."""
 
 
 class PagePool:
@@ -85,33 +108,49 @@ class PagePool:
     (tests and one-off tools, where starting processes would cost more than it saves)."""
 
     def __init__(self, workers: int | None = None, *, reader: Callable[..., Reading] = read_page) -> None:
-        self.workers = (os.cpu_count() or 1) if workers is None else workers
+        self.workers = default_workers() if workers is None else workers
         self.reader = reader  # a module-level function, so it pickles by name (tests swap it)
         self._executor: Executor | None = None
         self._jobs = 0  # given to the current pool
+        self._isolated: Executor | None = None  # one worker, for second tries one page at a time
+        self._isolation: asyncio.Lock | None = None
+        self._closed = False
 
     async def read(self, body: bytes, url: str, *, content_selector: str | None, content_type: str | None,
                    tz: tzinfo) -> Reading:
-        """An article page read. Raises SourceError for a page that made its worker die;
-        the extractor's own SourceError (an invalid selector) passes through."""
+        """An article page read. Raises SourceError for a page that made its worker die, or
+        that the extractor could not read (an invalid selector)."""
         return await self._run(url, self.reader, body, url, content_selector, content_type, tz)
 
     async def _run(self, url: str, job: Callable[..., T], *args: object) -> T:
+        if self._closed:
+            raise PoolClosed(f"{url}: the page pool is closed")
         loop = asyncio.get_running_loop()
-        # Twice: a worker killed from outside (the OOM killer) breaks the pages in flight with
-        # it, and those deserve a new worker; a page that kills its worker again is to blame.
-        for attempt in (1, 2):
-            executor = self._pool()
+        executor = self._pool()
+        try:
+            return await loop.run_in_executor(executor, job, *args)
+        except BrokenProcessPool:
+            if self._executor is executor:  # the first page to notice replaces the pool
+                log.warning("article reading: a worker process died; starting new ones")
+                self._executor = None
+                executor.shutdown(wait=False, cancel_futures=True)
+        # Every page in flight failed with the worker that died (the OOM killer, or one page
+        # that crashes the parser). Each tries again alone, in a worker of its own, so only a
+        # page that kills its worker again is to blame and the others are read.
+        if self._isolation is None:
+            self._isolation = asyncio.Lock()
+        async with self._isolation:
+            if self._closed:
+                raise PoolClosed(f"{url}: the page pool is closed")
+            if self._isolated is None:
+                self._isolated = self._make(1)
+            isolated = self._isolated
             try:
-                return await loop.run_in_executor(executor, job, *args)
+                return await loop.run_in_executor(isolated, job, *args)
             except BrokenProcessPool as exc:
-                if self._executor is executor:  # the first page to notice replaces the pool
-                    log.warning("article reading: a worker process died; starting new ones")
-                    self._executor = None
-                    executor.shutdown(wait=False, cancel_futures=True)
-                if attempt == 2:
-                    raise SourceError(f"{url}: reading the page crashed its worker process twice") from exc
-        raise AssertionError("unreachable")
+                self._isolated = None
+                isolated.shutdown(wait=False, cancel_futures=True)
+                raise SourceError(f"{url}: reading the page crashed its worker process twice") from exc
 
     def start(self) -> None:
         """Start every worker now rather than at the first page (each imports nothing:
@@ -127,13 +166,7 @@ class PagePool:
 
     def _pool(self) -> Executor:
         if self._executor is None:
-            if self.workers == 0:
-                self._executor = ThreadPoolExecutor(thread_name_prefix="pages")
-            else:
-                context = multiprocessing.get_context("forkserver")
-                context.set_forkserver_preload(["monitor.pages", "monitor.extract"])
-                self._executor = ProcessPoolExecutor(max_workers=self.workers, mp_context=context,
-                                                     initializer=_start_worker, initargs=(os.getpid(),))
+            self._executor = self._make(self.workers)
             self._jobs = 0
         self._jobs += 1
         if self._jobs > JOBS_PER_POOL and self.workers:
@@ -143,8 +176,19 @@ class PagePool:
             return self._pool()
         return self._executor
 
+    def _make(self, workers: int) -> Executor:
+        if self.workers == 0:
+            return ThreadPoolExecutor(thread_name_prefix="pages")
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["monitor.pages", "monitor.extract"])
+        return ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_start_worker,
+                                   initargs=(os.getpid(),))
+
     def close(self) -> None:
-        """Stop the workers; pages still queued are dropped (their polls have ended)."""
-        if self._executor is not None:
-            executor, self._executor = self._executor, None
-            executor.shutdown(wait=True, cancel_futures=True)
+        """Stop the workers for good; pages still queued are dropped (their polls have ended),
+        and a page given later raises PoolClosed."""
+        self._closed = True
+        for executor in (self._executor, self._isolated):
+            if executor is not None:
+                executor.shutdown(wait=True, cancel_futures=True)
+        self._executor = self._isolated = None

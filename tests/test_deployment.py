@@ -30,6 +30,8 @@ def test_unit_restarts_on_failure_and_runs_the_daemon() -> None:
     assert re.search(r"/monitor( .*)? run$", service["ExecStart"])
     assert "network-online.target" in _unit()["Unit"]["After"]
     assert _unit()["Install"]["WantedBy"] == "multi-user.target"
+    # The stop signal goes to the daemon, which ends its page workers after the polls in flight.
+    assert service["KillMode"] == "mixed"
 
 
 def test_unit_is_sandboxed() -> None:

@@ -68,13 +68,12 @@ def test_a_page_that_kills_its_worker_fails_alone_and_the_pool_recovers() -> Non
     assert "ISAF commander in Rawalpindi" in reading.article.text  # type: ignore[attr-defined]
 
 
-def test_workers_outlive_a_stop_signal_to_the_process_group() -> None:
-    """systemd's stop signals every process of the service; the daemon decides when workers go."""
+def test_workers_outlive_ctrl_c_to_the_process_group() -> None:
+    """Ctrl-C signals the whole process group; the daemon decides when its workers go."""
     pool = PagePool(workers=1)
     try:
         pool.start()
         for pid in pool.worker_pids():
-            os.kill(pid, signal.SIGTERM)
             os.kill(pid, signal.SIGINT)
         time.sleep(0.2)
         assert all(_alive(pid) for pid in pool.worker_pids())
@@ -82,6 +81,54 @@ def test_workers_outlive_a_stop_signal_to_the_process_group() -> None:
     finally:
         pool.close()
     assert "ISAF commander in Rawalpindi" in reading.article.text  # type: ignore[attr-defined]
+
+
+def _die_on_poison(body: bytes, url: str, *rest: object) -> Reading:
+    if "poison" in url:
+        os._exit(1)
+    time.sleep(0.3)  # still in flight when the poisoned page kills its worker
+    return read_page(body, url, *rest)  # type: ignore[arg-type]
+
+
+def test_a_deadly_page_fails_alone_while_the_pages_in_flight_with_it_are_read() -> None:
+    pool = PagePool(workers=2, reader=_die_on_poison)
+
+    async def burst() -> list[object]:
+        urls = ["http://127.0.0.1/news/1", "http://127.0.0.1/news/poison", "http://127.0.0.1/news/3",
+                "http://127.0.0.1/news/4"]
+        return list(await asyncio.gather(*(pool.read(_page(), url, content_selector=None, content_type="text/html",
+                                                     tz=UTC) for url in urls), return_exceptions=True))
+
+    try:
+        outcomes = asyncio.run(burst())
+    finally:
+        pool.close()
+    assert isinstance(outcomes[1], SourceError) and "crashed its worker process twice" in str(outcomes[1])
+    assert all(isinstance(o, Reading) for i, o in enumerate(outcomes) if i != 1), outcomes
+
+
+def test_a_reader_failure_comes_back_as_a_source_error_not_a_broken_pool() -> None:
+    """An exception that cannot be unpickled must not break the pool for every page."""
+    def bad_extract(*_: object, **__: object) -> object:
+        raise TypeError("lxml said no")
+
+    from monitor import extract
+    original = extract.extract_article
+    extract.extract_article = bad_extract  # type: ignore[assignment]
+    try:
+        with pytest.raises(SourceError, match="TypeError: lxml said no"):
+            read_page(_page(), "http://127.0.0.1/news/1", None, "text/html", UTC)
+    finally:
+        extract.extract_article = original
+
+
+def test_a_closed_pool_refuses_pages_so_the_poll_is_retried_whole() -> None:
+    from monitor.pages import PoolClosed
+
+    pool = PagePool(workers=0)
+    pool.close()
+    with pytest.raises(PoolClosed):
+        asyncio.run(_read(pool))
 
 
 def _alive(pid: int) -> bool:
