@@ -93,6 +93,7 @@ class Fetcher:
         loop = asyncio.get_running_loop()
         deadline: float | None = None
         visited = {str(current)}
+        hops = 0
         while True:
             async with self._slot(current.host):
                 if deadline is None:
@@ -104,7 +105,8 @@ class Fetcher:
                     return dataclasses.replace(outcome, etag=outcome.etag or etag,
                                                last_modified=outcome.last_modified or last_modified)
                 return outcome
-            self._check_redirect(current, outcome, visited)
+            hops += 1
+            self._check_redirect(current, outcome, visited, hops)
             visited.add(str(outcome.target))
             current = outcome.target
 
@@ -114,7 +116,7 @@ class Fetcher:
             slot = self._slots[host] = asyncio.Semaphore(self.per_host)
         return slot
 
-    def _check_redirect(self, source: httpx.URL, redirect: _Redirect, visited: set[str]) -> None:
+    def _check_redirect(self, source: httpx.URL, redirect: _Redirect, visited: set[str], hops: int) -> None:
         target = redirect.target
         if target.scheme not in ("http", "https"):
             raise UnsafeRedirect(str(source), f"refused redirect to {target.scheme!r} URL {target}")
@@ -122,7 +124,7 @@ class Fetcher:
         # consent wall redirects to itself with one, and then serves the page.
         if str(target) in visited and not redirect.sets_cookie:
             raise UnsafeRedirect(str(source), f"redirect loop back to {target}")
-        if len(visited) > self.max_redirects:
+        if hops > self.max_redirects:  # every hop counts: a page revisited with a cookie adds none to visited
             raise UnsafeRedirect(str(source), f"more than {self.max_redirects} redirects")
 
     async def _exchange(self, url: httpx.URL, headers: dict[bytes, bytes], deadline: float,

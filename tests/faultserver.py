@@ -28,6 +28,7 @@
     /billion-laughs     an RSS feed whose DOCTYPE nests entities to a billion "lol"s
     /xxe                an RSS feed with an external entity naming ``xxe_target``
     /consent           a consent wall: a redirect to itself that sets a cookie, then the feed
+    /cookie-loop       a redirect to itself that sets a new cookie every time
 
 Each connection carries one request. ``headers`` logs every request's headers in order,
 and ``peak`` is the most connections that were open at once.
@@ -239,6 +240,11 @@ def _consent(h: _Handler, target: str) -> None:
         h.send(302, headers={"Location": "/consent", "Set-Cookie": "consent=yes; Path=/"})
 
 
+def _cookie_loop(h: _Handler, target: str) -> None:
+    """A wall that never lets in: a redirect to itself with a fresh cookie every time."""
+    h.send(302, headers={"Location": "/cookie-loop", "Set-Cookie": f"visit={time.monotonic_ns()}; Path=/"})
+
+
 def _empty(h: _Handler, target: str) -> None:
     h.send(200, b"")
 
@@ -292,7 +298,7 @@ _ROUTES: dict[str, Callable[[_Handler, str], None]] = {
     "/dir/relative": _relative, "/redirect": _redirect, "/lying-type": _lying_type,
     "/empty": _empty, "/slow": _slow, "/feed-as-png": _feed_as_png, "/garbage-as-rss": _garbage_as_rss,
     "/bad-utf8": _bad_utf8, "/wrong-charset": _wrong_charset, "/billion-laughs": _billion_laughs,
-    "/xxe": _xxe, "/consent": _consent,
+    "/xxe": _xxe, "/consent": _consent, "/cookie-loop": _cookie_loop,
 }
 _PREFIX_ROUTES: list[tuple[str, Callable[[_Handler, str], None]]] = [
     ("/status/", _status), ("/loop/", _loop), ("/hops/", _hops),

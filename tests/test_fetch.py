@@ -320,3 +320,10 @@ def test_a_cookie_set_on_a_redirect_goes_with_the_next_hop(faults: FaultServer) 
     response = fetch(faults.url("/consent"))
     assert b"Behind the wall" in response.body
     assert faults.headers[-1].get("cookie") == "consent=yes"
+
+
+def test_a_cookie_wall_that_never_lets_in_is_stopped_by_the_redirect_cap(faults: FaultServer) -> None:
+    """Revisits allowed for a cookie still count as hops: max_redirects bounds them."""
+    with pytest.raises(UnsafeRedirect, match="more than 5 redirects"):
+        fetch(faults.url("/cookie-loop"))
+    assert len(faults.headers) == 6

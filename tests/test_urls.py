@@ -28,3 +28,11 @@ def test_canonical_url_is_idempotent() -> None:
     """Canonicalising twice changes nothing."""
     once = canonical_url("HTTP://Example.org:80/x?utm_campaign=a&q=1#top")
     assert canonical_url(once) == once
+
+
+def test_an_absolute_link_wrapped_over_lines_is_cleaned_as_before() -> None:
+    """The fast path for absolute links must not keep the tab or newline urljoin drops."""
+    from monitor.sources.base import absolute_url
+
+    assert absolute_url("https://example.org/news/\n  a1", "https://example.org/") == "https://example.org/news/  a1"
+    assert absolute_url("https://example.org/a\tb", "https://example.org/") == "https://example.org/ab"

@@ -161,7 +161,8 @@ def absolute_url(link: str, base: str, *, keep_fragment: bool = False) -> str | 
     try:
         # Most links in feeds are absolute already; urljoin would only take them apart and
         # put them back together (it resolves dot segments only in relative links).
-        resolved = link if link.startswith(("http://", "https://")) else urljoin(base, link)
+        plain = link.startswith(("http://", "https://")) and not any(c in link for c in "\t\r\n")
+        resolved = link if plain else urljoin(base, link)  # urljoin also drops tabs and newlines
         if not keep_fragment and "#" in resolved:
             resolved = urldefrag(resolved).url
         parts = urlsplit(resolved)
