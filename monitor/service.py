@@ -77,6 +77,7 @@ class Runtime:
 
     def apply(self, config: Config) -> None:
         self.config = config
+        self._sources = {s.id: s for s in config.sources}  # looked up on every poll: not a scan of 10,000
         self.poller = Poller(store=self.store, fetcher=self.fetcher, matcher=build_matcher(config),
                              routes={w.name: tuple(w.notify) for w in config.watchlists},
                              pages=self.pages, story_window=config.story_window)
@@ -92,7 +93,7 @@ class Runtime:
                                   source_names={s.id: s.name for s in config.sources}, give_up=config.give_up)
 
     def source(self, source_id: str) -> SourceConfig | None:
-        return next((s for s in self.config.sources if s.id == source_id), None)
+        return self._sources.get(source_id)
 
 
 async def poll_once(config: Config, source_ids: Sequence[str] = (),
@@ -131,6 +132,8 @@ class Daemon:
         self._signatures: dict[str, tuple[object, ...]] = {}
         self._mtimes: dict[Path, float] = {}
         self._heartbeat = time.monotonic()
+        self._drain_wanted = False
+        self._drainer: asyncio.Task[None] | None = None
 
     def stop(self) -> None:
         self._stop.set()
@@ -211,9 +214,26 @@ class Daemon:
             job = self.scheduler.get_job(source_id)
             self.runtime.store.record_next_poll(source_id, job.next_run_time if job else None)
             if result.matched:
-                await self.runtime.deliverer.drain()
+                self._wake_delivery()
             if self.runtime.health.observe(source, result):
                 await self.runtime.health.drain()
+
+    def _wake_delivery(self) -> None:
+        """A poll matched: deliver now, but with one drain for a burst of matching polls
+        rather than one each, as a drain reads the channel's queue (up to QUERY_LIMIT rows)
+        and a backlog behind a channel outage made every matching poll pay for all of it."""
+        self._drain_wanted = True
+        if self._drainer is None or self._drainer.done():
+            self._drainer = asyncio.get_running_loop().create_task(self._drain_while_wanted())
+
+    async def _drain_while_wanted(self) -> None:
+        with self._inflight_job():
+            while self._drain_wanted and not self._stop.is_set():
+                self._drain_wanted = False
+                try:
+                    await self.runtime.deliverer.drain()
+                except Exception:  # the one broad catch of a delivery run: what did not go stays queued
+                    log.exception("delivery run failed; unsent alerts stay queued for the next run")
 
     async def _beat(self) -> None:
         self._heartbeat = time.monotonic()
