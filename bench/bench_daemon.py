@@ -1,0 +1,153 @@
+"""`make bench-daemon`: the real daemon (`monitor run`) with 10,000 sources configured.
+
+Serves the synthetic site of bench/run.py (nginx on loopback addresses) and runs the
+daemon on it as an operator would: every source polled every few minutes, first polls
+spread over the interval, a publish in the middle so article pages are read by the page
+workers. Samples the daemon's memory from /proc once a second and prints the figures the
+performance issue names: peak RSS of the daemon process, memory of its page workers
+(PSS, shared pages counted once), polls done and their rate, CPU per poll.
+
+    .venv/bin/python bench/bench_daemon.py [--sources 10000] [--every 2m] [--seconds 300]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from newsite import KEYWORDS, Site  # noqa: E402  (bench/newsite.py)
+from run import HOSTS, ROOT, ensure_nginx, free_port, loopback_hosts, start_nginx  # noqa: E402
+
+MONITOR = [str(ROOT / ".venv" / "bin" / "python"), "-m", "monitor"]
+POLL = re.compile(r"poll source=\S+ status=(\S+)")
+
+
+def _status_kb(pid: int, field: str) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def _pss_kb(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def _descendants(pid: int) -> list[int]:
+    found, pending = [], [pid]
+    while pending:
+        current = pending.pop()
+        for task in Path(f"/proc/{current}/task").glob("*/children"):
+            try:
+                kids = [int(k) for k in task.read_text().split()]
+            except OSError:
+                continue
+            found.extend(kids)
+            pending.extend(kids)
+    return found
+
+
+def _cpu_seconds(pids: list[int]) -> float:
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def write_config(work: Path, site: Site, every: str) -> Path:
+    lines = [f"database: {work}/monitor.db", "defaults:", f"  every: {every}", "  timeout: 30s",
+             "channels:", "  desk: \"json://127.0.0.1:9/\"", "watchlists:",
+             "  - name: bench", f"    keywords: {json.dumps(list(KEYWORDS))}", "    notify: [desk]", "sources:"]
+    for s in site.sources:
+        lines.append(f"  - {{id: {s.id}, url: \"{s.url}\"}}" if s.kind != "html" else
+                     f"  - {{id: {s.id}, url: \"{s.url}\", kind: html, select: {{item: li.release, "
+                     f"link: a, title: a, date: .date}}}}")
+    config = work / "monitor.yaml"
+    config.write_text("\n".join(lines) + "\n")
+    return config
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sources", type=int, default=10_000)
+    parser.add_argument("--every", default="2m", help="poll interval of every source (default 2m)")
+    parser.add_argument("--seconds", type=float, default=300, help="how long the daemon runs (default 300)")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    args = parser.parse_args()
+
+    nginx = ensure_nginx()
+    work = Path(tempfile.mkdtemp(prefix="press-bench-daemon-"))
+    work.chmod(0o755)
+    hosts = loopback_hosts(min(HOSTS, args.sources))
+    port = free_port(hosts)
+    server = daemon = None
+    try:
+        site = Site.generate(work / "site", count=args.sources, hosts=hosts, port=port)
+        server = start_nginx(nginx, work, work / "site", hosts, port)
+        config = write_config(work, site, args.every)
+        log = work / "daemon.log"
+        with log.open("wb") as sink:
+            daemon = subprocess.Popen([*MONITOR, "--log-format", "text", "run", "-c", str(config)],
+                                      stdout=sink, stderr=subprocess.STDOUT, cwd=work)
+        started = time.monotonic()
+        peak_rss = peak_workers = 0
+        published = False
+        while time.monotonic() - started < args.seconds and daemon.poll() is None:
+            time.sleep(1)
+            peak_rss = max(peak_rss, _status_kb(daemon.pid, "VmRSS"))
+            peak_workers = max(peak_workers, sum(_pss_kb(p) for p in _descendants(daemon.pid)))
+            if not published and time.monotonic() - started > args.seconds / 2:
+                site.publish(0.1)  # new items on 10% of sources: the page workers read articles
+                published = True
+        cpu = _cpu_seconds([daemon.pid, *_descendants(daemon.pid)])
+        hwm = _status_kb(daemon.pid, "VmHWM")
+        daemon.send_signal(signal.SIGTERM)
+        code = daemon.wait(timeout=60)
+        statuses: dict[str, int] = {}
+        for match in POLL.finditer(log.read_text(errors="replace")):
+            statuses[match.group(1)] = statuses.get(match.group(1), 0) + 1
+        polls = sum(statuses.values())
+        print(f"daemon with {args.sources} sources every {args.every}, run {args.seconds:.0f}s, exit {code}")
+        print(f"  peak RSS of the daemon process: {max(hwm, peak_rss) / 1024:.0f} MB (VmHWM)")
+        print(f"  page workers (forkserver and workers), peak summed PSS: {peak_workers / 1024:.0f} MB")
+        counts = " ".join(f"{k}={v}" for k, v in sorted(statuses.items()))
+        print(f"  polls: {polls} ({polls / args.seconds:.0f}/s) {counts}")
+        print(f"  CPU: {cpu:.1f}s in all, {cpu * 1000 / max(polls, 1):.2f} ms per poll (start-up included)")
+    finally:
+        if daemon is not None and daemon.poll() is None:
+            daemon.kill()
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=10)
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+        else:
+            print(f"bench: kept {work}")
+
+
+if __name__ == "__main__":
+    main()
