@@ -347,7 +347,7 @@ def combine(runs: list[dict[str, dict[str, Figures]]]) -> dict[str, dict[str, Fi
             figs = [r[phase][side] for r in runs]
             merged = Figures(**{k: statistics.median(getattr(f, k) for f in figs)
                                 for k in ("wall", "cpu", "peak_mb", "requests", "bytes", "share304", "alerts",
-                                          "caught", "false_alerts")}, note=first.note)
+                                          "caught", "false_alerts", "workers_mb")}, note=first.note)
             merged.planted = getattr(first, "planted", 0)  # type: ignore[attr-defined]
             out[phase][side] = merged
     return out
