@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import shutil
 import signal
@@ -27,55 +26,15 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from newsite import KEYWORDS, Site  # noqa: E402  (bench/newsite.py)
+from procfs import cpu_seconds, descendants, pss_kb, status_kb  # noqa: E402
 from run import HOSTS, ROOT, ensure_nginx, free_port, loopback_hosts, start_nginx  # noqa: E402
 
 MONITOR = [str(ROOT / ".venv" / "bin" / "python"), "-m", "monitor"]
 POLL = re.compile(r"poll source=\S+ status=(\S+)")
 
 
-def _status_kb(pid: int, field: str) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
-def _pss_kb(pid: int) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-            if line.startswith("Pss:"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
-def _descendants(pid: int) -> list[int]:
-    found, pending = [], [pid]
-    while pending:
-        current = pending.pop()
-        for task in Path(f"/proc/{current}/task").glob("*/children"):
-            try:
-                kids = [int(k) for k in task.read_text().split()]
-            except OSError:
-                continue
-            found.extend(kids)
-            pending.extend(kids)
-    return found
-
-
 def _cpu_seconds(pids: list[int]) -> float:
-    total = 0.0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
+    return sum(cpu_seconds(pid) or 0.0 for pid in pids)
 
 
 def write_config(work: Path, site: Site, every: str) -> Path:
@@ -118,13 +77,13 @@ def main() -> None:
         published = False
         while time.monotonic() - started < args.seconds and daemon.poll() is None:
             time.sleep(1)
-            peak_rss = max(peak_rss, _status_kb(daemon.pid, "VmRSS"))
-            peak_workers = max(peak_workers, sum(_pss_kb(p) for p in _descendants(daemon.pid)))
+            peak_rss = max(peak_rss, status_kb(daemon.pid, "VmRSS"))
+            peak_workers = max(peak_workers, sum(pss_kb(p) for p in descendants(daemon.pid)))
             if not published and time.monotonic() - started > args.seconds / 2:
                 site.publish(0.1)  # new items on 10% of sources: the page workers read articles
                 published = True
-        cpu = _cpu_seconds([daemon.pid, *_descendants(daemon.pid)])
-        hwm = _status_kb(daemon.pid, "VmHWM")
+        cpu = _cpu_seconds([daemon.pid, *descendants(daemon.pid)])
+        hwm = status_kb(daemon.pid, "VmHWM")
         daemon.send_signal(signal.SIGTERM)
         code = daemon.wait(timeout=60)
         statuses: dict[str, int] = {}

@@ -19,6 +19,8 @@ from pathlib import Path
 
 _T0 = time.perf_counter()
 
+from procfs import cpu_seconds, descendants, status_kb  # noqa: E402  (bench/procfs.py)
+
 from monitor.config import load_config  # noqa: E402  (timed: import cost is part of start-up)
 from monitor.fetch import Fetcher  # noqa: E402
 from monitor.pages import PagePool  # noqa: E402
@@ -26,49 +28,24 @@ from monitor.pipeline import Poller  # noqa: E402
 from monitor.service import build_matcher  # noqa: E402
 from monitor.store import Store  # noqa: E402
 
-_TICK = os.sysconf("SC_CLK_TCK")
-_seen_cpu: dict[int, float] = {}  # descendant pid -> its CPU seconds when last looked at
-
-
-def _descendants() -> list[int]:
-    """Live processes under this one (the page workers' forkserver and the workers, which
-    are the forkserver's children, so RUSAGE_CHILDREN never counts them)."""
-    found, pending = [], [os.getpid()]
-    while pending:
-        pid = pending.pop()
-        for task in Path(f"/proc/{pid}/task").glob("*/children"):
-            try:
-                kids = [int(k) for k in task.read_text().split()]
-            except OSError:
-                continue
-            found.extend(kids)
-            pending.extend(kids)
-    return found
+_seen_cpu: dict[int, float] = {}  # page-worker pid -> its CPU seconds when last looked at
 
 
 def _cpu() -> float:
-    """CPU seconds of this process and every process under it, live or gone."""
+    """CPU seconds of this process and every process under it (a page worker that has left
+    counts with what it had used when last looked at)."""
     own = resource.getrusage(resource.RUSAGE_SELF)
     kids = resource.getrusage(resource.RUSAGE_CHILDREN)
-    for pid in _descendants():
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        _seen_cpu[pid] = (int(fields[11]) + int(fields[12])) / _TICK  # utime, stime
+    for pid in descendants(os.getpid()):
+        seconds = cpu_seconds(pid)
+        if seconds is not None:
+            _seen_cpu[pid] = seconds
     return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime + sum(_seen_cpu.values())
 
 
 def _workers_mb() -> float:
     """The summed peak RSS of the live descendants (shared pages are counted in each)."""
-    total = 0
-    for pid in _descendants():
-        try:
-            status = Path(f"/proc/{pid}/status").read_text()
-        except OSError:
-            continue
-        total += next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:")), 0)
-    return total / 1024
+    return sum(status_kb(pid, "VmHWM") for pid in descendants(os.getpid())) / 1024
 
 
 def _peak_mb() -> float:

@@ -99,10 +99,8 @@ def test_a_copy_after_the_window_is_a_new_story(store: Store) -> None:
     assert store.db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0] == 2
 
 
-def test_a_failed_commit_leaves_no_story_behind(store: Store) -> None:
-    """Story assignment is part of the poll's transaction: a crash keeps neither item nor story."""
-    text = str(releases()[1]["text"])
-
+def crash_mid_commit(store: Store, text: str) -> None:
+    """A poll commit that fails after filing one item (and its new story)."""
     def broken() -> Iterator[NewItem]:
         yield item("https://ispr.example/1", "ispr", "One", text)
         raise RuntimeError("crash mid-poll")
@@ -110,6 +108,11 @@ def test_a_failed_commit_leaves_no_story_behind(store: Store) -> None:
     with pytest.raises(RuntimeError):
         store.commit_poll("ispr", url="https://example.org/feed", items=broken(), now=NOW, etag=None,
                           last_modified=None, body_hash="b", warnings=(), baseline=False)
+
+
+def test_a_failed_commit_leaves_no_story_behind(store: Store) -> None:
+    """Story assignment is part of the poll's transaction: a crash keeps neither item nor story."""
+    crash_mid_commit(store, str(releases()[1]["text"]))
     assert store.db.execute("SELECT COUNT(*) FROM stories").fetchone()[0] == 0
 
 
@@ -132,14 +135,7 @@ def test_the_kept_index_sees_stories_another_process_began(tmp_path: Path) -> No
 def test_a_failed_commit_leaves_no_story_in_the_kept_index(store: Store) -> None:
     """A story begun by a commit that rolled back must not catch the next copy of its text."""
     text = str(releases()[1]["text"])
-
-    def broken() -> Iterator[NewItem]:
-        yield item("https://ispr.example/1", "ispr", "One", text)
-        raise RuntimeError("crash mid-poll")
-
-    with pytest.raises(RuntimeError):
-        store.commit_poll("ispr", url="https://example.org/feed", items=broken(), now=NOW, etag=None,
-                          last_modified=None, body_hash="b", warnings=(), baseline=False)
+    crash_mid_commit(store, text)
     commit(store, item("https://app.example/1", "app", "One", text), NOW + timedelta(minutes=1))
     story = store.db.execute("SELECT story_id FROM items").fetchone()[0]
     assert store.db.execute("SELECT id FROM stories").fetchall() == [(story,)]
