@@ -143,3 +143,57 @@ def test_failing_source_notifies_the_health_channel_once_then_recovery(tmp_path:
     assert titles == ["[health] ispr: failing alert", "[health] ispr: failing recovered"]
     assert "failed 3 polls in a row" in str(hook.received[0]["message"])
     assert "HTTP 500" in str(hook.received[0]["message"])
+
+
+def _daily_items(store: Store, days: list[int], now: datetime) -> None:
+    from monitor.store import NewItem
+
+    items = [NewItem(url=f"http://news.test/{d}", guid=None, source_id="wire", title=f"Day {d}", summary="",
+                     published=now - timedelta(days=d), main_text="text", text_origin="feed", fetch_error=None,
+                     content_hash=str(d), baseline=False) for d in days]
+    store.commit_poll("wire", url="http://news.test/feed", items=items, now=now, etag=None, last_modified=None,
+                      body_hash="b", warnings=(), baseline=False)
+
+
+def test_item_times_are_read_again_after_a_poll_that_stored_items_or_after_their_ttl(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The health check keeps each source's item times between polls that store nothing;
+    items stored since (by the daemon or by `monitor once` in another process) still count."""
+    from monitor import health
+    from monitor.pipeline import PollResult
+
+    now = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+    source = SourceConfig(id="wire", url="http://news.test/feed")
+    store, other = Store(tmp_path / "m.db"), Store(tmp_path / "m.db")
+    try:
+        _daily_items(store, list(range(4, 14)), now)  # daily until four days ago: silent
+        watch = HealthWatch(store, config=None, channels={}, source_names={}, give_up=timedelta(days=1),
+                            clock=lambda: now)
+        quiet = PollResult(source_id="wire", status="not-modified")
+        assert [(n.condition, n.state) for n in watch.observe(source, quiet)] == [("silent", "alert")]
+        _daily_items(other, [0], now)  # another process stores today's item
+        assert watch.observe(source, quiet) == []  # within the TTL: the kept times
+        monkeypatch.setattr(health, "ITEM_TIMES_TTL", 0.0)
+        assert [(n.condition, n.state) for n in watch.observe(source, quiet)] == [("silent", "recovered")]
+    finally:
+        store.close()
+        other.close()
+
+
+def test_a_poll_that_stored_items_reads_the_item_times_again(tmp_path: Path) -> None:
+    from monitor.pipeline import PollResult
+
+    now = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+    source = SourceConfig(id="wire", url="http://news.test/feed")
+    store = Store(tmp_path / "m.db")
+    try:
+        _daily_items(store, list(range(4, 14)), now)
+        watch = HealthWatch(store, config=None, channels={}, source_names={}, give_up=timedelta(days=1),
+                            clock=lambda: now)
+        assert [n.state for n in watch.observe(source, PollResult(source_id="wire", status="not-modified"))] \
+            == ["alert"]
+        _daily_items(store, [0], now)
+        fresh = PollResult(source_id="wire", status="ok", new=1)
+        assert [(n.condition, n.state) for n in watch.observe(source, fresh)] == [("silent", "recovered")]
+    finally:
+        store.close()
