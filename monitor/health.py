@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from monitor.config import SourceConfig
 from monitor.config.schema import DEFAULT_HEALTH_FAILURES, DEFAULT_HEALTH_SILENCE, HealthConfig, format_duration
@@ -63,8 +64,14 @@ class Observation:
     failures: int  # in a row, this poll included
     error: str | None
     entries: int | None  # entries the listing held; None when no listing was read
-    item_times: tuple[datetime, ...]  # newest first
+    latest: datetime | None  # when the newest stored item was published (else first seen)
+    gap: timedelta | None  # the source's usual gap between items (``usual_gap``)
     now: datetime
+
+    @classmethod
+    def of_times(cls, times: Sequence[datetime], **fields: Any) -> Observation:
+        """An observation from the item times themselves, newest first."""
+        return cls(latest=times[0] if times else None, gap=usual_gap(times), **fields)
 
 
 def usual_gap(times: Sequence[datetime]) -> timedelta | None:
@@ -102,8 +109,8 @@ def assess(record: HealthRecord, seen: Observation, rules: Rules) -> tuple[Healt
         entries = seen.entries
 
     if seen.failures == 0:
-        gap = usual_gap(seen.item_times)
-        quiet = seen.now - seen.item_times[0] if seen.item_times else None
+        gap = seen.gap
+        quiet = seen.now - seen.latest if seen.latest is not None else None
         if gap is not None and quiet is not None:
             silent = quiet > max(gap * rules.silence, MIN_SILENCE)
             change("silent", silent,
@@ -130,7 +137,7 @@ class HealthWatch:
         self.source_names = dict(source_names)
         self.give_up = give_up
         self.clock = clock
-        self._times: dict[str, tuple[tuple[datetime, ...], float]] = {}  # source -> (item times, read at)
+        self._rhythms: dict[str, tuple[datetime | None, timedelta | None, float]] = {}  # + when read
 
     def observe(self, source: SourceConfig, result: PollResult) -> list[Notice]:
         """Record what this poll says about the source's health; returns the new notices."""
@@ -139,10 +146,10 @@ class HealthWatch:
         record = health_record(self.store, source.id)
         # A poll that did not fail has reset the count; only a failure needs it read back.
         failures = self.store.source_state(source.id).consecutive_failures if result.failed else 0
-        seen = Observation(
-            source_id=source.id, name=self.source_names.get(source.id, source.name),
-            failures=failures, error=result.error, entries=result.entries,
-            item_times=self._item_times(source.id, result) if failures == 0 else (), now=self.clock())
+        latest, gap = self._rhythm(source.id, result) if failures == 0 else (None, None)
+        seen = Observation(source_id=source.id, name=self.source_names.get(source.id, source.name),
+                           failures=failures, error=result.error, entries=result.entries, latest=latest, gap=gap,
+                           now=self.clock())
         new, notices = assess(record, seen, self.rules)
         if new != record:
             record_health(self.store, source.id, record=new, notices=notices, queue=bool(self.targets),
@@ -153,15 +160,17 @@ class HealthWatch:
                     notice.source_id, notice.condition, notice.state, notice.message)
         return notices
 
-    def _item_times(self, source_id: str, result: PollResult) -> tuple[datetime, ...]:
-        """The source's latest item times, read again only when this poll stored items or the
-        copy is older than ITEM_TIMES_TTL (another process may have stored some): reading
-        them on every poll was a quarter of the health check at 10,000 sources."""
-        cached = self._times.get(source_id)
+    def _rhythm(self, source_id: str, result: PollResult) -> tuple[datetime | None, timedelta | None]:
+        """The source's newest item time and usual gap, from its item times read again only
+        when this poll stored items or the copy is older than ITEM_TIMES_TTL (another process
+        may have stored some): reading them on every poll was a quarter of the health check
+        at 10,000 sources. Kept as two values, not twenty times, for the memory."""
+        cached = self._rhythms.get(source_id)
         now = time.monotonic()
-        if cached is None or result.new or now - cached[1] > ITEM_TIMES_TTL:
-            cached = self._times[source_id] = (tuple(item_times(self.store, source_id)), now)
-        return cached[0]
+        if cached is None or result.new or now - cached[2] > ITEM_TIMES_TTL:
+            times = item_times(self.store, source_id)
+            cached = self._rhythms[source_id] = (times[0] if times else None, usual_gap(times), now)
+        return cached[0], cached[1]
 
     async def drain(self) -> int:
         """Send queued notices in order; stops at the first the channel refuses. Returns how many went."""

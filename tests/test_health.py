@@ -62,8 +62,8 @@ class TestConfig:
 
 def seen(*, failures: int = 0, entries: int | None = 5, times: tuple[datetime, ...] = DAILY,
          now: datetime = NOW) -> Observation:
-    return Observation(source_id="ispr", name="ISPR", failures=failures, error="HTTP 500 (https://x/)",
-                       entries=entries, item_times=times, now=now)
+    return Observation.of_times(times, source_id="ispr", name="ISPR", failures=failures, error="HTTP 500 (https://x/)",
+                                entries=entries, now=now)
 
 
 def run(observations: list[Observation], rules: Rules = DEFAULT_RULES) -> list[tuple[str, str]]:
