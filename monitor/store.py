@@ -343,15 +343,13 @@ class Store:
 
         An item that joins a story (``store_stories``) gets no alert for a watch list and
         channel the story was already alerted on."""
-        ids: list[int] = []
         try:
-            self._commit_poll(source_id, url=url, items=items, now=now, etag=etag, last_modified=last_modified,
-                              body_hash=body_hash, warnings=warnings, baseline=baseline,
-                              story_window=story_window, ids=ids)
+            return self._commit_poll(source_id, url=url, items=items, now=now, etag=etag,
+                                     last_modified=last_modified, body_hash=body_hash, warnings=warnings,
+                                     baseline=baseline, story_window=story_window)
         except BaseException:
             self._story_index = None  # it may hold stories of the rolled-back transaction
             raise
-        return ids
 
     def _stories(self, now: datetime, window: timedelta) -> store_stories.StoryIndex:
         if self._story_index is None or self._story_index.window != window:
@@ -361,7 +359,8 @@ class Store:
 
     def _commit_poll(self, source_id: str, *, url: str, items: Iterable[NewItem], now: datetime,
                      etag: str | None, last_modified: str | None, body_hash: str, warnings: Sequence[str],
-                     baseline: bool, story_window: timedelta, ids: list[int]) -> None:
+                     baseline: bool, story_window: timedelta) -> list[int]:
+        ids: list[int] = []
         stories: store_stories.StoryIndex | None = None
         with self.db.atomic():
             for item in items:
@@ -400,6 +399,7 @@ class Store:
             if baseline:
                 values["baseline_at"] = _iso(now)
             self._upsert_source(source_id, values)
+        return ids
 
     def _insert_item(self, item: NewItem, now: datetime) -> int | None:
         cursor = self.db.execute(

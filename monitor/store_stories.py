@@ -90,8 +90,6 @@ class StoryIndex:
         for story_id, signature, shingles, title, first_seen in rows:
             self._add(int(story_id), Fingerprint(signature=signature, shingles=int(shingles or 0),
                                                  title_words=frozenset()), str(title or ""), str(first_seen))
-        last = self.db.execute("SELECT COALESCE(MAX(id), 0) FROM stories").fetchone()[0]
-        self._last_id = max(self._last_id, int(last))
 
     def assign(self, item_id: int, fp: Fingerprint, *, title: str) -> int:
         """File the item under the closest story it is the same story as, or a new one;
@@ -114,7 +112,6 @@ class StoryIndex:
                 [title, item_id, now, now])
             story_id = int(cursor.lastrowid or 0)
             self._add(story_id, fp, title, now)
-            self._last_id = max(self._last_id, story_id)
         else:
             self.db.execute("UPDATE stories SET last_seen = ?, size = size + 1 WHERE id = ?", [now, story_id])
         self.db.execute("UPDATE items SET story_id = ?, fingerprint = ?, shingles = ? WHERE id = ?",
@@ -129,6 +126,9 @@ class StoryIndex:
             self._matrix = grown
         self._matrix[count] = np.frombuffer(fp.signature, dtype="<u4")
         self._story_ids.append(story_id)
+        # Every story is begun by assign() with its first item's fingerprint, so the
+        # highest id filed is the highest id there is: the next refresh reads from there.
+        self._last_id = max(self._last_id, story_id)
         self._sizes.append(fp.shingles)
         self._titles.append(title_words(title))
         self._first_seen.append(first_seen)
