@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, tzinfo
+from functools import cached_property
 
 import trafilatura
 from lxml.etree import LxmlError
@@ -70,28 +71,23 @@ class _LazyMetadata:
     def __init__(self, page: str, url: str) -> None:
         self._page = page
         self._url = url
-        self._document: Document | None = None
-        self._read = False
 
-    def _get(self) -> Document | None:
-        if not self._read:
-            self._read = True
-            if self._page:
-                try:
-                    self._document = trafilatura.extract_metadata(self._page, default_url=self._url)
-                except (LxmlError, ValueError, TypeError):
-                    self._document = None
-        return self._document
+    @cached_property
+    def _document(self) -> Document | None:
+        if not self._page:
+            return None
+        try:
+            return trafilatura.extract_metadata(self._page, default_url=self._url)
+        except (LxmlError, ValueError, TypeError):
+            return None
 
     @property
     def title(self) -> str:
-        document = self._get()
-        return collapse(document.title or "") if document is not None else ""
+        return collapse(self._document.title or "") if self._document is not None else ""
 
     @property
     def date(self) -> str | None:
-        document = self._get()
-        return document.date if document is not None else None
+        return self._document.date if self._document is not None else None
 
 
 def _bare_extraction(page: str, url: str) -> Document | None:

@@ -24,14 +24,12 @@ from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import tzinfo
-from typing import TypeVar
 
 from monitor.errors import SourceError
 from monitor.models import Article
 from monitor.stories import text_signature
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 MAX_WORKERS = 4
 WATCH_EVERY = 1.0  # seconds between a worker's looks at whether the daemon still runs
@@ -120,15 +118,13 @@ class PagePool:
                    tz: tzinfo) -> Reading:
         """An article page read. Raises SourceError for a page that made its worker die, or
         that the extractor could not read (an invalid selector)."""
-        return await self._run(url, self.reader, body, url, content_selector, content_type, tz)
-
-    async def _run(self, url: str, job: Callable[..., T], *args: object) -> T:
         if self._closed:
             raise PoolClosed(f"{url}: the page pool is closed")
+        args = (body, url, content_selector, content_type, tz)
         loop = asyncio.get_running_loop()
         executor = self._pool()
         try:
-            return await loop.run_in_executor(executor, job, *args)
+            return await loop.run_in_executor(executor, self.reader, *args)
         except BrokenProcessPool:
             if self._executor is executor:  # the first page to notice replaces the pool
                 log.warning("article reading: a worker process died; starting new ones")
@@ -146,7 +142,7 @@ class PagePool:
                 self._isolated = self._make(1)
             isolated = self._isolated
             try:
-                return await loop.run_in_executor(isolated, job, *args)
+                return await loop.run_in_executor(isolated, self.reader, *args)
             except BrokenProcessPool as exc:
                 self._isolated = None
                 isolated.shutdown(wait=False, cancel_futures=True)
