@@ -23,7 +23,6 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from monitor.config import SourceConfig
 from monitor.config.schema import DEFAULT_HEALTH_FAILURES, DEFAULT_HEALTH_SILENCE, HealthConfig, format_duration
@@ -68,10 +67,11 @@ class Observation:
     gap: timedelta | None  # the source's usual gap between items (``usual_gap``)
     now: datetime
 
-    @classmethod
-    def of_times(cls, times: Sequence[datetime], **fields: Any) -> Observation:
-        """An observation from the item times themselves, newest first."""
-        return cls(latest=times[0] if times else None, gap=usual_gap(times), **fields)
+
+def rhythm(times: Sequence[datetime]) -> tuple[datetime | None, timedelta | None]:
+    """What the health check keeps of a source's item times (newest first): the newest, and
+    the usual gap between them."""
+    return (times[0] if times else None), usual_gap(times)
 
 
 def usual_gap(times: Sequence[datetime]) -> timedelta | None:
@@ -168,8 +168,7 @@ class HealthWatch:
         cached = self._rhythms.get(source_id)
         now = time.monotonic()
         if cached is None or result.new or now - cached[2] > ITEM_TIMES_TTL:
-            times = item_times(self.store, source_id)
-            cached = self._rhythms[source_id] = (times[0] if times else None, usual_gap(times), now)
+            cached = self._rhythms[source_id] = (*rhythm(item_times(self.store, source_id)), now)
         return cached[0], cached[1]
 
     async def drain(self) -> int:

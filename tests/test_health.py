@@ -11,7 +11,7 @@ import pytest
 from monitor.config import SourceConfig, load_config
 from monitor.errors import ConfigError
 from monitor.fetch import Fetcher
-from monitor.health import HealthWatch, Observation, Rules, assess, usual_gap
+from monitor.health import HealthWatch, Observation, Rules, assess, rhythm, usual_gap
 from monitor.match import Matcher
 from monitor.pipeline import Poller
 from monitor.store import Store
@@ -62,8 +62,9 @@ class TestConfig:
 
 def seen(*, failures: int = 0, entries: int | None = 5, times: tuple[datetime, ...] = DAILY,
          now: datetime = NOW) -> Observation:
-    return Observation.of_times(times, source_id="ispr", name="ISPR", failures=failures, error="HTTP 500 (https://x/)",
-                                entries=entries, now=now)
+    latest, gap = rhythm(times)
+    return Observation(source_id="ispr", name="ISPR", failures=failures, error="HTTP 500 (https://x/)",
+                       entries=entries, latest=latest, gap=gap, now=now)
 
 
 def run(observations: list[Observation], rules: Rules = DEFAULT_RULES) -> list[tuple[str, str]]:
