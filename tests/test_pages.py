@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import pickle
 import signal
 import subprocess
 import sys
@@ -107,19 +108,18 @@ def test_a_deadly_page_fails_alone_while_the_pages_in_flight_with_it_are_read() 
     assert all(isinstance(o, Reading) for i, o in enumerate(outcomes) if i != 1), outcomes
 
 
-def test_a_reader_failure_comes_back_as_a_source_error_not_a_broken_pool() -> None:
-    """An exception that cannot be unpickled must not break the pool for every page."""
+def test_any_extractor_failure_leaves_the_worker_as_a_source_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """read_page turns every failure into SourceError, which pickles back from a worker; an
+    exception with its own ``__init__`` (lxml's) would not, and would break the pool."""
+    from monitor import extract
+
     def bad_extract(*_: object, **__: object) -> object:
         raise TypeError("lxml said no")
 
-    from monitor import extract
-    original = extract.extract_article
-    extract.extract_article = bad_extract  # type: ignore[assignment]
-    try:
-        with pytest.raises(SourceError, match="TypeError: lxml said no"):
-            read_page(_page(), "http://127.0.0.1/news/1", None, "text/html", UTC)
-    finally:
-        extract.extract_article = original
+    monkeypatch.setattr(extract, "extract_article", bad_extract)
+    with pytest.raises(SourceError, match="TypeError: lxml said no") as caught:
+        read_page(_page(), "http://127.0.0.1/news/1", None, "text/html", UTC)
+    assert pickle.loads(pickle.dumps(caught.value)).args == caught.value.args
 
 
 def test_a_closed_pool_refuses_pages_so_the_poll_is_retried_whole() -> None:
