@@ -10,8 +10,11 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -25,32 +28,36 @@ def _page() -> bytes:
         FILLER, "General Kayani met the ISAF commander in Rawalpindi on Tuesday.", FILLER]).encode()
 
 
-async def _read(pool: PagePool) -> object:
+async def _read(pool: PagePool) -> Reading:
     return await pool.read(_page(), "http://127.0.0.1/news/1", content_selector=None, content_type="text/html",
                            tz=UTC)
 
 
-def test_a_worker_process_reads_what_the_event_loop_process_would() -> None:
-    pool = PagePool(workers=1)
+@contextmanager
+def opened(workers: int, **options: Any) -> Iterator[PagePool]:
+    """A pool closed after the test whatever happens (no worker outlives it)."""
+    pool = PagePool(workers=workers, **options)
     try:
-        reading = asyncio.run(_read(pool))
+        yield pool
     finally:
         pool.close()
+
+
+def test_a_worker_process_reads_what_the_event_loop_process_would() -> None:
+    with opened(1) as pool:
+        reading = asyncio.run(_read(pool))
     assert reading == read_page(_page(), "http://127.0.0.1/news/1", None, "text/html", UTC)
-    assert "ISAF commander in Rawalpindi" in reading.article.text  # type: ignore[attr-defined]
+    assert "ISAF commander in Rawalpindi" in reading.article.text
 
 
 def test_a_worker_killed_from_outside_costs_no_page() -> None:
     """The OOM killer takes a worker: the page is read again by a new one."""
-    pool = PagePool(workers=1)
-    try:
+    with opened(1) as pool:
         pool.start()
         for pid in pool.worker_pids():
             os.kill(pid, signal.SIGKILL)
         reading = asyncio.run(_read(pool))
-    finally:
-        pool.close()
-    assert "ISAF commander in Rawalpindi" in reading.article.text  # type: ignore[attr-defined]
+    assert "ISAF commander in Rawalpindi" in reading.article.text
 
 
 def _die(*_: object) -> Reading:
@@ -58,30 +65,24 @@ def _die(*_: object) -> Reading:
 
 
 def test_a_page_that_kills_its_worker_fails_alone_and_the_pool_recovers() -> None:
-    pool = PagePool(workers=1, reader=_die)
-    try:
+    with opened(1, reader=_die) as pool:
         with pytest.raises(SourceError, match="crashed its worker process twice"):
             asyncio.run(_read(pool))
         pool.reader = read_page
         reading = asyncio.run(_read(pool))
-    finally:
-        pool.close()
-    assert "ISAF commander in Rawalpindi" in reading.article.text  # type: ignore[attr-defined]
+    assert "ISAF commander in Rawalpindi" in reading.article.text
 
 
 def test_workers_outlive_ctrl_c_to_the_process_group() -> None:
     """Ctrl-C signals the whole process group; the daemon decides when its workers go."""
-    pool = PagePool(workers=1)
-    try:
+    with opened(1) as pool:
         pool.start()
         for pid in pool.worker_pids():
             os.kill(pid, signal.SIGINT)
         time.sleep(0.2)
         assert all(_alive(pid) for pid in pool.worker_pids())
         reading = asyncio.run(_read(pool))
-    finally:
-        pool.close()
-    assert "ISAF commander in Rawalpindi" in reading.article.text  # type: ignore[attr-defined]
+    assert "ISAF commander in Rawalpindi" in reading.article.text
 
 
 def _die_on_poison(body: bytes, url: str, *rest: object) -> Reading:
@@ -92,18 +93,14 @@ def _die_on_poison(body: bytes, url: str, *rest: object) -> Reading:
 
 
 def test_a_deadly_page_fails_alone_while_the_pages_in_flight_with_it_are_read() -> None:
-    pool = PagePool(workers=2, reader=_die_on_poison)
-
-    async def burst() -> list[object]:
+    async def burst(pool: PagePool) -> list[object]:
         urls = ["http://127.0.0.1/news/1", "http://127.0.0.1/news/poison", "http://127.0.0.1/news/3",
                 "http://127.0.0.1/news/4"]
         return list(await asyncio.gather(*(pool.read(_page(), url, content_selector=None, content_type="text/html",
                                                      tz=UTC) for url in urls), return_exceptions=True))
 
-    try:
-        outcomes = asyncio.run(burst())
-    finally:
-        pool.close()
+    with opened(2, reader=_die_on_poison) as pool:
+        outcomes = asyncio.run(burst(pool))
     assert isinstance(outcomes[1], SourceError) and "crashed its worker process twice" in str(outcomes[1])
     assert all(isinstance(o, Reading) for i, o in enumerate(outcomes) if i != 1), outcomes
 
@@ -140,13 +137,10 @@ def _alive(pid: int) -> bool:
 
 
 def test_threads_when_no_workers_are_asked_for() -> None:
-    pool = PagePool(workers=0)
-    try:
+    with opened(0) as pool:
         reading = asyncio.run(_read(pool))
         assert pool.worker_pids() == []
-    finally:
-        pool.close()
-    assert "ISAF commander in Rawalpindi" in reading.article.text  # type: ignore[attr-defined]
+    assert "ISAF commander in Rawalpindi" in reading.article.text
 
 
 ORPHAN_SCRIPT = """
@@ -181,17 +175,13 @@ def test_the_pool_is_replaced_after_its_share_of_jobs_and_no_job_is_lost(monkeyp
     from monitor import pages
 
     monkeypatch.setattr(pages, "JOBS_PER_POOL", 3)
-    pool = PagePool(workers=1)
-
-    async def many() -> list[object]:
+    async def many(pool: PagePool) -> list[Reading]:
         return list(await asyncio.gather(*(_read(pool) for _ in range(10))))
 
-    try:
+    with opened(1) as pool:
         pool.start()
         first = pool.worker_pids()
-        readings = asyncio.run(many())
+        readings = asyncio.run(many(pool))
         later = pool.worker_pids()
-    finally:
-        pool.close()
-    assert len(readings) == 10 and all("Rawalpindi" in r.article.text for r in readings)  # type: ignore[attr-defined]
+    assert len(readings) == 10 and all("Rawalpindi" in r.article.text for r in readings)
     assert first and later and set(first).isdisjoint(later)
