@@ -129,10 +129,10 @@ class Poller:
             else f"internal error: {type(exc).__name__}"
         now = self.clock()
         interval = source.every or DEFAULT_INTERVAL
-        # The job fires every interval anyway; retry_at only has to make it skip the firings
-        # that fall inside the backoff, so it lands half an interval early to be safe.
+        # The job fires every firing_every anyway (min_every for an adaptive source); retry_at
+        # only has to make it skip the firings inside the backoff, so it lands half a firing early.
         delay = backoff_delay(state.consecutive_failures + 1, interval=interval)
-        delay = delay * random.uniform(0.9, 1.1) - interval / 2
+        delay = delay * random.uniform(0.9, 1.1) - source.firing_every / 2
         if isinstance(exc, BadStatus) and exc.retry_after:
             # Clamped before it becomes a timedelta: a hostile Retry-After (1e12 s, or digits
             # that parse to inf) would overflow and escape a poll, and an honest one of a year

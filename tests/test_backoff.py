@@ -72,6 +72,21 @@ def test_consecutive_failures_back_off_exponentially(store: Store, faults: Fault
     assert delays == sorted(delays)
 
 
+def test_an_adaptive_source_backs_off_from_every_less_half_a_firing(store: Store, faults: FaultServer) -> None:
+    """An adaptive source's job fires every min_every, so its retry lands at most half of
+    that early, not half of ``every`` (which came back after ~5 minutes instead of ~10)."""
+    clock = Clock()
+    adaptive = SourceConfig.model_validate({
+        "id": "adaptive", "name": "adaptive", "url": faults.url("/status/500"), "every": timedelta(minutes=10),
+        "min_every": timedelta(minutes=2), "max_every": timedelta(hours=2), "timeout": timedelta(seconds=2),
+        "fetch_articles": False})
+    assert poll(store, clock, adaptive)[0].status == "error"
+    wait = retry_at(store, "adaptive")
+    assert wait is not None
+    interval, firing = timedelta(minutes=10), timedelta(minutes=2)
+    assert interval * 0.9 - firing / 2 - timedelta(seconds=1) <= wait - clock.now <= interval * 1.1 - firing / 2
+
+
 def test_sources_failing_together_retry_at_different_moments(store: Store, faults: FaultServer) -> None:
     """Jitter spreads the retries of sources that failed in the same second."""
     clock = Clock()
