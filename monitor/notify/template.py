@@ -95,7 +95,8 @@ def _marked(snippet: Snippet, fmt: str) -> str:
 
 def render_template(alert: Alert, source: str, *, timezone: ZoneInfo) -> Message:
     """The alert with ``source`` as its body, in every format. Validated at config load,
-    so a failure here is a bug, not a user error."""
+    but a real alert can still fail it (a field that is empty only sometimes); the caller
+    falls back to the built-in layout then."""
     values = context(alert, timezone=timezone)
     text = _environment("text").from_string(source).render(values).strip()
     markdown = _environment("markdown").from_string(source).render(
