@@ -22,11 +22,6 @@ def item(url: str, *, guid: str | None = None, matched: bool = False) -> NewItem
                    matches=matches if matched else (), deliveries=(("desk", "chat"),) if matched else ())
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Store:
-    return Store(tmp_path / "m.db")
-
-
 def commit(store: Store, items: list[NewItem]) -> list[int]:
     return store.commit_poll("news", url="http://x/feed", items=items, now=NOW, etag='"e"', last_modified=None,
                              body_hash="b", warnings=(), baseline=False)
