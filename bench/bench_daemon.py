@@ -56,6 +56,7 @@ def main() -> None:
     parser.add_argument("--every", default="2m", help="poll interval of every source (default 2m)")
     parser.add_argument("--seconds", type=float, default=300, help="how long the daemon runs (default 300)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    parser.add_argument("--timeline", action="store_true", help="print the daemon's RSS every 10 s")
     args = parser.parse_args()
 
     nginx = ensure_nginx()
@@ -77,7 +78,11 @@ def main() -> None:
         published = False
         while time.monotonic() - started < args.seconds and daemon.poll() is None:
             time.sleep(1)
-            peak_rss = max(peak_rss, status_kb(daemon.pid, "VmRSS"))
+            rss = status_kb(daemon.pid, "VmRSS")
+            peak_rss = max(peak_rss, rss)
+            second = int(time.monotonic() - started)
+            if args.timeline and second % 10 == 0:
+                print(f"  t={second:4d}s RSS {rss / 1024:.0f} MB, peak so far {peak_rss / 1024:.0f} MB", flush=True)
             peak_workers = max(peak_workers, sum(pss_kb(p) for p in descendants(daemon.pid)))
             if not published and time.monotonic() - started > args.seconds / 2:
                 site.publish(0.1)  # new items on 10% of sources: the page workers read articles

@@ -1,4 +1,4 @@
-"""The daemon: one scheduled poll job per source, delivery, hot reload and graceful stop."""
+"""The daemon: polls sources when the schedule says, delivers, reloads its config and stops gracefully."""
 
 from __future__ import annotations
 
@@ -13,12 +13,12 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from monitor import metrics
 from monitor.config import Config, SourceConfig, WatchListConfig, load_config
 from monitor.config.schema import listen_address
+from monitor.dispatch import Schedule
 from monitor.endpoint import Endpoint
 from monitor.errors import ConfigError
 from monitor.fetch import Fetcher
@@ -39,6 +39,7 @@ STOP_DEADLINE = 20.0
 HEARTBEAT_EVERY = timedelta(seconds=5)
 HEARTBEAT_STALE = 60.0  # /healthz fails when the scheduler has not fired a job for this long
 STAGGER_WINDOW = timedelta(minutes=1)
+DISPATCH_EVERY = 1.0  # seconds: the dispatch job starts the polls due within the next tick, each on time
 
 
 def build_matcher(config: Config) -> Matcher:
@@ -150,7 +151,11 @@ class Daemon:
             stack.callback(pages.close)
             self.runtime = Runtime(self.config, store, fetcher, pages)
             self.scheduler = AsyncIOScheduler(timezone=ZoneInfo(self.config.timezone))
+            self.schedule = Schedule(self.config.timezone)
             self._schedule_sources(self.config.sources)
+            self.scheduler.add_job(self._dispatch, IntervalTrigger(seconds=DISPATCH_EVERY), id="_dispatch",
+                                   max_instances=1, coalesce=True, misfire_grace_time=60,
+                                   next_run_time=datetime.now(timezone.utc))
             # First run at once: alerts a previous run left queued (crash, outage) go out now.
             self.scheduler.add_job(self._deliver, IntervalTrigger(seconds=DELIVERY_EVERY.total_seconds()),
                                    id="_deliver", max_instances=1, coalesce=True, misfire_grace_time=60,
@@ -161,9 +166,8 @@ class Daemon:
             self.scheduler.add_job(self._beat, IntervalTrigger(seconds=HEARTBEAT_EVERY.total_seconds()),
                                    id="_heartbeat", max_instances=1, coalesce=True)
             self.scheduler.start()
-            for job in self.scheduler.get_jobs():
-                if job.id in self._signatures:  # a source's poll job: `monitor status` shows when it runs
-                    store.record_next_poll(job.id, job.next_run_time)
+            # `monitor status` shows when each source polls next.
+            store.record_next_polls({s.id: self.schedule.next_fire(s.id) for s in self.config.sources})
             if self.config.http is not None:
                 await self._serve_http(stack, *listen_address(self.config.http.listen))
             log.info("daemon started sources=%d watchlists=%d database=%s",
@@ -183,16 +187,31 @@ class Daemon:
 
     # -- jobs ------------------------------------------------------------------------
 
-    def _schedule_sources(self, sources: Sequence[SourceConfig], *, first_run: bool = True) -> None:
+    def _schedule_sources(self, sources: Sequence[SourceConfig]) -> None:
         starts = first_polls(sources, datetime.now(timezone.utc))
         for source in sources:
-            self.scheduler.add_job(
-                self._poll_job, _trigger(source, self.config.timezone), args=[source.id], id=source.id,
-                name=f"poll {source.id}", max_instances=1, coalesce=True,
-                misfire_grace_time=_grace(source), next_run_time=starts[source.id] if first_run else None,
-                replace_existing=True,
-            )
+            self.schedule.add(source, first=starts[source.id])
             self._signatures[source.id] = _signature(source)
+
+    async def _dispatch(self) -> None:
+        """Start the polls due before the next tick, each at its own time (call_later), so a
+        tick's sources do not all start in the same instant."""
+        loop = asyncio.get_running_loop()
+        now = time.time()
+        for fire, source_id in self.schedule.due(now + DISPATCH_EVERY):
+            loop.call_later(max(0.0, fire - now), self._start_poll, source_id)
+
+    def _start_poll(self, source_id: str) -> None:
+        if self._stop.is_set():
+            self.schedule.finished(source_id)
+            return
+        task = asyncio.get_running_loop().create_task(self._poll_job(source_id), name=f"poll {source_id}")
+        self._inflight.add(task)  # held here from the start, so stop waits for it even before it runs
+        task.add_done_callback(lambda done: self._poll_done(done, source_id))
+
+    def _poll_done(self, task: asyncio.Task[object], source_id: str) -> None:
+        self._inflight.discard(task)
+        self.schedule.finished(source_id)
 
     @contextmanager
     def _inflight_job(self) -> Iterator[None]:
@@ -206,17 +225,15 @@ class Daemon:
             self._inflight.discard(task)
 
     async def _poll_job(self, source_id: str) -> None:
-        with self._inflight_job():
-            source = self.runtime.source(source_id)
-            if source is None or self._stop.is_set():
-                return
-            result = await self.runtime.poller.poll(source)
-            job = self.scheduler.get_job(source_id)
-            self.runtime.store.record_next_poll(source_id, job.next_run_time if job else None)
-            if result.matched:
-                self._wake_delivery()
-            if self.runtime.health.observe(source, result):
-                await self.runtime.health.drain()
+        source = self.runtime.source(source_id)
+        if source is None or self._stop.is_set():
+            return
+        result = await self.runtime.poller.poll(source)
+        self.runtime.store.record_next_poll(source_id, self.schedule.next_fire(source_id))
+        if result.matched:
+            self._wake_delivery()
+        if self.runtime.health.observe(source, result):
+            await self.runtime.health.drain()
 
     def _wake_delivery(self) -> None:
         """A poll matched: deliver now, but with one drain for a burst of matching polls
@@ -305,16 +322,14 @@ class Daemon:
         old = {s.id for s in self.config.sources}
         new = {s.id: s for s in config.sources}
         for source_id in old - set(new):
-            self.scheduler.remove_job(source_id)
+            self.schedule.remove(source_id)
             self._signatures.pop(source_id, None)
             log.info("reload: source=%s removed", source_id)
         added = [s for sid, s in new.items() if sid not in old]
         self._schedule_sources(added)
         for source_id, source in new.items():
             if source_id in old and self._signatures.get(source_id) != _signature(source):
-                # Modify the existing job: re-adding every job on reload was seen to stop them running.
-                self.scheduler.reschedule_job(source_id, trigger=_trigger(source, config.timezone))
-                self.scheduler.modify_job(source_id, misfire_grace_time=_grace(source))
+                self.schedule.add(source)  # next at its new interval from now, as a fresh schedule would
                 self._signatures[source_id] = _signature(source)
                 log.info("reload: source=%s rescheduled", source_id)
         for source in added:
@@ -328,25 +343,6 @@ def first_polls(sources: Sequence[SourceConfig], now: datetime) -> dict[str, dat
     count = max(len(sources), 1)
     return {source.id: now + min(source.firing_every if source.every else STAGGER_WINDOW, STAGGER_WINDOW) * (i / count)
             for i, source in enumerate(sources)}
-
-
-def _trigger(source: SourceConfig, tz: str) -> IntervalTrigger | CronTrigger:
-    jitter = int(source.jitter.total_seconds()) or None
-    if source.cron:
-        return CronTrigger.from_crontab(source.cron, timezone=ZoneInfo(tz)) if jitter is None else \
-            _cron_with_jitter(source.cron, tz, jitter)
-    # An adaptive source fires every min_every; the poller skips the firings before it is due.
-    return IntervalTrigger(seconds=source.firing_every.total_seconds(), jitter=jitter)
-
-
-def _cron_with_jitter(expression: str, tz: str, jitter: int) -> CronTrigger:
-    trigger = CronTrigger.from_crontab(expression, timezone=ZoneInfo(tz))
-    trigger.jitter = jitter
-    return trigger
-
-
-def _grace(source: SourceConfig) -> int:
-    return max(30, int(source.firing_every.total_seconds() // 2))
 
 
 def _signature(source: SourceConfig) -> tuple[object, ...]:

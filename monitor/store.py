@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -299,6 +299,12 @@ class Store:
         """When the scheduler will next poll this source (None: not scheduled)."""
         with self.db.atomic():
             self._upsert_source(source_id, {"next_poll_at": _iso(at)})
+
+    def record_next_polls(self, times: Mapping[str, datetime | None]) -> None:
+        """``record_next_poll`` for many sources in one transaction (the daemon's start)."""
+        with self.db.atomic():
+            for source_id, at in times.items():
+                self._upsert_source(source_id, {"next_poll_at": _iso(at)})
 
     def record_cadence(self, source_id: str, *, due_at: datetime, interval: timedelta, reason: str,
                        feed_ttl: timedelta | None) -> None:

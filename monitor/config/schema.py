@@ -399,7 +399,7 @@ class SourceConfig(_Model):
 
     @property
     def firing_every(self) -> timedelta:
-        """How often the scheduler fires the poll job of an interval (not cron) source:
+        """How often the schedule fires the poll of an interval (not cron) source:
         ``min_every`` when adaptive, as the poller skips the firings before the due time."""
         if self.adaptive and self.min_every is not None:
             return self.min_every
