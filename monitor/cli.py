@@ -66,9 +66,15 @@ def run(config_path: Path | None) -> None:
     try:
         import asyncio
 
+        from monitor.config import default_config_path
+        from monitor.config.apart import load_config_apart
+        from monitor.errors import ConfigError
         from monitor.service import Daemon
 
-        config = _load(config_path)
+        try:
+            config = load_config_apart(config_path or default_config_path())
+        except ConfigError as exc:
+            _fail_config(exc)
         asyncio.run(Daemon(config).run())
     except KeyboardInterrupt:
         log.info("daemon stopped during start-up")

@@ -46,6 +46,10 @@ class ConfigError(MonitorError):
         self.problems = problems
         super().__init__("\n".join(str(p) for p in problems))
 
+    def __reduce__(self) -> tuple[type[ConfigError], tuple[list[Problem]]]:
+        # Pickled by its problems, not its message: the daemon's config loader raises it in a child process.
+        return (ConfigError, (self.problems,))
+
 
 class FetchError(MonitorError):
     """Raised when a request to ``url`` fails; ``reason`` is a short human sentence."""

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import multiprocessing
 import os
 import signal
 import threading
@@ -27,6 +26,7 @@ from datetime import tzinfo
 
 from monitor.errors import SourceError
 from monitor.models import Article
+from monitor.processes import forkserver
 from monitor.stories import text_signature
 
 log = logging.getLogger(__name__)
@@ -175,9 +175,7 @@ class PagePool:
     def _make(self, workers: int) -> Executor:
         if self.workers == 0:
             return ThreadPoolExecutor(thread_name_prefix="pages")
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["monitor.pages", "monitor.extract"])
-        return ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_start_worker,
+        return ProcessPoolExecutor(max_workers=workers, mp_context=forkserver(), initializer=_start_worker,
                                    initargs=(os.getpid(),))
 
     def close(self) -> None:

@@ -28,6 +28,16 @@ def remember(values: Mapping[str, str]) -> None:
             _known.update(dict.fromkeys(_encodings(value), name))
 
 
+def registered() -> dict[str, str]:
+    """Every registered form -> its variable, for a process that loaded the config to hand over."""
+    return dict(_known)
+
+
+def adopt(forms: Mapping[str, str]) -> None:
+    """Take over what ``registered`` gave in the process that loaded the config."""
+    _known.update(forms)
+
+
 # What RFC 3986 lets stand unencoded in a path or query: httpx keeps these as they are
 # (``a b@c/d`` in a query becomes ``a%20b@c/d``), and yarl also writes a space as ``+``.
 _URL_SAFE = "!$&'()*,;=:@/?~"

@@ -16,7 +16,8 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from monitor import metrics
-from monitor.config import Config, SourceConfig, WatchListConfig, load_config
+from monitor.config import Config, SourceConfig, WatchListConfig
+from monitor.config.apart import reload_config_apart
 from monitor.config.schema import listen_address
 from monitor.dispatch import Schedule
 from monitor.endpoint import Endpoint
@@ -303,11 +304,13 @@ class Daemon:
             return
         self._mtimes = current
         try:
-            config = load_config(self.config.path)
+            config = await reload_config_apart(self.config.path)
         except ConfigError as exc:
             for problem in exc.problems:
                 log.error("reload rejected, keeping the running config: %s", problem)
             return
+        if self._stop.is_set():
+            return  # the stop came while the child read the files
         if config.database != self.config.database:
             log.warning("reload: a new database path applies after a restart")
         if config.http != self.config.http:

@@ -1,0 +1,82 @@
+"""The daemon reads its config in a child process: same result, same errors, secrets still redacted."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from monitor import redact as redact_module
+from monitor.config import load_config
+from monitor.config.apart import load_config_apart, reload_config_apart
+from monitor.errors import ConfigError
+from monitor.redact import redact
+
+CONFIG = """\
+database: monitor.db
+channels:
+  desk: "json://127.0.0.1:9/?token=${DESK_TOKEN}"
+watchlists:
+  - name: army
+    keywords: [Kayani, ISAF]
+    notify: [desk]
+sources:
+  - {id: ispr, url: "https://ispr.example/press", every: 5m}
+  - {id: dawn, url: "https://dawn.example/feed", cron: "0 9 * * 1-5"}
+"""
+
+
+@pytest.fixture
+def config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("DESK_TOKEN", "s3cr3t/desk:token")
+    path = tmp_path / "monitor.yaml"
+    path.write_text(CONFIG)
+    return path
+
+
+def test_the_child_returns_the_config_load_config_returns(config_file: Path) -> None:
+    assert load_config_apart(config_file) == load_config(config_file)
+
+
+def test_values_from_the_environment_stay_redacted_in_the_daemon(config_file: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only the child substituted ${DESK_TOKEN}; the daemon must still know to hide its value."""
+    monkeypatch.setattr(redact_module, "_known", {})  # as in a daemon that never parsed the file itself
+    config = load_config_apart(config_file)
+    (url,) = config.channels["desk"]
+    assert url.endswith("token=s3cr3t/desk:token")
+    assert redact(f"posting to {url}") == "posting to json://127.0.0.1:9/?token=${DESK_TOKEN}"
+    assert redact("token=s3cr3t%2Fdesk%3Atoken") == "token=${DESK_TOKEN}"  # as a URL library may quote it
+
+
+def test_a_broken_config_raises_the_same_problems_from_the_child(config_file: Path) -> None:
+    config_file.write_text(CONFIG.replace("every: 5m", "every: fortnightly"))
+    with pytest.raises(ConfigError) as here:
+        load_config(config_file)
+    with pytest.raises(ConfigError) as apart:
+        load_config_apart(config_file)
+    assert apart.value.problems == here.value.problems
+    assert str(apart.value) == str(here.value) and f"{config_file}:9" in str(apart.value)
+
+
+def test_a_reload_reads_in_a_child_while_the_loop_runs_on(config_file: Path) -> None:
+    """A running daemon has threads, so its child comes from the forkserver; the loop keeps ticking."""
+    async def reload() -> tuple[object, int]:
+        ticks = 0
+
+        async def tick() -> None:
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0.01)
+                ticks += 1
+
+        ticker = asyncio.create_task(tick())
+        await asyncio.to_thread(lambda: None)  # the executor's thread, as in the daemon
+        config = await reload_config_apart(config_file)
+        ticker.cancel()
+        return config, ticks
+
+    config, ticks = asyncio.run(reload())
+    assert config == load_config(config_file)
+    assert ticks > 0
