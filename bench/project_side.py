@@ -90,6 +90,8 @@ async def main() -> None:
                       "workers_mb": _workers_mb()}), flush=True)
     loop = asyncio.get_running_loop()
     profile_dir = os.environ.get("BENCH_PROFILE")  # a folder: one cProfile dump per phase
+    if profile_dir:
+        Path(profile_dir).mkdir(parents=True, exist_ok=True)
     phase = 0
     while await loop.run_in_executor(None, sys.stdin.readline):
         phase += 1

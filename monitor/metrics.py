@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -19,13 +19,56 @@ from monitor.store_report import outbox_totals, source_records
 
 REGISTRY = CollectorRegistry()
 
-POLLS = Counter("monitor_polls", "Polls by source and result: ok, baseline, not-modified (a 304), unchanged "
-                "(same body), backoff (skipped after failures) or error.", ["source", "status"], registry=REGISTRY)
-POLL_ERRORS = Counter("monitor_poll_errors", "Failed polls by source.", ["source"], registry=REGISTRY)
-NEW_ITEMS = Counter("monitor_new_items", "Items stored for the first time, by source.", ["source"],
-                    registry=REGISTRY)
-MATCHED_ITEMS = Counter("monitor_matched_items", "New items that matched at least one watch list, by source.",
-                        ["source"], registry=REGISTRY)
+STATUSES = ("ok", "baseline", "not-modified", "unchanged", "backoff", "not-due", "error")
+_ERRORS, _NEW, _MATCHED = len(STATUSES), len(STATUSES) + 1, len(STATUSES) + 2
+
+
+class SourceCounters(Collector):
+    """Counters by source, as one list of plain ints a source, turned into samples at scrape.
+
+    Why not prometheus_client's labelled Counter: each of its series is an object with its
+    own lock and creation time (~0.1 KB, five series a source at 10,000 sources), and
+    finding the child through ``labels()`` was 3% of an unchanged poll. Polls are counted
+    on the event loop's thread, and scrapes read there too, so plain ints need no lock.
+    """
+
+    def __init__(self) -> None:
+        self._counts: dict[str, list[int]] = {}
+
+    def observe(self, source: str, status: str, *, new: int, matched: int) -> None:
+        counts = self._counts.get(source)
+        if counts is None:
+            counts = self._counts[source] = [0] * (len(STATUSES) + 3)
+        counts[STATUSES.index(status)] += 1
+        if status == "error":
+            counts[_ERRORS] += 1
+        counts[_NEW] += new
+        counts[_MATCHED] += matched
+
+    def collect(self) -> Iterator[Metric]:
+        polls = CounterMetricFamily("monitor_polls", "Polls by source and result: ok, baseline, not-modified "
+                                    "(a 304), unchanged (same body), backoff (skipped after failures), not-due "
+                                    "(an adaptive source's skipped firing) or error.", labels=["source", "status"])
+        errors = CounterMetricFamily("monitor_poll_errors", "Failed polls by source.", labels=["source"])
+        new = CounterMetricFamily("monitor_new_items", "Items stored for the first time, by source.",
+                                  labels=["source"])
+        matched = CounterMetricFamily("monitor_matched_items",
+                                      "New items that matched at least one watch list, by source.", labels=["source"])
+        for source, counts in self._counts.items():
+            for status, count in zip(STATUSES, counts, strict=False):
+                if count:
+                    polls.add_metric([source, status], count)
+            if counts[_ERRORS]:
+                errors.add_metric([source], counts[_ERRORS])
+            if counts[_NEW]:
+                new.add_metric([source], counts[_NEW])
+            if counts[_MATCHED]:
+                matched.add_metric([source], counts[_MATCHED])
+        yield from (polls, errors, new, matched)
+
+
+SOURCES = SourceCounters()
+REGISTRY.register(SOURCES)
 # By status, not source: a histogram is 14 series, and per source it held 40 MB at 10,000
 # sources. A slow source shows in `monitor status` and in its own counters.
 POLL_SECONDS = Histogram("monitor_poll_duration_seconds", "How long a poll took, articles included, by result.",
@@ -34,13 +77,7 @@ POLL_SECONDS = Histogram("monitor_poll_duration_seconds", "How long a poll took,
 
 def observe_poll(*, source: str, status: str, new: int, matched: int, seconds: float) -> None:
     """Count one finished poll (called by the pipeline for every poll)."""
-    POLLS.labels(source, status).inc()
-    if status == "error":
-        POLL_ERRORS.labels(source).inc()
-    if new:
-        NEW_ITEMS.labels(source).inc(new)
-    if matched:
-        MATCHED_ITEMS.labels(source).inc(matched)
+    SOURCES.observe(source, status, new=new, matched=matched)
     if status not in ("backoff", "not-due"):  # skipped firings took no time worth timing
         POLL_SECONDS.labels(status).observe(seconds)
 

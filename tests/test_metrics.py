@@ -1,0 +1,43 @@
+"""Per-source counters: plain ints in the daemon, Prometheus counters at scrape."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+
+from monitor.metrics import STATUSES, SourceCounters
+
+
+def scrape(counters: SourceCounters) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    registry = CollectorRegistry()
+    registry.register(counters)
+    text = generate_latest(registry).decode()
+    return {(sample.name, tuple(sorted(sample.labels.items()))): sample.value
+            for family in text_string_to_metric_families(text) for sample in family.samples}
+
+
+def test_polls_items_and_errors_are_counted_by_source() -> None:
+    counters = SourceCounters()
+    counters.observe("ispr", "baseline", new=12, matched=0)
+    counters.observe("ispr", "ok", new=3, matched=2)
+    counters.observe("ispr", "not-modified", new=0, matched=0)
+    counters.observe("ispr", "not-modified", new=0, matched=0)
+    counters.observe("dawn", "error", new=0, matched=0)
+    samples = scrape(counters)
+    assert samples == {
+        ("monitor_polls_total", (("source", "ispr"), ("status", "baseline"))): 1,
+        ("monitor_polls_total", (("source", "ispr"), ("status", "ok"))): 1,
+        ("monitor_polls_total", (("source", "ispr"), ("status", "not-modified"))): 2,
+        ("monitor_polls_total", (("source", "dawn"), ("status", "error"))): 1,
+        ("monitor_poll_errors_total", (("source", "dawn"),)): 1,
+        ("monitor_new_items_total", (("source", "ispr"),)): 15,
+        ("monitor_matched_items_total", (("source", "ispr"),)): 2,
+    }
+
+
+def test_every_poll_status_has_a_counter() -> None:
+    counters = SourceCounters()
+    for status in STATUSES:
+        counters.observe("ispr", status, new=0, matched=0)
+    statuses = {dict(labels)["status"] for (name, labels) in scrape(counters) if name == "monitor_polls_total"}
+    assert statuses == set(STATUSES)
