@@ -14,10 +14,12 @@ from urllib.parse import quote
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from monitor import __version__
 from monitor.errors import BadStatus, FetchError, FetchTimeout, ResponseTooLarge, UnsafeRedirect
-from monitor.fetch import Fetcher, _reason, parse_retry_after
+from monitor.fetch import Fetcher, _decoded, _reason, parse_retry_after
 from monitor.models import Response
 from tests.faultserver import PAGE, FaultServer, gzip_bomb, serve_faults
 from tests.servers import Newsroom, free_port, serve_newsroom
@@ -327,3 +329,19 @@ def test_a_cookie_wall_that_never_lets_in_is_stopped_by_the_redirect_cap(faults:
     with pytest.raises(UnsafeRedirect, match="more than 5 redirects"):
         fetch(faults.url("/cookie-loop"))
     assert len(faults.headers) == 6
+
+
+_HEADER_NAMES = st.sampled_from([b"ETag", b"etag", b"Cache-Control", b"Content-Type", b"Set-Cookie", b"X-Note"])
+_HEADER_VALUES = st.one_of(st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=12)
+                           .map(str.encode), st.sampled_from(['"caf\u00e9"'.encode(), '"caf\u00e9"'.encode("latin-1")]))
+
+
+@given(st.lists(st.tuples(_HEADER_NAMES, _HEADER_VALUES), max_size=8))
+def test_headers_read_in_one_pass_equal_what_httpx_reads(raw: list[tuple[bytes, bytes]]) -> None:
+    """The fetcher decodes a response's headers once; each must read as httpx's own ``get``
+    reads it: any case of name, UTF-8 or Latin-1 bytes, repeats joined by ", "."""
+    headers = httpx.Headers(raw)
+    decoded = _decoded(headers)
+    assert set(decoded) == {name.decode().lower() for name, _ in raw}
+    for name in decoded:
+        assert decoded[name] == headers.get(name) == headers.get(name.upper())
