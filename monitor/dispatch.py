@@ -96,8 +96,9 @@ class Schedule:
         return datetime.fromtimestamp(slot.fire, timezone.utc)
 
     def due(self, until: float) -> list[tuple[float, str]]:
-        """The (time, source id) of firings due by ``until``, each source then counted as
-        running until ``finished``; each such source moves on to its next firing."""
+        """The (time, source id) of the firings due by ``until``, each source then moved on
+        to its next firing. A source whose firings were all missed polls once, at once, if
+        the newest of them is within its grace (as APScheduler's coalescing judges it)."""
         now = self.clock()
         out: list[tuple[float, str]] = []
         heap = self._heap
@@ -106,21 +107,45 @@ class Schedule:
             slot = self._slots.get(source_id)
             if slot is None or slot.fire != fire:
                 continue  # removed, or rescheduled since this entry was pushed
-            if now - fire > slot.grace:
+            newest = self._newest_missed(slot, now)
+            if now - newest > slot.grace:
                 log.warning("poll source=%s skipped: its time passed %.0fs ago (the daemon was busy or asleep)",
-                            source_id, now - fire)
-            elif source_id in self._running:
-                log.debug("poll source=%s skipped: the previous poll still runs", source_id)
+                            source_id, now - newest)
             else:
-                self._running.add(source_id)
                 out.append((fire, source_id))
             self._advance(slot, max(now, fire))
             heapq.heappush(heap, (slot.fire, source_id))
+        if len(heap) > 2 * len(self._slots) + 64:  # reloads leave stale entries behind: drop them
+            self._heap = [(slot.fire, sid) for sid, slot in self._slots.items()]
+            heapq.heapify(self._heap)
         return out
 
+    def claim(self, source_id: str) -> bool:
+        """Whether a due poll of ``source_id`` may start now: False while its previous poll
+        runs (that firing is skipped, as with APScheduler's max_instances=1)."""
+        if source_id in self._running:
+            log.warning("poll source=%s skipped: its previous poll still runs", source_id)
+            return False
+        self._running.add(source_id)
+        return True
+
     def finished(self, source_id: str) -> None:
-        """The poll ``due`` handed out for ``source_id`` is over (or will not run)."""
+        """The poll ``claim`` let start for ``source_id`` is over."""
         self._running.discard(source_id)
+
+    def _newest_missed(self, slot: _Slot, now: float) -> float:
+        """The newest firing time (before jitter) at or before ``now``; the slot's own if none later."""
+        newest = slot.base
+        if slot.cron is not None:
+            while True:
+                start = datetime.fromtimestamp(newest + 1e-6, timezone.utc)
+                upcoming = slot.cron.get_next_fire_time(None, start)
+                if upcoming is None or upcoming.timestamp() > now:
+                    return newest
+                newest = upcoming.timestamp()
+        if now > newest:
+            newest += math.floor((now - newest) / slot.every) * slot.every
+        return newest
 
     def _advance(self, slot: _Slot, after: float) -> None:
         """Move ``slot`` to its first firing after ``after``: missed firings coalesce."""

@@ -48,7 +48,7 @@ class ConfigError(MonitorError):
 
     def __reduce__(self) -> tuple[type[ConfigError], tuple[list[Problem]]]:
         # Pickled by its problems, not its message: the daemon's config loader raises it in a child process.
-        return (ConfigError, (self.problems,))
+        return (type(self), (self.problems,))
 
 
 class FetchError(MonitorError):

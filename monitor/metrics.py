@@ -8,6 +8,7 @@ exact and survive restarts.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
@@ -17,9 +18,12 @@ from prometheus_client.registry import Collector
 from monitor.store import Store
 from monitor.store_report import outbox_totals, source_records
 
+log = logging.getLogger(__name__)
+
 REGISTRY = CollectorRegistry()
 
 STATUSES = ("ok", "baseline", "not-modified", "unchanged", "backoff", "not-due", "error")
+_INDEX = {status: index for index, status in enumerate(STATUSES)}
 _ERRORS, _NEW, _MATCHED = len(STATUSES), len(STATUSES) + 1, len(STATUSES) + 2
 
 
@@ -39,7 +43,11 @@ class SourceCounters(Collector):
         counts = self._counts.get(source)
         if counts is None:
             counts = self._counts[source] = [0] * (len(STATUSES) + 3)
-        counts[STATUSES.index(status)] += 1
+        index = _INDEX.get(status)
+        if index is None:  # a status this module was not told of: say so, but never fail the poll
+            log.error("metrics: poll status %r has no counter", status)
+            return
+        counts[index] += 1
         if status == "error":
             counts[_ERRORS] += 1
         counts[_NEW] += new

@@ -203,8 +203,7 @@ class Daemon:
             loop.call_later(max(0.0, fire - now), self._start_poll, source_id)
 
     def _start_poll(self, source_id: str) -> None:
-        if self._stop.is_set():
-            self.schedule.finished(source_id)
+        if self._stop.is_set() or not self.schedule.claim(source_id):
             return
         task = asyncio.get_running_loop().create_task(self._poll_job(source_id), name=f"poll {source_id}")
         self._inflight.add(task)  # held here from the start, so stop waits for it even before it runs
@@ -213,6 +212,9 @@ class Daemon:
     def _poll_done(self, task: asyncio.Task[object], source_id: str) -> None:
         self._inflight.discard(task)
         self.schedule.finished(source_id)
+        if not task.cancelled() and (error := task.exception()) is not None:
+            # poll() itself never raises; this is what follows it (status record, health notice)
+            log.error("poll job source=%s failed", source_id, exc_info=error)
 
     @contextmanager
     def _inflight_job(self) -> Iterator[None]:
@@ -303,12 +305,17 @@ class Daemon:
         if current == self._mtimes:
             return
         self._mtimes = current
-        try:
-            config = await reload_config_apart(self.config.path)
-        except ConfigError as exc:
-            for problem in exc.problems:
-                log.error("reload rejected, keeping the running config: %s", problem)
-            return
+        with self._inflight_job():  # stop waits for the child reading the files
+            try:
+                config = await reload_config_apart(self.config.path)
+            except ConfigError as exc:
+                for problem in exc.problems:
+                    log.error("reload rejected, keeping the running config: %s", problem)
+                return
+            except Exception:  # the child could not start or died: keep the running config, try again
+                log.exception("reload failed, keeping the running config; trying again shortly")
+                self._mtimes = {}
+                return
         if self._stop.is_set():
             return  # the stop came while the child read the files
         if config.database != self.config.database:

@@ -31,6 +31,7 @@ def fires(schedule: Schedule, clock: Clock, *, until: float, step: float = 1.0) 
     while clock.now < until:
         clock.now += step
         for fire, source_id in schedule.due(clock.now):
+            assert schedule.claim(source_id)
             out.append((fire - T0, source_id))
             schedule.finished(source_id)
     return out
@@ -62,30 +63,44 @@ def test_jitter_delays_each_firing_within_its_bound_and_does_not_accumulate() ->
     assert len(set(offsets[1:])) > 1  # jittered, each firing on its own
 
 
-def test_a_source_still_polling_skips_its_firing() -> None:
+def test_a_source_still_polling_skips_its_firing(caplog: pytest.LogCaptureFixture) -> None:
+    """Whether it still runs is asked when its poll would start, not when the tick hands it out."""
     clock = Clock()
     schedule = Schedule("UTC", clock=clock)
     schedule.add(source(every="1m", jitter="0s"), first=datetime.fromtimestamp(T0 + 1, timezone.utc))
-    clock.now = T0 + 1
-    assert schedule.due(clock.now) == [(T0 + 1, "ispr")]
+    assert schedule.due(T0 + 1) == [(T0 + 1, "ispr")]  # a tick looks one second ahead
+    assert schedule.claim("ispr")
     clock.now = T0 + 61
-    assert schedule.due(clock.now) == []  # the first poll has not finished: at most one at a time
+    assert schedule.due(clock.now) == [(T0 + 61, "ispr")]
+    assert not schedule.claim("ispr")  # the first poll has not finished: at most one at a time
+    assert "poll source=ispr skipped: its previous poll still runs" in caplog.text
     schedule.finished("ispr")
     clock.now = T0 + 121
-    assert schedule.due(clock.now) == [(T0 + 121, "ispr")]
+    assert schedule.due(clock.now) == [(T0 + 121, "ispr")] and schedule.claim("ispr")
 
 
-def test_firings_missed_beyond_their_grace_are_skipped_and_coalesce(caplog: pytest.LogCaptureFixture) -> None:
-    """A machine that slept an hour polls each source at its next time, not once per missed firing."""
+def test_a_daemon_that_slept_polls_each_source_once_on_waking() -> None:
+    """Missed firings coalesce into one poll at once when the newest of them is recent, as
+    APScheduler's coalescing judges it: an hour asleep does not mean an hour more of waiting."""
     clock = Clock()
     schedule = Schedule("UTC", clock=clock)
-    schedule.add(source("late", every="1m", jitter="0s"), first=datetime.fromtimestamp(T0, timezone.utc))
-    schedule.add(source("soon", every="1m", jitter="0s"), first=datetime.fromtimestamp(T0 + 3600, timezone.utc))
-    clock.now = T0 + 3600 + 1
+    schedule.add(source("minutely", every="1m", jitter="0s"), first=datetime.fromtimestamp(T0, timezone.utc))
+    schedule.add(source("daily", every="1d", jitter="0s"), first=datetime.fromtimestamp(T0, timezone.utc))
+    clock.now = T0 + 49 * 3600 + 1
+    assert schedule.due(clock.now) == [(T0, "daily"), (T0, "minutely")]
+    assert schedule.next_fire("minutely") == datetime.fromtimestamp(T0 + 49 * 3600 + 60, timezone.utc)
+    assert schedule.next_fire("daily") == datetime.fromtimestamp(T0 + 3 * 86400, timezone.utc)
+
+
+def test_a_firing_missed_beyond_its_grace_is_skipped(caplog: pytest.LogCaptureFixture) -> None:
+    clock = Clock()
+    schedule = Schedule("UTC", clock=clock)
+    schedule.add(source(every="10m", jitter="0s"), first=datetime.fromtimestamp(T0, timezone.utc))
+    clock.now = T0 + 400  # grace is half of 10 minutes, and no later firing was missed
     with caplog.at_level(logging.WARNING, logger="monitor.dispatch"):
-        assert schedule.due(clock.now) == [(T0 + 3600, "soon")]
-    assert "poll source=late skipped: its time passed 3601s ago" in caplog.text
-    assert schedule.next_fire("late") == datetime.fromtimestamp(T0 + 3660, timezone.utc)
+        assert schedule.due(clock.now) == []
+    assert "poll source=ispr skipped: its time passed 400s ago" in caplog.text
+    assert schedule.next_fire("ispr") == datetime.fromtimestamp(T0 + 600, timezone.utc)
 
 
 def test_a_firing_late_within_its_grace_still_runs_once() -> None:
@@ -95,6 +110,15 @@ def test_a_firing_late_within_its_grace_still_runs_once() -> None:
     clock.now = T0 + MIN_GRACE + 60  # grace is half of 10 minutes
     assert schedule.due(clock.now) == [(T0, "ispr")]
     assert schedule.next_fire("ispr") == datetime.fromtimestamp(T0 + 600, timezone.utc)
+
+
+def test_a_cron_source_missed_overnight_polls_once_if_its_last_time_was_recent() -> None:
+    clock = Clock()
+    schedule = Schedule("UTC", clock=clock)
+    schedule.add(source(cron="*/5 * * * *", jitter="0s"), first=datetime.fromtimestamp(T0, timezone.utc))
+    clock.now = T0 + 8 * 3600 + 10  # the newest missed time, 17:00, is 10 s old
+    assert schedule.due(clock.now) == [(T0, "ispr")]
+    assert schedule.next_fire("ispr") == datetime.fromtimestamp(T0 + 8 * 3600 + 300, timezone.utc)
 
 
 def test_an_adaptive_source_fires_every_min_every() -> None:
@@ -132,11 +156,11 @@ def test_many_sources_come_due_in_time_order() -> None:
     for i in range(1000):
         schedule.add(source(f"s{i:04d}", every="10m", jitter="0s"),
                      first=datetime.fromtimestamp(T0 + (i * 7919) % 600, timezone.utc))
-    got = schedule.due(T0 + 600)
+    got = schedule.due(T0 + 599)  # each source once: its next firing is 600 s on
     assert len(got) == 1000 and [t for t, _ in got] == sorted(t for t, _ in got)
     assert {sid for _, sid in got} == {f"s{i:04d}" for i in range(1000)}
-    assert all(schedule.next_fire(f"s{i:04d}") > datetime.fromtimestamp(T0 + 599, timezone.utc)
-               for i in range(1000))  # type: ignore[operator]
+    upcoming = [schedule.next_fire(f"s{i:04d}") for i in range(1000)]
+    assert all(at is not None and at > datetime.fromtimestamp(T0 + 599, timezone.utc) for at in upcoming)
 
 
 def test_a_firing_may_start_half_an_interval_late() -> None:

@@ -72,7 +72,7 @@ http: {{listen: "127.0.0.1:{port}"}}
             assert 'monitor_polls_total{source="desknews",status="baseline"} 1.0' in text
             assert 'monitor_new_items_total{source="desknews"}' in text
             assert 'monitor_matched_items_total{source="desknews"} 1.0' in text
-            assert 'monitor_poll_duration_seconds_count{status="baseline"}' in text
+            assert 'monitor_poll_duration_seconds_count{status="baseline"} 1.0' in text
             assert 'monitor_alerts_queued{channel="chat"} 0.0' in text
             assert 'monitor_source_consecutive_failures{source="desknews"} 0.0' in text
             assert _get(f"{base}/nothing").status_code == 404  # type: ignore[union-attr]

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import inspect
+import re
+
+import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+from monitor import pipeline
 from monitor.metrics import STATUSES, SourceCounters
 
 
@@ -35,9 +40,16 @@ def test_polls_items_and_errors_are_counted_by_source() -> None:
     }
 
 
-def test_every_poll_status_has_a_counter() -> None:
+def test_every_status_the_pipeline_gives_has_a_counter() -> None:
+    """A status added to the pipeline without a counter would go uncounted (and logged as such)."""
+    found = re.findall(r'status="([a-z-]+)"(?: if \w+ else "([a-z-]+)")?', inspect.getsource(pipeline))
+    written = {status for pair in found for status in pair if status}
+    assert {"ok", "baseline", "error", "not-modified"} <= written
+    assert written <= set(STATUSES)
+
+
+def test_an_unknown_status_is_logged_and_never_fails_the_poll(caplog: pytest.LogCaptureFixture) -> None:
     counters = SourceCounters()
-    for status in STATUSES:
-        counters.observe("ispr", status, new=0, matched=0)
-    statuses = {dict(labels)["status"] for (name, labels) in scrape(counters) if name == "monitor_polls_total"}
-    assert statuses == set(STATUSES)
+    counters.observe("ispr", "exploded", new=1, matched=1)
+    assert "poll status 'exploded' has no counter" in caplog.text
+    assert scrape(counters) == {}

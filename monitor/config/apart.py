@@ -7,19 +7,20 @@ does the work; the daemon receives the finished models (~1.5 MB pickled at 10,00
 sources) and the values taken from ``${ENV}``, which it must go on redacting.
 
 At start-up the daemon is one thread, and a plain fork of it is cheapest; once it runs
-(threads of its executor may hold locks a fork would copy held) a reload's child comes
-from the forkserver that page workers fork from.
+(threads of its executor may hold locks a fork would copy held, and the child would share
+the loop's descriptors) a reload's child comes from the forkserver page workers fork from.
+The daemon's environment goes with the job: the forkserver's is as old as the forkserver.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import threading
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import get_context
-from multiprocessing.context import BaseContext
 from pathlib import Path
 
 from monitor.config.load import load_config
@@ -30,13 +31,9 @@ from monitor.redact import adopt, registered
 log = logging.getLogger(__name__)
 
 
-def _load(path: Path) -> tuple[Config, dict[str, str]]:
-    config = load_config(path)
+def _load(path: Path, environ: dict[str, str]) -> tuple[Config, dict[str, str]]:
+    config = load_config(path, environ=environ)
     return config, registered()
-
-
-def _context() -> BaseContext:
-    return get_context("fork") if threading.active_count() == 1 else forkserver()
 
 
 def _received(loaded: tuple[Config, dict[str, str]]) -> Config:
@@ -46,22 +43,26 @@ def _received(loaded: tuple[Config, dict[str, str]]) -> Config:
 
 
 def load_config_apart(path: Path) -> Config:
-    """``load_config(path)``, parsed in a child process; raises ConfigError as it does."""
+    """``load_config(path)`` parsed in a forked child, for start-up (one thread, no event
+    loop yet); raises ConfigError as it does."""
+    if threading.active_count() > 1:
+        return load_config(path)  # a fork would copy locks other threads hold
     try:
-        with ProcessPoolExecutor(1, mp_context=_context()) as pool:
-            return _received(pool.submit(_load, path).result())
+        with ProcessPoolExecutor(1, mp_context=get_context("fork")) as pool:
+            return _received(pool.submit(_load, path, dict(os.environ)).result())
     except BrokenProcessPool:
         log.warning("config: the child process reading %s died; reading it here instead", path)
         return load_config(path)
 
 
 async def reload_config_apart(path: Path) -> Config:
-    """``load_config_apart`` for a running daemon: its event loop goes on while the child parses."""
-    pool = ProcessPoolExecutor(1, mp_context=_context())
+    """``load_config`` for a running daemon, in a child from the forkserver (never a fork of
+    the running loop): the event loop goes on while the child parses. Raises ConfigError,
+    or BrokenProcessPool if the child died (the caller keeps its config and tries again)."""
+    pool = ProcessPoolExecutor(1, mp_context=forkserver())
     try:
-        return _received(await asyncio.get_running_loop().run_in_executor(pool, _load, path))
-    except BrokenProcessPool:
-        log.warning("config: the child process reading %s died; reading it here instead", path)
-        return load_config(path)
+        # Submitting may start the forkserver, which imports the extractor: not on the loop.
+        future = await asyncio.to_thread(pool.submit, _load, path, dict(os.environ))
+        return _received(await asyncio.wrap_future(future))
     finally:
-        pool.shutdown(wait=False)
+        pool.shutdown(wait=False, cancel_futures=True)
