@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import lru_cache
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
@@ -30,6 +31,12 @@ from monitor.config import SourceConfig
 log = logging.getLogger(__name__)
 
 MIN_GRACE = 30.0  # seconds a firing may run late; more for sources polled less often
+
+
+class Firing(NamedTuple):
+    at: float  # Unix seconds
+    source_id: str
+    missed: bool  # later than its grace: not polled, the source waits for its next time
 
 
 @dataclass(slots=True)
@@ -95,24 +102,24 @@ class Schedule:
             return None
         return datetime.fromtimestamp(slot.fire, timezone.utc)
 
-    def due(self, until: float) -> list[tuple[float, str]]:
-        """The (time, source id) of the firings due by ``until``, each source then moved on
-        to its next firing. A source whose firings were all missed polls once, at once, if
-        the newest of them is within its grace (as APScheduler's coalescing judges it)."""
+    def due(self, until: float) -> list[Firing]:
+        """The firings due by ``until``, in time order, each source then moved on to its next
+        firing. A firing is ``missed`` when even the newest of the source's missed times is
+        past its grace; otherwise missed times coalesce into this one firing (as APScheduler's
+        coalescing judges it)."""
         now = self.clock()
-        out: list[tuple[float, str]] = []
+        out: list[Firing] = []
         heap = self._heap
         while heap and heap[0][0] <= until:
             fire, source_id = heapq.heappop(heap)
             slot = self._slots.get(source_id)
             if slot is None or slot.fire != fire:
                 continue  # removed, or rescheduled since this entry was pushed
-            newest = self._newest_missed(slot, now)
-            if now - newest > slot.grace:
+            late = now - self._newest_missed(slot, now)
+            if late > slot.grace:
                 log.warning("poll source=%s skipped: its time passed %.0fs ago (the daemon was busy or asleep)",
-                            source_id, now - newest)
-            else:
-                out.append((fire, source_id))
+                            source_id, late)
+            out.append(Firing(at=fire, source_id=source_id, missed=late > slot.grace))
             self._advance(slot, max(now, fire))
             heapq.heappush(heap, (slot.fire, source_id))
         if len(heap) > 2 * len(self._slots) + 64:  # reloads leave stale entries behind: drop them

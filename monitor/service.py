@@ -6,7 +6,7 @@ import asyncio
 import logging
 import signal
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AsyncExitStack, contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -131,7 +131,6 @@ class Daemon:
         self.stop_deadline = stop_deadline
         self._stop = asyncio.Event()
         self._inflight: set[asyncio.Task[object]] = set()
-        self._signatures: dict[str, tuple[object, ...]] = {}
         self._mtimes: dict[Path, float] = {}
         self._heartbeat = time.monotonic()
         self._drain_wanted = False
@@ -167,8 +166,6 @@ class Daemon:
             self.scheduler.add_job(self._beat, IntervalTrigger(seconds=HEARTBEAT_EVERY.total_seconds()),
                                    id="_heartbeat", max_instances=1, coalesce=True)
             self.scheduler.start()
-            # `monitor status` shows when each source polls next.
-            store.record_next_polls({s.id: self.schedule.next_fire(s.id) for s in self.config.sources})
             if self.config.http is not None:
                 await self._serve_http(stack, *listen_address(self.config.http.listen))
             log.info("daemon started sources=%d watchlists=%d database=%s",
@@ -192,15 +189,24 @@ class Daemon:
         starts = first_polls(sources, datetime.now(timezone.utc))
         for source in sources:
             self.schedule.add(source, first=starts[source.id])
-            self._signatures[source.id] = _signature(source)
+        self._record_next_polls(s.id for s in sources)
+
+    def _record_next_polls(self, source_ids: Iterable[str]) -> None:
+        """Store when these sources poll next, for `monitor status`: one transaction a
+        dispatch tick, not one a poll."""
+        self.runtime.store.record_next_polls({sid: self.schedule.next_fire(sid) for sid in source_ids})
 
     async def _dispatch(self) -> None:
         """Start the polls due before the next tick, each at its own time (call_later), so a
         tick's sources do not all start in the same instant."""
         loop = asyncio.get_running_loop()
         now = time.time()
-        for fire, source_id in self.schedule.due(now + DISPATCH_EVERY):
-            loop.call_later(max(0.0, fire - now), self._start_poll, source_id)
+        firings = self.schedule.due(now + DISPATCH_EVERY)
+        for firing in firings:
+            if not firing.missed:
+                loop.call_later(max(0.0, firing.at - now), self._start_poll, firing.source_id)
+        if firings:
+            self._record_next_polls(f.source_id for f in firings)
 
     def _start_poll(self, source_id: str) -> None:
         if self._stop.is_set() or not self.schedule.claim(source_id):
@@ -232,7 +238,6 @@ class Daemon:
         if source is None or self._stop.is_set():
             return
         result = await self.runtime.poller.poll(source)
-        self.runtime.store.record_next_poll(source_id, self.schedule.next_fire(source_id))
         if result.matched:
             self._wake_delivery()
         if self.runtime.health.observe(source, result):
@@ -329,19 +334,18 @@ class Daemon:
         log.info("reload applied sources=%d watchlists=%d", len(config.sources), len(config.watchlists))
 
     def _reschedule(self, config: Config) -> None:
-        old = {s.id for s in self.config.sources}
+        old = {s.id: s for s in self.config.sources}
         new = {s.id: s for s in config.sources}
-        for source_id in old - set(new):
+        for source_id in old.keys() - new.keys():
             self.schedule.remove(source_id)
-            self._signatures.pop(source_id, None)
             log.info("reload: source=%s removed", source_id)
         added = [s for sid, s in new.items() if sid not in old]
         self._schedule_sources(added)
-        for source_id, source in new.items():
-            if source_id in old and self._signatures.get(source_id) != _signature(source):
-                self.schedule.add(source)  # next at its new interval from now, as a fresh schedule would
-                self._signatures[source_id] = _signature(source)
-                log.info("reload: source=%s rescheduled", source_id)
+        retimed = [s for sid, s in new.items() if sid in old and _signature(old[sid]) != _signature(s)]
+        for source in retimed:
+            self.schedule.add(source)  # next at its new interval from now, as a fresh schedule would
+            log.info("reload: source=%s rescheduled", source.id)
+        self._record_next_polls(s.id for s in retimed)
         for source in added:
             log.info("reload: source=%s added", source.id)
 

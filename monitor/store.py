@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -276,6 +277,18 @@ class Store:
         self.db.execute(f"INSERT INTO sources (id, {columns}) VALUES (?, {marks})"
                         f" ON CONFLICT(id) DO UPDATE SET {updates}", [source_id, *values.values()])
 
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One transaction around several record_* calls: each becomes a savepoint in it, and
+        the caller's whole unit of work (a poll) commits once or not at all. A rollback also
+        drops the story index, which may hold stories the rollback undid."""
+        try:
+            with self.db.atomic():
+                yield
+        except BaseException:
+            self._story_index = None
+            raise
+
     def record_not_modified(self, source_id: str, *, now: datetime, status: str = "not-modified") -> None:
         """A poll that found nothing to do (304 or an unchanged body) is a success."""
         with self.db.atomic():
@@ -295,13 +308,8 @@ class Store:
             })
         return failures
 
-    def record_next_poll(self, source_id: str, at: datetime | None) -> None:
-        """When the scheduler will next poll this source (None: not scheduled)."""
-        with self.db.atomic():
-            self._upsert_source(source_id, {"next_poll_at": _iso(at)})
-
     def record_next_polls(self, times: Mapping[str, datetime | None]) -> None:
-        """``record_next_poll`` for many sources in one transaction (the daemon's start)."""
+        """When the daemon will next poll these sources (None: not scheduled), in one transaction."""
         with self.db.atomic():
             for source_id, at in times.items():
                 self._upsert_source(source_id, {"next_poll_at": _iso(at)})
@@ -349,26 +357,9 @@ class Store:
 
         An item that joins a story (``store_stories``) gets no alert for a watch list and
         channel the story was already alerted on."""
-        try:
-            return self._commit_poll(source_id, url=url, items=items, now=now, etag=etag,
-                                     last_modified=last_modified, body_hash=body_hash, warnings=warnings,
-                                     baseline=baseline, story_window=story_window)
-        except BaseException:
-            self._story_index = None  # it may hold stories of the rolled-back transaction
-            raise
-
-    def _stories(self, now: datetime, window: timedelta) -> store_stories.StoryIndex:
-        if self._story_index is None or self._story_index.window != window:
-            self._story_index = store_stories.StoryIndex(self.db, window=window)
-        self._story_index.refresh(now)
-        return self._story_index
-
-    def _commit_poll(self, source_id: str, *, url: str, items: Iterable[NewItem], now: datetime,
-                     etag: str | None, last_modified: str | None, body_hash: str, warnings: Sequence[str],
-                     baseline: bool, story_window: timedelta) -> list[int]:
         ids: list[int] = []
         stories: store_stories.StoryIndex | None = None
-        with self.db.atomic():
+        with self.transaction():
             for item in items:
                 item_id = self._insert_item(item, now)
                 if item_id is None:
@@ -406,6 +397,12 @@ class Store:
                 values["baseline_at"] = _iso(now)
             self._upsert_source(source_id, values)
         return ids
+
+    def _stories(self, now: datetime, window: timedelta) -> store_stories.StoryIndex:
+        if self._story_index is None or self._story_index.window != window:
+            self._story_index = store_stories.StoryIndex(self.db, window=window)
+        self._story_index.refresh(now)
+        return self._story_index
 
     def _insert_item(self, item: NewItem, now: datetime) -> int | None:
         cursor = self.db.execute(

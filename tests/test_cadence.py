@@ -173,6 +173,17 @@ class TestPoller:
         results = polls(store, source(feed.url, **short), Clock(), [timedelta(minutes=20), timedelta(minutes=30)])
         assert [r.status for r in results] == ["not-due", "unchanged"] and feed.hits == 2
 
+    def test_each_poll_commits_once_its_due_time_included(self, store: Store, feed: Feed) -> None:
+        """One transaction a poll: the baseline's items and an unchanged poll's record each
+        commit together with the source's next due time, not in a transaction of their own."""
+        feed.serve(rss(ttl=60))
+        commits: list[str] = []
+        store.db.conn.set_trace_callback(lambda sql: commits.append(sql) if sql.strip().upper() == "COMMIT" else None)
+        polls(store, source(feed.url, **ADAPTIVE), Clock(), [timedelta(0), timedelta(minutes=60)])
+        store.db.conn.set_trace_callback(None)
+        assert len(commits) == 2
+        assert store.source_state("wire").due_at == START + timedelta(minutes=115)
+
     def test_source_without_bounds_is_fetched_on_every_firing(self, store: Store, feed: Feed) -> None:
         """Without min_every and max_every the ttl changes nothing: every firing fetches."""
         feed.serve(rss(ttl=60))

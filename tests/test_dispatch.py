@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 import pytest
 
 from monitor.config import SourceConfig
-from monitor.dispatch import MIN_GRACE, Schedule
+from monitor.dispatch import MIN_GRACE, Firing, Schedule
 
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc).timestamp()
 
@@ -25,12 +25,17 @@ def source(source_id: str = "ispr", **fields: object) -> SourceConfig:
     return SourceConfig.model_validate({"id": source_id, "url": f"https://example.org/{source_id}", **fields})
 
 
+def polls(schedule: Schedule, until: float) -> list[tuple[float, str]]:
+    """The firings ``due`` hands out to be polled (not missed), as (time, source id)."""
+    return [(f.at, f.source_id) for f in schedule.due(until) if not f.missed]
+
+
 def fires(schedule: Schedule, clock: Clock, *, until: float, step: float = 1.0) -> list[tuple[float, str]]:
     """Every firing handed out while the clock runs to ``until``, each poll over at once."""
     out = []
     while clock.now < until:
         clock.now += step
-        for fire, source_id in schedule.due(clock.now):
+        for fire, source_id in polls(schedule, clock.now):
             assert schedule.claim(source_id)
             out.append((fire - T0, source_id))
             schedule.finished(source_id)
@@ -68,15 +73,15 @@ def test_a_source_still_polling_skips_its_firing(caplog: pytest.LogCaptureFixtur
     clock = Clock()
     schedule = Schedule("UTC", clock=clock)
     schedule.add(source(every="1m", jitter="0s"), first=datetime.fromtimestamp(T0 + 1, timezone.utc))
-    assert schedule.due(T0 + 1) == [(T0 + 1, "ispr")]  # a tick looks one second ahead
+    assert polls(schedule, T0 + 1) == [(T0 + 1, "ispr")]  # a tick looks one second ahead
     assert schedule.claim("ispr")
     clock.now = T0 + 61
-    assert schedule.due(clock.now) == [(T0 + 61, "ispr")]
+    assert polls(schedule, clock.now) == [(T0 + 61, "ispr")]
     assert not schedule.claim("ispr")  # the first poll has not finished: at most one at a time
     assert "poll source=ispr skipped: its previous poll still runs" in caplog.text
     schedule.finished("ispr")
     clock.now = T0 + 121
-    assert schedule.due(clock.now) == [(T0 + 121, "ispr")] and schedule.claim("ispr")
+    assert polls(schedule, clock.now) == [(T0 + 121, "ispr")] and schedule.claim("ispr")
 
 
 def test_a_daemon_that_slept_polls_each_source_once_on_waking() -> None:
@@ -87,7 +92,7 @@ def test_a_daemon_that_slept_polls_each_source_once_on_waking() -> None:
     schedule.add(source("minutely", every="1m", jitter="0s"), first=datetime.fromtimestamp(T0, timezone.utc))
     schedule.add(source("daily", every="1d", jitter="0s"), first=datetime.fromtimestamp(T0, timezone.utc))
     clock.now = T0 + 49 * 3600 + 1
-    assert schedule.due(clock.now) == [(T0, "daily"), (T0, "minutely")]
+    assert polls(schedule, clock.now) == [(T0, "daily"), (T0, "minutely")]
     assert schedule.next_fire("minutely") == datetime.fromtimestamp(T0 + 49 * 3600 + 60, timezone.utc)
     assert schedule.next_fire("daily") == datetime.fromtimestamp(T0 + 3 * 86400, timezone.utc)
 
@@ -98,7 +103,7 @@ def test_a_firing_missed_beyond_its_grace_is_skipped(caplog: pytest.LogCaptureFi
     schedule.add(source(every="10m", jitter="0s"), first=datetime.fromtimestamp(T0, timezone.utc))
     clock.now = T0 + 400  # grace is half of 10 minutes, and no later firing was missed
     with caplog.at_level(logging.WARNING, logger="monitor.dispatch"):
-        assert schedule.due(clock.now) == []
+        assert schedule.due(clock.now) == [Firing(at=T0, source_id="ispr", missed=True)]
     assert "poll source=ispr skipped: its time passed 400s ago" in caplog.text
     assert schedule.next_fire("ispr") == datetime.fromtimestamp(T0 + 600, timezone.utc)
 
@@ -108,7 +113,7 @@ def test_a_firing_late_within_its_grace_still_runs_once() -> None:
     schedule = Schedule("UTC", clock=clock)
     schedule.add(source(every="10m", jitter="0s"), first=datetime.fromtimestamp(T0, timezone.utc))
     clock.now = T0 + MIN_GRACE + 60  # grace is half of 10 minutes
-    assert schedule.due(clock.now) == [(T0, "ispr")]
+    assert polls(schedule, clock.now) == [(T0, "ispr")]
     assert schedule.next_fire("ispr") == datetime.fromtimestamp(T0 + 600, timezone.utc)
 
 
@@ -117,7 +122,7 @@ def test_a_cron_source_missed_overnight_polls_once_if_its_last_time_was_recent()
     schedule = Schedule("UTC", clock=clock)
     schedule.add(source(cron="*/5 * * * *", jitter="0s"), first=datetime.fromtimestamp(T0, timezone.utc))
     clock.now = T0 + 8 * 3600 + 10  # the newest missed time, 17:00, is 10 s old
-    assert schedule.due(clock.now) == [(T0, "ispr")]
+    assert polls(schedule, clock.now) == [(T0, "ispr")]
     assert schedule.next_fire("ispr") == datetime.fromtimestamp(T0 + 8 * 3600 + 300, timezone.utc)
 
 
@@ -156,7 +161,7 @@ def test_many_sources_come_due_in_time_order() -> None:
     for i in range(1000):
         schedule.add(source(f"s{i:04d}", every="10m", jitter="0s"),
                      first=datetime.fromtimestamp(T0 + (i * 7919) % 600, timezone.utc))
-    got = schedule.due(T0 + 599)  # each source once: its next firing is 600 s on
+    got = polls(schedule, T0 + 599)  # each source once: its next firing is 600 s on
     assert len(got) == 1000 and [t for t, _ in got] == sorted(t for t, _ in got)
     assert {sid for _, sid in got} == {f"s{i:04d}" for i in range(1000)}
     upcoming = [schedule.next_fire(f"s{i:04d}") for i in range(1000)]

@@ -51,7 +51,7 @@ sources:
                           body_hash="1", warnings=(), baseline=False,
                           items=[_item("wire", "a", matched=True, title="ISAF talks"),
                                  _item("wire", "b", matched=False, title="Weather")])
-        store.record_next_poll("wire", NOW + timedelta(minutes=4))
+        store.record_next_polls({"wire": NOW + timedelta(minutes=4)})
         store.commit_poll("gone", url="http://gone.test/", now=earlier, etag=None, last_modified=None,
                           body_hash="2", warnings=(), baseline=False,
                           items=[_item("gone", "c", matched=False, title="Old")])
