@@ -27,11 +27,11 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
+from datetime import datetime, timedelta
 from statistics import median
 
 from monitor.config.schema import format_duration
+from monitor.headers import capped_count, http_date
 
 MIN_ARRIVALS = 3
 RECENT_ARRIVALS = 10
@@ -94,30 +94,17 @@ def _largest_hint(hints: Hints, now: datetime) -> tuple[timedelta, str] | None:
     if hints.cache_control and not _NO_CACHE.search(hints.cache_control):
         max_age = _MAX_AGE.search(hints.cache_control)
         if max_age is not None:
-            digits = max_age.group(1).lstrip("0") or "0"
-            # Thousands of digits are past what int() converts: cap by length before converting.
-            seconds = min(int(digits), limit) if len(digits) <= len(str(int(limit))) else limit
-            found.append((timedelta(seconds=seconds), f"max-age={int(seconds)}"))
-    expires = _http_date(hints.expires)
+            age = capped_count(max_age.group(1), int(limit)) or 0
+            found.append((timedelta(seconds=age), f"max-age={age}"))
+    expires = http_date(hints.expires)
     if expires is not None:
-        left = (expires - (_http_date(hints.date) or now)).total_seconds()
+        left = (expires - (http_date(hints.date) or now)).total_seconds()
         if left > 0:
             seconds = min(left, limit)
             found.append((timedelta(seconds=seconds), f"expires in {format_duration(timedelta(seconds=seconds))}"))
     if hints.ttl is not None and hints.ttl > timedelta(0):
         found.append((min(hints.ttl, HINT_CEILING), f"ttl {format_duration(hints.ttl)}"))
     return max(found, key=lambda hint: hint[0]) if found else None
-
-
-def _http_date(value: str | None) -> datetime | None:
-    """An HTTP-date, or None for an absent or unreadable one (``Expires: 0`` means "already")."""
-    if not value:
-        return None
-    try:
-        moment = parsedate_to_datetime(value.strip())
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def due_at(now: datetime, interval: timedelta, *, firing_every: timedelta) -> datetime:

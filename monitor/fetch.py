@@ -15,8 +15,6 @@ import socket
 import ssl
 import zlib
 from collections.abc import Iterator
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from types import TracebackType
 
 import aiohttp
@@ -25,6 +23,7 @@ from httpx_aiohttp import AiohttpTransport
 
 from monitor import __version__
 from monitor.errors import BadStatus, FetchError, FetchTimeout, ResponseTooLarge, UnsafeRedirect
+from monitor.headers import parse_retry_after
 from monitor.models import Response
 
 DEFAULT_USER_AGENT = f"press-monitor/{__version__} (+https://github.com/press-monitor)"
@@ -167,9 +166,7 @@ class Fetcher:
         body = b"" if status == 304 else await self._body(url, answer, headers)
         return Response(url=str(url), status=status, body=body,
                         content_type=headers.get("content-type"), etag=headers.get("etag"),
-                        last_modified=headers.get("last-modified"), not_modified=status == 304,
-                        cache_control=headers.get("cache-control"), expires=headers.get("expires"),
-                        date=headers.get("date"), headers=headers)
+                        last_modified=headers.get("last-modified"), not_modified=status == 304, headers=headers)
 
     async def _body(self, url: httpx.URL, answer: httpx.Response, headers: dict[str, str]) -> bytes:
         declared = headers.get("content-length", "")
@@ -325,22 +322,3 @@ def _causes(exc: BaseException) -> Iterator[BaseException]:
         if isinstance(current, BaseExceptionGroup):
             pending.extend(current.exceptions)
         pending.extend(e for e in (current.__cause__, current.__context__) if e is not None)
-
-
-def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header (delay-seconds or an HTTP-date), or None.
-
-    A date in the past gives 0.0; an unreadable value gives None, as if the header were absent.
-    """
-    if value is None:
-        return None
-    value = value.strip()
-    if value.isascii() and value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())

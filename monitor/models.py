@@ -47,8 +47,8 @@ class Listing:
 class Response:
     """A completed HTTP GET. ``not_modified`` is True for a 304, with an empty body.
 
-    ``cache_control``, ``expires`` and ``date`` are those headers as sent, for adaptive
-    polling (``monitor.cadence``), which honours a publisher's freshness hints.
+    ``etag`` and ``last_modified`` are the validators to send next time (the stored ones
+    when a 304 omits them); ``headers`` are the response's own.
     """
 
     url: str
@@ -58,10 +58,20 @@ class Response:
     etag: str | None = None
     last_modified: str | None = None
     not_modified: bool = False
-    cache_control: str | None = None
-    expires: str | None = None
-    date: str | None = None
     headers: Mapping[str, str] = field(default_factory=dict)  # names lower-cased
+
+    # The publisher's freshness hints, for adaptive polling (``monitor.cadence``).
+    @property
+    def cache_control(self) -> str | None:
+        return self.headers.get("cache-control")
+
+    @property
+    def expires(self) -> str | None:
+        return self.headers.get("expires")
+
+    @property
+    def date(self) -> str | None:
+        return self.headers.get("date")
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -9,7 +9,7 @@ import pytest
 
 from monitor.sources import feed
 from monitor.sources.base import body_head
-from monitor.sources.feedfast import fast_entries, parse_ttl
+from monitor.sources.feedfast import fast_feed, parse_ttl
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 XML_CORPORA = ("feedparser-feeds", "feed-rs-fixtures", "feedjira-sample-feeds", "gofeed-edge-cases",
@@ -38,19 +38,22 @@ def test_agrees_with_feedparser_on_every_corpus_feed_it_reads(name: str) -> None
     disagreements = []
     for path in sorted(p for p in (CORPUS / name).rglob("*") if p.is_file() and p.suffix != ".md"):
         body = path.read_bytes()
-        plain = fast_entries(body, url=URL, content_type=None)
+        plain = fast_feed(body, url=URL, content_type=None)
         if plain is None:
             continue
-        fast, slow = feed._listing(plain, url=URL, warnings=[]), _slow(body)
-        if (fast.entries, fast.warnings, fast.next_url) != (slow.entries, slow.warnings, slow.next_url):
+        fast, slow = feed._listing(plain.entries, url=URL, warnings=[], ttl=plain.ttl), _slow(body)
+        if (fast.entries, fast.warnings, fast.next_url, fast.ttl) != (slow.entries, slow.warnings, slow.next_url,
+                                                                      slow.ttl):
             disagreements.append(path.name)
     assert disagreements == []
 
 
 def test_reads_a_plain_rss_feed() -> None:
     """A plain UTF-8 RSS 2.0 item is read with its link, guid, title, teaser and zoned date."""
-    entries = fast_entries(_rss(PLAIN_ITEM), url=URL, content_type="application/rss+xml")
-    assert entries is not None and entries[0] is not None
+    plain = fast_feed(_rss(PLAIN_ITEM), url=URL, content_type="application/rss+xml")
+    assert plain is not None
+    entries = plain.entries
+    assert entries[0] is not None
     assert entries[0].url == "http://example.org/a/1"
     assert entries[0].published == datetime(2026, 11, 1, 5, 0, tzinfo=UTC)
     assert entries == list(_slow(_rss(PLAIN_ITEM)).entries)
@@ -68,19 +71,19 @@ def test_reads_a_plain_rss_feed() -> None:
 def test_steps_aside_when_feedparser_could_read_it_differently(item: str, declaration: str) -> None:
     """Markup, a zone-less date, a relative permalink, extra namespaces, another charset or
     malformed XML send the feed to feedparser."""
-    assert fast_entries(_rss(item, declaration), url=URL, content_type=None) is None
+    assert fast_feed(_rss(item, declaration), url=URL, content_type=None) is None
 
 
 def test_header_charset_other_than_utf8_steps_aside() -> None:
     """A Content-Type naming another charset overrides the body, so feedparser decides."""
-    assert fast_entries(_rss(PLAIN_ITEM), url=URL, content_type="text/xml; charset=iso-8859-1") is None
+    assert fast_feed(_rss(PLAIN_ITEM), url=URL, content_type="text/xml; charset=iso-8859-1") is None
 
 
 def test_both_paths_read_the_channel_ttl() -> None:
     """An RSS <ttl> reaches the Listing in minutes, through the fast path and through feedparser alike."""
     plain = _rss("<ttl>60</ttl>" + PLAIN_ITEM)
     marked = _rss("<ttl>60</ttl>" + PLAIN_ITEM.replace("Port tariffs", "Port &lt;b&gt;tariffs&lt;/b&gt;"))
-    assert fast_entries(marked, url=URL, content_type=None) is None  # so this one goes through feedparser
+    assert fast_feed(marked, url=URL, content_type=None) is None  # so this one goes through feedparser
     assert feed.FeedSource().parse(plain, url=URL).ttl == feed.FeedSource().parse(marked, url=URL).ttl \
         == timedelta(minutes=60)
 

@@ -19,7 +19,8 @@ from hypothesis import strategies as st
 
 from monitor import __version__
 from monitor.errors import BadStatus, FetchError, FetchTimeout, ResponseTooLarge, UnsafeRedirect
-from monitor.fetch import Fetcher, _decoded, _reason, parse_retry_after
+from monitor.fetch import Fetcher, _decoded, _reason
+from monitor.headers import parse_retry_after
 from monitor.models import Response
 from tests.faultserver import PAGE, FaultServer, gzip_bomb, serve_faults
 from tests.servers import Newsroom, free_port, serve_newsroom

@@ -17,6 +17,7 @@ from email.utils import parsedate_to_datetime
 
 from lxml import etree
 
+from monitor.headers import capped_count
 from monitor.models import Entry
 from monitor.sources.base import absolute_url, collapse, header_charset
 
@@ -48,21 +49,10 @@ class FastFeed:
 
 
 def parse_ttl(text: str | None) -> timedelta | None:
-    """An RSS ``<ttl>`` (whole minutes) as a timedelta; None when absent, not a number or zero.
-
-    Capped at a year: a hostile ttl of 1e20 minutes would overflow a timedelta, and one of
-    thousands of digits is past what int() converts at all."""
-    text = (text or "").strip().lstrip("0")
-    if not text.isascii() or not text.isdigit():
-        return None
-    year = 366 * 24 * 60
-    return timedelta(minutes=min(int(text), year) if len(text) <= len(str(year)) else year)
-
-
-def fast_entries(body: bytes, *, url: str, content_type: str | None) -> list[Entry | None] | None:
-    """The feed's entries (None for one without an http(s) link), or None when unsure."""
-    feed = fast_feed(body, url=url, content_type=content_type)
-    return feed.entries if feed is not None else None
+    """An RSS ``<ttl>`` (whole minutes) as a timedelta, at most a year; None when absent,
+    not a number or zero."""
+    minutes = capped_count(text, 366 * 24 * 60)
+    return timedelta(minutes=minutes) if minutes else None
 
 
 def fast_feed(body: bytes, *, url: str, content_type: str | None) -> FastFeed | None:
