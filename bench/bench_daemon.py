@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -27,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from newsite import KEYWORDS, Site  # noqa: E402  (bench/newsite.py)
 from procfs import cpu_seconds, descendants, pss_kb, status_kb  # noqa: E402
-from run import HOSTS, ROOT, ensure_nginx, free_port, loopback_hosts, start_nginx  # noqa: E402
+from run import HOSTS, ROOT, clean_up, ensure_nginx, free_port, loopback_hosts, start_nginx  # noqa: E402
 
 MONITOR = [str(ROOT / ".venv" / "bin" / "python"), "-m", "monitor"]
 POLL = re.compile(r"poll source=\S+ status=(\S+)")
@@ -104,13 +103,7 @@ def main() -> None:
     finally:
         if daemon is not None and daemon.poll() is None:
             daemon.kill()
-        if server is not None:
-            server.terminate()
-            server.wait(timeout=10)
-        if not args.keep:
-            shutil.rmtree(work, ignore_errors=True)
-        else:
-            print(f"bench: kept {work}")
+        clean_up(server, work, keep=args.keep)
 
 
 if __name__ == "__main__":

@@ -253,6 +253,17 @@ class Urlwatch:
                        alerts=reported, caught=len(caught), note=note)
 
 
+def clean_up(server: subprocess.Popen[bytes] | None, work: Path, *, keep: bool) -> None:
+    """Stop nginx, and remove the bench's folder unless asked to keep it."""
+    if server is not None:
+        server.terminate()
+        server.wait(timeout=10)
+    if keep:
+        print(f"bench: kept {work}")
+    else:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def _urlwatch_report(text: str) -> tuple[str, int]:
     """The lines urlwatch's report shows as added, and how many jobs it reported."""
     added, reported = [], 0
@@ -317,13 +328,7 @@ def one_run(args: argparse.Namespace, nginx: str, urlwatch: Path | None, run: in
     finally:
         if project is not None:
             project.close()
-        if proc is not None:
-            proc.terminate()
-            proc.wait(timeout=10)
-        if not args.keep:
-            shutil.rmtree(work, ignore_errors=True)
-        else:
-            print(f"bench: kept {work}")
+        clean_up(proc, work, keep=args.keep)
 
 
 def _median(runs: list[Figures]) -> Figures:

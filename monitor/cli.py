@@ -22,12 +22,14 @@ def _fail_config(exc: Exception) -> NoReturn:
     sys.exit(2)
 
 
-def _load(config_path: Path | None) -> Config:
+def _load(config_path: Path | None, *, apart: bool = False) -> Config:
+    """The config, or exit 2 with its problems. ``apart``: parsed in a child process (the daemon's way)."""
     from monitor.config import default_config_path, load_config
+    from monitor.config.apart import load_config_apart
     from monitor.errors import ConfigError
 
     try:
-        return load_config(config_path or default_config_path())
+        return (load_config_apart if apart else load_config)(config_path or default_config_path())
     except ConfigError as exc:
         _fail_config(exc)
 
@@ -66,16 +68,9 @@ def run(config_path: Path | None) -> None:
     try:
         import asyncio
 
-        from monitor.config import default_config_path
-        from monitor.config.apart import load_config_apart
-        from monitor.errors import ConfigError
         from monitor.service import Daemon
 
-        try:
-            config = load_config_apart(config_path or default_config_path())
-        except ConfigError as exc:
-            _fail_config(exc)
-        asyncio.run(Daemon(config).run())
+        asyncio.run(Daemon(_load(config_path, apart=True)).run())
     except KeyboardInterrupt:
         log.info("daemon stopped during start-up")
 
