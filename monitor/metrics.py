@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from typing import get_args
 
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from monitor.models import PollStatus
 from monitor.store import Store
 from monitor.store_report import outbox_totals, source_records
 
@@ -22,7 +24,7 @@ log = logging.getLogger(__name__)
 
 REGISTRY = CollectorRegistry()
 
-STATUSES = ("ok", "baseline", "not-modified", "unchanged", "backoff", "not-due", "error")
+STATUSES: tuple[str, ...] = get_args(PollStatus)
 _INDEX = {status: index for index, status in enumerate(STATUSES)}
 _ERRORS, _NEW, _MATCHED = len(STATUSES), len(STATUSES) + 1, len(STATUSES) + 2
 

@@ -5,7 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Literal
 
+# How a poll ended; monitor_polls_total counts each (``monitor.metrics``). "backoff" and
+# "not-due" are firings skipped without a request (after failures; an adaptive source not due).
+PollStatus = Literal["ok", "baseline", "not-modified", "unchanged", "backoff", "not-due", "error"]
 
 @dataclass(frozen=True, kw_only=True)
 class Entry:

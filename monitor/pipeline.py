@@ -21,7 +21,7 @@ from monitor.config import SourceConfig
 from monitor.errors import BadStatus, FetchError, SourceError
 from monitor.fetch import Fetcher
 from monitor.match import Matcher
-from monitor.models import Entry, Match, Response
+from monitor.models import Entry, Match, PollStatus, Response
 from monitor.pages import PagePool, Reading
 from monitor.redact import redact
 from monitor.store import BACKOFF_CAP, NewItem, SourceState, Store, backoff_delay, utcnow
@@ -40,7 +40,7 @@ class PollResult:
     """The outcome of one poll, as logged and as `monitor once` reports it."""
 
     source_id: str
-    status: str  # ok | baseline | not-modified | unchanged | backoff | not-due | error
+    status: PollStatus
     new: int = 0
     matched: int = 0
     ms: float = 0.0
@@ -151,7 +151,7 @@ class Poller:
                                           timeout=timeout, etag=state.etag if conditional else None,
                                           last_modified=state.last_modified if conditional else None)
         body_hash = hashlib.sha256(response.body).hexdigest()
-        nothing_new = "not-modified" if response.not_modified else None
+        nothing_new: PollStatus | None = "not-modified" if response.not_modified else None
         if body_hash == state.body_hash and state.baseline_at is not None and conditional and not nothing_new:
             nothing_new = "unchanged"  # many servers send no validators: an identical body needs no parsing
         if nothing_new is not None:

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import multiprocessing.forkserver
+import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from monitor import redact as redact_module
-from monitor.config import load_config
+from monitor.config import Config, apart, load_config
 from monitor.config.apart import load_config_apart, reload_config_apart
 from monitor.errors import ConfigError
+from monitor.processes import forkserver
 from monitor.redact import redact
 
 CONFIG = """\
@@ -33,6 +37,22 @@ def config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = tmp_path / "monitor.yaml"
     path.write_text(CONFIG)
     return path
+
+
+@pytest.fixture(autouse=True)
+def children_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test here fails if the config is parsed in the test's own process: a fork child
+    has another pid, a forkserver child its own unpatched module. Start-up is taken to be one
+    thread, as a daemon's is; threads other tests left would make it parse in-process."""
+    parent, real = os.getpid(), apart.load_config
+
+    def guarded(path: Path, **options: Any) -> Config:
+        if os.getpid() == parent:
+            pytest.fail("the config was parsed in the daemon's own process")
+        return real(path, **options)
+
+    monkeypatch.setattr(apart, "load_config", guarded)
+    monkeypatch.setattr(apart, "_single_threaded", lambda: True)
 
 
 def test_the_child_returns_the_config_load_config_returns(config_file: Path) -> None:
@@ -62,7 +82,9 @@ def test_a_broken_config_raises_the_same_problems_from_the_child(config_file: Pa
 
 def test_a_reload_reads_in_a_child_while_the_loop_runs_on(config_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A reload's child comes from the forkserver, with the daemon's environment of now
-    (the forkserver's own may be older); the loop keeps ticking and the secrets stay known."""
+    (the forkserver's own is older); the loop keeps ticking and the secrets stay known."""
+    forkserver()
+    multiprocessing.forkserver.ensure_running()  # started while DESK_TOKEN held the old value
     monkeypatch.setenv("DESK_TOKEN", "r3l0aded/token")
     monkeypatch.setattr(redact_module, "_known", {})
     async def reload() -> tuple[object, int]:

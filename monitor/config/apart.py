@@ -36,6 +36,10 @@ def _load(path: Path, environ: dict[str, str]) -> tuple[Config, dict[str, str]]:
     return config, registered()
 
 
+def _single_threaded() -> bool:
+    return threading.active_count() == 1
+
+
 def _received(loaded: tuple[Config, dict[str, str]]) -> Config:
     config, secrets = loaded
     adopt(secrets)
@@ -45,7 +49,7 @@ def _received(loaded: tuple[Config, dict[str, str]]) -> Config:
 def load_config_apart(path: Path) -> Config:
     """``load_config(path)`` parsed in a forked child, for start-up (one thread, no event
     loop yet); raises ConfigError as it does."""
-    if threading.active_count() > 1:
+    if not _single_threaded():
         return load_config(path)  # a fork would copy locks other threads hold
     try:
         with ProcessPoolExecutor(1, mp_context=get_context("fork")) as pool:
