@@ -84,6 +84,8 @@ def test_both_paths_read_the_channel_ttl() -> None:
     plain = _rss("<ttl>60</ttl>" + PLAIN_ITEM)
     marked = _rss("<ttl>60</ttl>" + PLAIN_ITEM.replace("Port tariffs", "Port &lt;b&gt;tariffs&lt;/b&gt;"))
     assert fast_feed(marked, url=URL, content_type=None) is None  # so this one goes through feedparser
+    fast = fast_feed(plain, url=URL, content_type=None)
+    assert fast is not None and fast.ttl == timedelta(minutes=60)  # and this one does not
     assert feed.FeedSource().parse(plain, url=URL).ttl == feed.FeedSource().parse(marked, url=URL).ttl \
         == timedelta(minutes=60)
 

@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 import httpx
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from monitor import __version__
@@ -337,6 +337,7 @@ _HEADER_VALUES = st.one_of(st.text(alphabet=st.characters(min_codepoint=32, max_
                            .map(str.encode), st.sampled_from(['"caf\u00e9"'.encode(), '"caf\u00e9"'.encode("latin-1")]))
 
 
+@settings(deadline=None)  # examples are timed otherwise, and this machine is shared
 @given(st.lists(st.tuples(_HEADER_NAMES, _HEADER_VALUES), max_size=8))
 def test_headers_read_in_one_pass_equal_what_httpx_reads(raw: list[tuple[bytes, bytes]]) -> None:
     """The fetcher decodes a response's headers once; each must read as httpx's own ``get``

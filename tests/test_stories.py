@@ -116,6 +116,18 @@ def test_a_failed_commit_leaves_no_story_behind(store: Store) -> None:
     assert store.db.execute("SELECT COUNT(*) FROM stories").fetchone()[0] == 0
 
 
+def test_a_poll_rolled_back_after_its_commit_leaves_no_story_in_the_kept_index(store: Store) -> None:
+    """A poll's transaction may fail after commit_poll's part of it went through (its next
+    due time, say): the rollback undoes the story, and the index must forget it too."""
+    text = str(releases()[1]["text"])
+    with pytest.raises(RuntimeError), store.transaction():
+        commit(store, item("https://ispr.example/1", "ispr", "One", text), NOW)
+        raise RuntimeError("failed after the items were filed")
+    commit(store, item("https://app.example/1", "app", "One", text), NOW + timedelta(minutes=1))
+    story = store.db.execute("SELECT story_id FROM items").fetchone()[0]
+    assert store.db.execute("SELECT id FROM stories").fetchall() == [(story,)]
+
+
 def test_the_kept_index_sees_stories_another_process_began(tmp_path: Path) -> None:
     """The daemon keeps its story index between polls; a story `monitor once` began in the
     meantime (another process, another Store) is still found."""
@@ -246,7 +258,8 @@ class TestMinHash:
             assert count == len(set(shingles))
 
     def test_a_shared_share_of_shingles_is_estimated(self) -> None:
-        """Two sets sharing half their members agree in about half the signature's places."""
+        """Two sets sharing a third of their members (Jaccard 1/3) agree in about a third of the
+        signature's places."""
         from monitor.minhash import signature
 
         left = [f"shingle {n}".encode() for n in range(0, 400)]
