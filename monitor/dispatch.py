@@ -117,7 +117,7 @@ class Schedule:
                 continue  # removed, or rescheduled since this entry was pushed
             late = now - self._newest_missed(slot, now)
             if late > slot.grace:
-                log.warning("poll source=%s skipped: its time passed %.0fs ago (the daemon was busy or asleep)",
+                log.warning("poll source=%s status=missed late=%.0fs (the daemon was busy or asleep)",
                             source_id, late)
             out.append(Firing(at=fire, source_id=source_id, missed=late > slot.grace))
             self._advance(slot, max(now, fire))
@@ -131,7 +131,8 @@ class Schedule:
         """Whether a due poll of ``source_id`` may start now: False while its previous poll
         runs (that firing is skipped, as with APScheduler's max_instances=1)."""
         if source_id in self._running:
-            log.warning("poll source=%s skipped: its previous poll still runs", source_id)
+            log.warning("poll source=%s status=overlap (its previous poll still runs: this firing is skipped)",
+                        source_id)
             return False
         self._running.add(source_id)
         return True
@@ -141,18 +142,19 @@ class Schedule:
         self._running.discard(source_id)
 
     def _newest_missed(self, slot: _Slot, now: float) -> float:
-        """The newest firing time (before jitter) at or before ``now``; the slot's own if none later."""
+        """The newest firing time at or before ``now``: the slot's own (jitter included, as
+        the jitter is a delay asked for, not lateness) unless a later one has passed too."""
         newest = slot.base
         if slot.cron is not None:
             while True:
                 start = datetime.fromtimestamp(newest + 1e-6, timezone.utc)
                 upcoming = slot.cron.get_next_fire_time(None, start)
                 if upcoming is None or upcoming.timestamp() > now:
-                    return newest
+                    return slot.fire if newest == slot.base else newest
                 newest = upcoming.timestamp()
-        if now > newest:
-            newest += math.floor((now - newest) / slot.every) * slot.every
-        return newest
+        if now - newest >= slot.every:
+            return newest + math.floor((now - newest) / slot.every) * slot.every
+        return slot.fire
 
     def _advance(self, slot: _Slot, after: float) -> None:
         """Move ``slot`` to its first firing after ``after``: missed firings coalesce."""

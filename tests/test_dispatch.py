@@ -68,6 +68,17 @@ def test_jitter_delays_each_firing_within_its_bound_and_does_not_accumulate() ->
     assert len(set(offsets[1:])) > 1  # jittered, each firing on its own
 
 
+@pytest.mark.parametrize("fields", [{"every": "1m", "jitter": "50s"}, {"cron": "* * * * *", "jitter": "50s"},
+                                    {"every": "10m", "min_every": "1m", "max_every": "1h", "jitter": "45s"}])
+def test_jitter_beyond_the_grace_delays_firings_and_never_drops_them(fields: dict[str, str]) -> None:
+    """A jitter is a delay asked for, not lateness: with 50 s of it on a 1-minute source
+    (grace 30 s) every firing still polls, once a minute for an hour."""
+    clock = Clock()
+    schedule = Schedule("UTC", clock=clock)
+    schedule.add(source(**fields))
+    assert len(fires(schedule, clock, until=T0 + 3600 + 60)) == 60
+
+
 def test_a_source_still_polling_skips_its_firing(caplog: pytest.LogCaptureFixture) -> None:
     """Whether it still runs is asked when its poll would start, not when the tick hands it out."""
     clock = Clock()
@@ -78,7 +89,7 @@ def test_a_source_still_polling_skips_its_firing(caplog: pytest.LogCaptureFixtur
     clock.now = T0 + 61
     assert polls(schedule, clock.now) == [(T0 + 61, "ispr")]
     assert not schedule.claim("ispr")  # the first poll has not finished: at most one at a time
-    assert "poll source=ispr skipped: its previous poll still runs" in caplog.text
+    assert "poll source=ispr status=overlap" in caplog.text
     schedule.finished("ispr")
     clock.now = T0 + 121
     assert polls(schedule, clock.now) == [(T0 + 121, "ispr")] and schedule.claim("ispr")
@@ -104,7 +115,7 @@ def test_a_firing_missed_beyond_its_grace_is_skipped(caplog: pytest.LogCaptureFi
     clock.now = T0 + 400  # grace is half of 10 minutes, and no later firing was missed
     with caplog.at_level(logging.WARNING, logger="monitor.dispatch"):
         assert schedule.due(clock.now) == [Firing(at=T0, source_id="ispr", missed=True)]
-    assert "poll source=ispr skipped: its time passed 400s ago" in caplog.text
+    assert "poll source=ispr status=missed late=400s" in caplog.text
     assert schedule.next_fire("ispr") == datetime.fromtimestamp(T0 + 600, timezone.utc)
 
 
