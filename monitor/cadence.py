@@ -1,7 +1,7 @@
 """Adaptive polling: how long to wait before polling a source again (pure).
 
 A source with both ``min_every`` and ``max_every`` is polled on this rule after every
-successful poll; the scheduler fires its job every ``min_every`` and the poller skips the
+successful poll; the daemon fires it every ``min_every`` and the poller skips the
 firings before the due time (the same mechanism as backoff). The rule, in order:
 
 1. Start from ``every``, clamped to [min_every, max_every]. Reason ``every``.

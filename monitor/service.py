@@ -37,8 +37,7 @@ log = logging.getLogger(__name__)
 DELIVERY_EVERY = timedelta(seconds=15)
 RELOAD_CHECK_EVERY = timedelta(seconds=2)
 STOP_DEADLINE = 20.0
-HEARTBEAT_EVERY = timedelta(seconds=5)
-HEARTBEAT_STALE = 60.0  # /healthz fails when the scheduler has not fired a job for this long
+HEARTBEAT_STALE = 60.0  # /healthz fails when the dispatch job has not handed out polls for this long
 STAGGER_WINDOW = timedelta(minutes=1)
 DISPATCH_EVERY = 1.0  # seconds: the dispatch job starts the polls due within the next tick, each on time
 
@@ -163,8 +162,6 @@ class Daemon:
             self.scheduler.add_job(self._check_reload, IntervalTrigger(seconds=RELOAD_CHECK_EVERY.total_seconds()),
                                    id="_reload", max_instances=1, coalesce=True, misfire_grace_time=60)
             self._mtimes = _mtimes(self.config)
-            self.scheduler.add_job(self._beat, IntervalTrigger(seconds=HEARTBEAT_EVERY.total_seconds()),
-                                   id="_heartbeat", max_instances=1, coalesce=True)
             self.scheduler.start()
             if self.config.http is not None:
                 await self._serve_http(stack, *listen_address(self.config.http.listen))
@@ -207,6 +204,7 @@ class Daemon:
                 loop.call_later(max(0.0, firing.at - now), self._start_poll, firing.source_id)
         if firings:
             self._record_next_polls(f.source_id for f in firings)
+        self._heartbeat = time.monotonic()  # /healthz: the job that starts every poll ran to its end
 
     def _start_poll(self, source_id: str) -> None:
         if self._stop.is_set() or not self.schedule.claim(source_id):
@@ -260,9 +258,6 @@ class Daemon:
                 except Exception:  # the one broad catch of a delivery run: what did not go stays queued
                     log.exception("delivery run failed; unsent alerts stay queued for the next run")
 
-    async def _beat(self) -> None:
-        self._heartbeat = time.monotonic()
-
     def health(self) -> str | None:
         """None when the scheduler fires jobs and the database answers; else why not."""
         if self._stop.is_set():
@@ -271,7 +266,7 @@ class Daemon:
             return "the scheduler is not running"
         stale = time.monotonic() - self._heartbeat
         if stale > HEARTBEAT_STALE:
-            return f"the scheduler has not run a job for {stale:.0f}s"
+            return f"the scheduler has not dispatched polls for {stale:.0f}s"
         return database_answers(self.runtime.store)
 
     async def _serve_http(self, stack: AsyncExitStack, host: str, port: int) -> None:
@@ -317,10 +312,6 @@ class Daemon:
                 for problem in exc.problems:
                     log.error("reload rejected, keeping the running config: %s", problem)
                 return
-            except Exception:  # the child could not start or died: keep the running config, try again
-                log.exception("reload failed, keeping the running config; trying again shortly")
-                self._mtimes = {}
-                return
         if self._stop.is_set():
             return  # the stop came while the child read the files
         if config.database != self.config.database:
@@ -330,18 +321,24 @@ class Daemon:
         self._reschedule(config)
         self.config = config
         self.runtime.apply(config)
-        self._mtimes = _mtimes(config)
+        # The stamps taken before the read, for the files and folders known then: one saved
+        # while the child read it has a newer stamp now, so the next check reloads again.
+        after = _mtimes(config)
+        self._mtimes = {**after, **{path: stamp for path, stamp in current.items() if path in after}}
         log.info("reload applied sources=%d watchlists=%d", len(config.sources), len(config.watchlists))
 
     def _reschedule(self, config: Config) -> None:
         old = {s.id: s for s in self.config.sources}
         new = {s.id: s for s in config.sources}
+        zone_moved = config.timezone != self.config.timezone
+        self.schedule.tz = config.timezone  # cron times are read in it
         for source_id in old.keys() - new.keys():
             self.schedule.remove(source_id)
             log.info("reload: source=%s removed", source_id)
         added = [s for sid, s in new.items() if sid not in old]
         self._schedule_sources(added)
-        retimed = [s for sid, s in new.items() if sid in old and _signature(old[sid]) != _signature(s)]
+        retimed = [s for sid, s in new.items() if sid in old and (_signature(old[sid]) != _signature(s)
+                                                                  or (zone_moved and s.cron is not None))]
         for source in retimed:
             self.schedule.add(source)  # next at its new interval from now, as a fresh schedule would
             log.info("reload: source=%s rescheduled", source.id)

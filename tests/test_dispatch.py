@@ -185,3 +185,15 @@ def test_a_firing_may_start_half_an_interval_late() -> None:
     assert grace(source(every="1h")) == 1800
     assert grace(source(every="1m")) == MIN_GRACE
     assert grace(source(every="1h", min_every="2m", max_every="2h")) == 60  # adaptive: it fires every min_every
+
+
+def test_a_cron_source_added_again_after_the_zone_changed_fires_in_the_new_zone() -> None:
+    """A reload that moves the config's timezone re-adds every cron source (monitor.service)."""
+    clock = Clock()  # 09:00 UTC
+    schedule = Schedule("Asia/Karachi", clock=clock)
+    schedule.add(source(cron="0 18 * * *", jitter="0s"))
+    assert schedule.next_fire("ispr") == datetime(2026, 12, 1, 13, 0, tzinfo=timezone.utc)
+    schedule.tz = "Europe/London"
+    schedule.add(source(cron="0 18 * * *", jitter="0s"))
+    assert schedule.next_fire("ispr") == datetime(2026, 12, 1, 18, 0, tzinfo=timezone.utc)
+    assert polls(schedule, T0 + 6 * 3600) == []  # the Karachi time left no firing behind

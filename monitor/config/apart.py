@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import signal
 import threading
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -32,6 +33,9 @@ log = logging.getLogger(__name__)
 
 
 def _load(path: Path, environ: dict[str, str]) -> tuple[Config, dict[str, str]]:
+    # Ctrl-C reaches the whole process group; the daemon decides what stops, and this child
+    # is done in a second anyway.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     config = load_config(path, environ=environ)
     return config, registered()
 
@@ -61,12 +65,16 @@ def load_config_apart(path: Path) -> Config:
 
 async def reload_config_apart(path: Path) -> Config:
     """``load_config`` for a running daemon, in a child from the forkserver (never a fork of
-    the running loop): the event loop goes on while the child parses. Raises ConfigError,
-    or BrokenProcessPool if the child died (the caller keeps its config and tries again)."""
+    the running loop): the event loop goes on while the child parses. Raises ConfigError.
+    A child that cannot start or dies is logged, and the files are read here instead, as at
+    start-up: the edit applies either way."""
     pool = ProcessPoolExecutor(1, mp_context=forkserver())
     try:
         # Submitting may start the forkserver, which imports the extractor: not on the loop.
         future = await asyncio.to_thread(pool.submit, _load, path, dict(os.environ))
         return _received(await asyncio.wrap_future(future))
+    except (BrokenProcessPool, OSError) as exc:
+        log.warning("config: no child process could read %s (%s); reading it here instead", path, exc)
+        return load_config(path)
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
