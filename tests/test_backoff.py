@@ -37,9 +37,9 @@ def faults() -> Iterator[FaultServer]:
         yield site
 
 
-def source(source_id: str, url: str, every: timedelta = timedelta(minutes=10)) -> SourceConfig:
+def source(source_id: str, url: str, every: timedelta = timedelta(minutes=10), **extra: object) -> SourceConfig:
     return SourceConfig.model_validate({"id": source_id, "name": source_id, "url": url, "every": every,
-                                        "timeout": timedelta(seconds=2), "fetch_articles": False})
+                                        "timeout": timedelta(seconds=2), "fetch_articles": False, **extra})
 
 
 def poll(store: Store, clock: Clock, *sources: SourceConfig) -> list[PollResult]:
@@ -76,10 +76,8 @@ def test_an_adaptive_source_backs_off_from_every_less_half_a_firing(store: Store
     """An adaptive source's job fires every min_every, so its retry lands at most half of
     that early, not half of ``every`` (which came back after ~5 minutes instead of ~10)."""
     clock = Clock()
-    adaptive = SourceConfig.model_validate({
-        "id": "adaptive", "name": "adaptive", "url": faults.url("/status/500"), "every": timedelta(minutes=10),
-        "min_every": timedelta(minutes=2), "max_every": timedelta(hours=2), "timeout": timedelta(seconds=2),
-        "fetch_articles": False})
+    adaptive = source("adaptive", faults.url("/status/500"), min_every=timedelta(minutes=2),
+                      max_every=timedelta(hours=2))
     assert poll(store, clock, adaptive)[0].status == "error"
     wait = retry_at(store, "adaptive")
     assert wait is not None

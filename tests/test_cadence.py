@@ -125,15 +125,16 @@ def source(url: str, **extra: Any) -> SourceConfig:
 ADAPTIVE = {"every": timedelta(minutes=10), "min_every": timedelta(minutes=10), "max_every": timedelta(hours=6)}
 
 
-def polls(store: Store, config: SourceConfig, clock: Clock, offsets: list[timedelta]) -> list[PollResult]:
-    """Poll at START plus each offset, as the job's firings would."""
+def polls(store: Store, config: SourceConfig, clock: Clock, offsets: list[timedelta], *,
+          force: bool = False) -> list[PollResult]:
+    """Poll at START plus each offset, as the daemon's firings would (``force``: as `monitor once`)."""
     async def run() -> list[PollResult]:
         results = []
         async with Fetcher() as fetcher:
             poller = Poller(store=store, fetcher=fetcher, matcher=Matcher([]), routes={}, clock=clock)
             for offset in offsets:
                 clock.now = START + offset
-                results.append(await poller.poll(config))
+                results.append(await poller.poll(config, force=force))
         return results
     return asyncio.run(run())
 
@@ -157,11 +158,18 @@ class TestPoller:
         results = polls(store, source(feed.url, **ADAPTIVE), Clock(), FIRINGS)
         assert [r.status for r in results].count("not-due") == 5 and feed.hits == 2
 
-    def test_stored_ttl_still_counts_after_an_unchanged_poll(self, store: Store, feed: Feed) -> None:
-        """A poll that reads no body keeps the feed's last ttl, so the source stays on its hour."""
+    def test_stored_ttl_still_counts_after_an_unchanged_poll_committed_with_it(self, store: Store,
+                                                                               feed: Feed) -> None:
+        """A poll that reads no body keeps the feed's last ttl, so the source stays on its hour;
+        each poll commits once, its next due time in the same transaction as the rest."""
         feed.serve(rss(ttl=60))
-        polls(store, source(feed.url, **ADAPTIVE), Clock(), [timedelta(0), timedelta(minutes=60)])
+        commits: list[str] = []
+        store.db.conn.set_trace_callback(lambda sql: commits.append(sql) if sql.strip().upper() == "COMMIT" else None)
+        results = polls(store, source(feed.url, **ADAPTIVE), Clock(), [timedelta(0), timedelta(minutes=60)])
+        store.db.conn.set_trace_callback(None)
+        assert [r.status for r in results] == ["baseline", "unchanged"]
         assert store.source_state("wire").due_at == START + timedelta(minutes=115)
+        assert len(commits) == 2
 
     def test_a_lowered_max_every_cuts_a_due_time_stored_under_the_old_one(self, store: Store, feed: Feed) -> None:
         """A due time a day away (max-age under max_every 7d) gives way when a reload lowers max_every to 30m."""
@@ -172,17 +180,6 @@ class TestPoller:
         short = {**ADAPTIVE, "max_every": timedelta(minutes=30)}
         results = polls(store, source(feed.url, **short), Clock(), [timedelta(minutes=20), timedelta(minutes=30)])
         assert [r.status for r in results] == ["not-due", "unchanged"] and feed.hits == 2
-
-    def test_each_poll_commits_once_its_due_time_included(self, store: Store, feed: Feed) -> None:
-        """One transaction a poll: the baseline's items and an unchanged poll's record each
-        commit together with the source's next due time, not in a transaction of their own."""
-        feed.serve(rss(ttl=60))
-        commits: list[str] = []
-        store.db.conn.set_trace_callback(lambda sql: commits.append(sql) if sql.strip().upper() == "COMMIT" else None)
-        polls(store, source(feed.url, **ADAPTIVE), Clock(), [timedelta(0), timedelta(minutes=60)])
-        store.db.conn.set_trace_callback(None)
-        assert len(commits) == 2
-        assert store.source_state("wire").due_at == START + timedelta(minutes=115)
 
     def test_source_without_bounds_is_fetched_on_every_firing(self, store: Store, feed: Feed) -> None:
         """Without min_every and max_every the ttl changes nothing: every firing fetches."""
@@ -195,13 +192,7 @@ class TestPoller:
         feed.serve(rss(ttl=60))
         config, clock = source(feed.url, **ADAPTIVE), Clock()
         polls(store, config, clock, [timedelta(0)])
-
-        async def forced() -> PollResult:
-            async with Fetcher() as fetcher:
-                poller = Poller(store=store, fetcher=fetcher, matcher=Matcher([]), routes={}, clock=clock)
-                return await poller.poll(config, force=True)
-        clock.now = START + timedelta(minutes=10)
-        assert asyncio.run(forced()).status == "unchanged"
+        assert [r.status for r in polls(store, config, clock, [timedelta(minutes=10)], force=True)] == ["unchanged"]
 
 
 # -- config and status -------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import sqlite3
@@ -26,6 +27,14 @@ def wait_for(condition: Callable[[], bool], *, timeout: float = 30.0) -> bool:
         if condition():
             return True
         time.sleep(0.1)
+    return condition()
+
+
+async def until(condition: Callable[[], bool], *, timeout: float = 30.0) -> bool:
+    """``wait_for`` on an event loop, for a daemon run in the test's own process."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition() and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.05)
     return condition()
 
 
@@ -71,10 +80,11 @@ watchlists: ["watchlists/*.yaml"]
     return config
 
 
-def publish(site: Newsroom, stories: list[tuple[str, str, str]]) -> None:
-    """Publish (slug, title, sentence) stories as articles and in the feed, newest first."""
+def publish(site: Newsroom, stories: list[tuple[str, str, str]], *, delay: float = 0.0) -> None:
+    """Publish (slug, title, sentence) stories as articles and in the feed, newest first;
+    each article page answers after ``delay`` seconds."""
     for slug, title, sentence in stories:
-        site.publish(f"/news/{slug}", article_page(title=title, paragraphs=[FILLER, sentence, FILLER]))
+        site.publish(f"/news/{slug}", article_page(title=title, paragraphs=[FILLER, sentence, FILLER]), delay=delay)
     items = [(f"/news/{slug}", title, "Read more.", when(20, i % 24)) for i, (slug, title, _) in enumerate(stories)]
     site.publish("/feed.xml", rss_feed(base=site.base_url, items=items), "application/rss+xml")
 

@@ -22,7 +22,7 @@ from monitor import service
 from monitor.config import Config, load_config
 from monitor.endpoint import Endpoint
 from tests.servers import Newsroom, free_port, serve_newsroom, serve_webhook
-from tests.test_daemon import Daemon, publish, wait_for
+from tests.test_daemon import Daemon, publish, until, wait_for
 
 T = TypeVar("T")
 
@@ -132,13 +132,6 @@ def _on_a_free_port(run: Callable[[int], T], *, attempts: int = 5) -> T:
     return run(free_port())
 
 
-async def _until(condition: Callable[[], bool], timeout: float = 30.0) -> bool:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not condition() and asyncio.get_running_loop().time() < deadline:
-        await asyncio.sleep(0.05)
-    return condition()
-
-
 @asynccontextmanager
 async def _running(config: Config, caplog: pytest.LogCaptureFixture) -> AsyncIterator[service.Daemon]:
     """A started daemon (endpoint up, if any) whose first poll has committed; stopped on exit."""
@@ -153,7 +146,7 @@ async def _running(config: Config, caplog: pytest.LogCaptureFixture) -> AsyncIte
     daemon = service.Daemon(config)
     task = asyncio.create_task(daemon.run())
     try:
-        assert await _until(lambda: task.done() or started()), caplog.text
+        assert await until(lambda: task.done() or started()), caplog.text
         if task.done():
             await task  # a daemon that could not start raises why (its port taken, say)
         assert not task.done(), caplog.text

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -13,7 +15,7 @@ from monitor.errors import ConfigError
 from monitor.fetch import Fetcher
 from monitor.health import HealthWatch, Observation, Rules, assess, rhythm, usual_gap
 from monitor.match import Matcher
-from monitor.pipeline import Poller
+from monitor.pipeline import Poller, PollResult
 from monitor.store import Store
 from monitor.store_health import HealthRecord
 from tests.newsroom_pages import listing_page
@@ -156,45 +158,43 @@ def _daily_items(store: Store, days: list[int], now: datetime) -> None:
                       body_hash="b", warnings=(), baseline=False)
 
 
-def test_item_times_are_read_again_after_a_poll_that_stored_items_or_after_their_ttl(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The health check keeps each source's item times between polls that store nothing;
-    items stored since (by the daemon or by `monitor once` in another process) still count."""
-    from monitor import health
-    from monitor.pipeline import PollResult
+WIRE = SourceConfig.model_validate({"id": "wire", "url": "http://news.test/feed"})
+QUIET = PollResult(source_id="wire", status="not-modified")
+TODAY = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 
-    now = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
-    source = SourceConfig(id="wire", url="http://news.test/feed")
+
+@contextmanager
+def silent_source(tmp_path: Path) -> Iterator[tuple[HealthWatch, Store]]:
+    """A source that published daily until four days ago, watched: its first quiet poll
+    alerts "silent". Yields the watch and a second Store on the database, as another
+    process (`monitor once`) would open it."""
     store, other = Store(tmp_path / "m.db"), Store(tmp_path / "m.db")
     try:
-        _daily_items(store, list(range(4, 14)), now)  # daily until four days ago: silent
+        _daily_items(store, list(range(4, 14)), TODAY)
         watch = HealthWatch(store, config=None, channels={}, source_names={}, give_up=timedelta(days=1),
-                            clock=lambda: now)
-        quiet = PollResult(source_id="wire", status="not-modified")
-        assert [(n.condition, n.state) for n in watch.observe(source, quiet)] == [("silent", "alert")]
-        _daily_items(other, [0], now)  # another process stores today's item
-        assert watch.observe(source, quiet) == []  # within the TTL: the kept times
-        monkeypatch.setattr(health, "ITEM_TIMES_TTL", 0.0)
-        assert [(n.condition, n.state) for n in watch.observe(source, quiet)] == [("silent", "recovered")]
+                            clock=lambda: TODAY)
+        assert [(n.condition, n.state) for n in watch.observe(WIRE, QUIET)] == [("silent", "alert")]
+        yield watch, other
     finally:
         store.close()
         other.close()
 
 
-def test_a_poll_that_stored_items_reads_the_item_times_again(tmp_path: Path) -> None:
-    from monitor.pipeline import PollResult
+def test_item_times_kept_between_quiet_polls_are_read_again_after_their_ttl(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The health check keeps each source's item times between polls that store nothing;
+    items another process stored since (`monitor once`) count once the copy is older than its TTL."""
+    from monitor import health
 
-    now = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
-    source = SourceConfig(id="wire", url="http://news.test/feed")
-    store = Store(tmp_path / "m.db")
-    try:
-        _daily_items(store, list(range(4, 14)), now)
-        watch = HealthWatch(store, config=None, channels={}, source_names={}, give_up=timedelta(days=1),
-                            clock=lambda: now)
-        assert [n.state for n in watch.observe(source, PollResult(source_id="wire", status="not-modified"))] \
-            == ["alert"]
-        _daily_items(store, [0], now)
+    with silent_source(tmp_path) as (watch, other):
+        _daily_items(other, [0], TODAY)  # another process stores today's item
+        assert watch.observe(WIRE, QUIET) == []  # within the TTL: the kept times
+        monkeypatch.setattr(health, "ITEM_TIMES_TTL", -1.0)
+        assert [(n.condition, n.state) for n in watch.observe(WIRE, QUIET)] == [("silent", "recovered")]
+
+
+def test_a_poll_that_stored_items_reads_the_item_times_again(tmp_path: Path) -> None:
+    with silent_source(tmp_path) as (watch, other):
+        _daily_items(other, [0], TODAY)
         fresh = PollResult(source_id="wire", status="ok", new=1)
-        assert [(n.condition, n.state) for n in watch.observe(source, fresh)] == [("silent", "recovered")]
-    finally:
-        store.close()
+        assert [(n.condition, n.state) for n in watch.observe(WIRE, fresh)] == [("silent", "recovered")]

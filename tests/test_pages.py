@@ -4,6 +4,7 @@ that dies fails only its own page."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import pickle
 import signal
@@ -50,14 +51,23 @@ def test_a_worker_process_reads_what_the_event_loop_process_would() -> None:
     assert "ISAF commander in Rawalpindi" in reading.article.text
 
 
-def test_a_worker_killed_from_outside_costs_no_page() -> None:
+def _signal_workers(pool: PagePool, sig: signal.Signals) -> list[int]:
+    """Start the pool's workers and send each ``sig``; returns their pids."""
+    pool.start()
+    pids = pool.worker_pids()
+    assert pids
+    for pid in pids:
+        os.kill(pid, sig)
+    return pids
+
+
+def test_a_worker_killed_from_outside_costs_no_page(caplog: pytest.LogCaptureFixture) -> None:
     """The OOM killer takes a worker: the page is read again by a new one."""
-    with opened(1) as pool:
-        pool.start()
-        for pid in pool.worker_pids():
-            os.kill(pid, signal.SIGKILL)
+    with opened(1) as pool, caplog.at_level(logging.WARNING, logger="monitor.pages"):
+        _signal_workers(pool, signal.SIGKILL)
         reading = asyncio.run(_read(pool))
     assert "ISAF commander in Rawalpindi" in reading.article.text
+    assert "a worker process died" in caplog.text  # read again, not by the killed worker
 
 
 def _die(*_: object) -> Reading:
@@ -73,16 +83,14 @@ def test_a_page_that_kills_its_worker_fails_alone_and_the_pool_recovers() -> Non
     assert "ISAF commander in Rawalpindi" in reading.article.text
 
 
-def test_workers_outlive_ctrl_c_to_the_process_group() -> None:
+def test_workers_outlive_ctrl_c_to_the_process_group(caplog: pytest.LogCaptureFixture) -> None:
     """Ctrl-C signals the whole process group; the daemon decides when its workers go."""
-    with opened(1) as pool:
-        pool.start()
-        for pid in pool.worker_pids():
-            os.kill(pid, signal.SIGINT)
-        time.sleep(0.2)
-        assert all(_alive(pid) for pid in pool.worker_pids())
+    with opened(1) as pool, caplog.at_level(logging.WARNING, logger="monitor.pages"):
+        pids = _signal_workers(pool, signal.SIGINT)
         reading = asyncio.run(_read(pool))
+        assert pool.worker_pids() == pids  # the same workers read it: none died of the signal
     assert "ISAF commander in Rawalpindi" in reading.article.text
+    assert "a worker process died" not in caplog.text
 
 
 def _die_on_poison(body: bytes, url: str, *rest: object) -> Reading:

@@ -14,9 +14,8 @@ from monitor.service import Daemon as ServiceDaemon
 from monitor.service import poll_once
 from monitor.store import Store, utcnow
 from tests.faultserver import serve_faults
-from tests.newsroom_pages import FILLER, article_page, rss_feed, when
 from tests.servers import serve_newsroom, serve_webhook
-from tests.test_daemon import Daemon, wait_for
+from tests.test_daemon import Daemon, publish, until, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -80,10 +79,7 @@ def test_sigterm_delivers_an_alert_matched_by_an_inflight_poll_and_starts_no_pol
     """An alert a poll in flight at SIGTERM matches reaches the webhook before exit, and after
     "daemon stopping" the log shows only the polls that were already running."""
     with serve_faults(b"") as faults, serve_newsroom() as site, serve_webhook() as hook:
-        site.publish("/news/talks", article_page(title="Talks held", paragraphs=[
-            FILLER, "ISAF commanders met their counterparts.", FILLER]), delay=5.0)
-        site.publish("/feed.xml", rss_feed(base=site.base_url, items=[
-            ("/news/talks", "Talks held", "Read more.", when(20))]), "application/rss+xml")
+        publish(site, [("talks", "Talks held", "ISAF commanders met their counterparts.")], delay=5.0)
         config = tmp_path / "monitor.yaml"
         config.write_text(f"""
 database: monitor.db
@@ -114,10 +110,7 @@ def test_sigterm_while_the_delivery_job_posts_an_alert_sends_it_once(tmp_path: P
     """An alert the periodic delivery job is posting at SIGTERM arrives once: stop waits for the
     job rather than cancel it mid-send, when the post goes out anyway and the last drain repeats it."""
     with serve_newsroom() as site, serve_webhook() as hook:
-        site.publish("/news/talks", article_page(title="Talks held", paragraphs=[
-            FILLER, "ISAF commanders met their counterparts.", FILLER]))
-        site.publish("/feed.xml", rss_feed(base=site.base_url, items=[
-            ("/news/talks", "Talks held", "Read more.", when(20))]), "application/rss+xml")
+        publish(site, [("talks", "Talks held", "ISAF commanders met their counterparts.")])
         config_path = tmp_path / "monitor.yaml"
         config_path.write_text(f"""
 database: monitor.db
@@ -141,11 +134,7 @@ channels: {{chat: "{hook.apprise_url}"}}
 
         async def scenario() -> None:
             running = asyncio.create_task(daemon.run())
-            for _ in range(200):
-                if hook.received:  # taken, not yet answered
-                    break
-                await asyncio.sleep(0.05)
-            assert hook.received
+            assert await until(lambda: bool(hook.received), timeout=10)  # taken, not yet answered
             daemon.stop()
             await asyncio.wait_for(running, timeout=30)
 
@@ -165,11 +154,7 @@ def test_a_poll_outliving_the_stop_deadline_is_cancelled_cleanly(tmp_path: Path,
 
         async def scenario() -> None:
             running = asyncio.create_task(daemon.run())
-            for _ in range(200):
-                if faults.headers:
-                    break
-                await asyncio.sleep(0.05)
-            assert faults.headers
+            assert await until(lambda: bool(faults.headers), timeout=10)
             daemon.stop()
             await asyncio.wait_for(running, timeout=15)
 
