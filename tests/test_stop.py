@@ -45,6 +45,31 @@ channels: {console: "console://"}
             conn.close()
 
 
+def test_sigterm_while_the_config_loads_is_a_clean_stop_during_start_up(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same, landing at a known step: SIGTERM while `monitor run` loads its config."""
+    import os
+    import signal
+
+    from click.testing import CliRunner
+
+    from monitor.cli import main
+    from monitor.config import apart
+
+    def interrupted(path: Path) -> None:
+        os.kill(os.getpid(), signal.SIGTERM)
+        pytest.fail("SIGTERM did not interrupt start-up")
+
+    monkeypatch.setattr(apart, "load_config_apart", interrupted)
+    previous = signal.getsignal(signal.SIGTERM)
+    try:
+        result = CliRunner().invoke(main, ["--log-format", "text", "run", "-c", str(tmp_path / "monitor.yaml")])
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert result.exit_code == 0, result.output
+    assert "daemon stopped during start-up" in result.output
+
+
 def test_sigterm_during_a_slow_poll_finishes_it_and_exits_cleanly(tmp_path: Path) -> None:
     """The in-flight poll ends at its own deadline, its error is recorded, the database is
     closed (no WAL left behind) and the process exits 0."""
