@@ -82,16 +82,21 @@ class Site:
     root: Path
     sources: list[Source]
     seed: int = 7
+    # Items are dated from it: the newest old item an hour before, published ones minutes
+    # after. The daemon bench sets it to just before its run, so sources look alive (a site
+    # quiet for weeks would have the health check flag all 10,000 sources at the baseline).
+    base_time: datetime = BASE_TIME
     published: list[Item] = field(default_factory=list)
 
     # -- building ---------------------------------------------------------------------
 
     @classmethod
-    def generate(cls, root: Path, *, count: int, hosts: list[str], port: int, seed: int = 7) -> Site:
+    def generate(cls, root: Path, *, count: int, hosts: list[str], port: int, seed: int = 7,
+                 base_time: datetime = BASE_TIME) -> Site:
         sources = [Source(number=n, kind=KINDS[n % len(KINDS)], host=hosts[n % len(hosts)], port=port)
                    for n in range(count)]
-        site = cls(root=root, sources=sources, seed=seed)
-        mtime = BASE_TIME.timestamp()
+        site = cls(root=root, sources=sources, seed=seed, base_time=base_time)
+        mtime = base_time.timestamp()
         for source in sources:
             items = [site._item(source, k, "old") for k in range(ITEMS_PER_FEED, 0, -1)]
             site._write_listing(source, items, mtime)
@@ -100,7 +105,7 @@ class Site:
     def publish(self, share: float = 0.1) -> list[Item]:
         """Add NEW_PER_PUBLISH items to every 1/share-th source; returns the new items."""
         step = max(1, round(1 / share))
-        mtime = (BASE_TIME + timedelta(days=1)).timestamp()
+        mtime = (self.base_time + timedelta(minutes=20)).timestamp()
         fresh: list[Item] = []
         for source in self.sources[::step]:
             roles = ("body", "feed", "decoy")
@@ -126,9 +131,9 @@ class Site:
             teaser = f"{teaser[:120]} {KEYWORDS[number % len(KEYWORDS)]} {teaser[120:]}"
         elif role == "old" and source.number % 10 == 3 and number == 2:
             teaser = f"{teaser[:80]} {KEYWORDS[0]} {teaser[80:]}"  # an old mention: not new, no alert
-        published = BASE_TIME - timedelta(hours=(ITEMS_PER_FEED + 4 - number) * 6, minutes=source.number % 60)
+        published = self.base_time - timedelta(hours=(ITEMS_PER_FEED - number) * 6 + 1, minutes=source.number % 60)
         if role != "old":
-            published = BASE_TIME + timedelta(hours=20, minutes=number)
+            published = self.base_time + timedelta(minutes=number)
         return Item(source=source.number, number=number, title=title, url=f"{source.base}/a{number:04d}.html",
                     published=published, teaser=f"{title}. {teaser}.", role=role)
 
