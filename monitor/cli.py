@@ -66,11 +66,10 @@ def run(config_path: Path | None) -> None:
     log = logging.getLogger("monitor.service")
     log.info("daemon starting")
     try:
-        import asyncio
-
+        from monitor import eventloop
         from monitor.service import Daemon
 
-        asyncio.run(Daemon(_load(config_path, apart=True)).run())
+        eventloop.run(Daemon(_load(config_path, apart=True)).run())
     except KeyboardInterrupt:
         log.info("daemon stopped during start-up")
 
@@ -80,8 +79,7 @@ def run(config_path: Path | None) -> None:
 @click.option("--source", "source_ids", multiple=True, metavar="ID", help="Poll only this source (repeatable).")
 def once(config_path: Path | None, source_ids: tuple[str, ...]) -> None:
     """Poll each (or the named) source once, deliver alerts, exit 1 if a source failed."""
-    import asyncio
-
+    from monitor import eventloop
     from monitor.service import poll_once
 
     config = _load(config_path)
@@ -92,7 +90,7 @@ def once(config_path: Path | None, source_ids: tuple[str, ...]) -> None:
     from monitor.commands.progress import progress
 
     with progress(len(source_ids) or len(config.sources), label="polling") as tick:
-        results = asyncio.run(poll_once(config, source_ids, on_done=tick))
+        results = eventloop.run(poll_once(config, source_ids, on_done=tick))
     for result in results:
         line = f"{result.source_id}: {result.status} new={result.new} matched={result.matched}"
         click.echo(line + (f" error={result.error}" if result.error else ""))
@@ -110,11 +108,10 @@ def validate(config_path: Path | None, verbose: bool) -> None:
     config = _load(config_path)
     click.echo(summarize(config))
     if verbose:
-        import asyncio
-
+        from monitor import eventloop
         from monitor.probe import describe, probe_all
 
-        probes = asyncio.run(probe_all(config.sources))
+        probes = eventloop.run(probe_all(config.sources))
         click.echo(describe(probes, {s.id: s.kind for s in config.sources}))
 
 
@@ -123,8 +120,7 @@ def validate(config_path: Path | None, verbose: bool) -> None:
 @config_option
 def test_notify(channel: str, config_path: Path | None) -> None:
     """Send a test alert through CHANNEL; exit 1 if it does not go through."""
-    import asyncio
-
+    from monitor import eventloop
     from monitor.notify.deliver import Target
     from monitor.notify.render import Message
 
@@ -138,7 +134,7 @@ def test_notify(channel: str, config_path: Path | None) -> None:
         targets = [Target(channel, i, url) for i, url in enumerate(config.channels[channel])]
         return [r for r in [await t.send(message) for t in targets] if r is not None]
 
-    failures = asyncio.run(send())
+    failures = eventloop.run(send())
     for reason in failures:
         click.echo(f"{channel}: {reason}", err=True)
     if failures:

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from monitor import metrics
+from monitor import eventloop, metrics
 from monitor.config import Config, SourceConfig, WatchListConfig
 from monitor.config.apart import reload_config_apart
 from monitor.config.schema import listen_address
@@ -165,8 +165,9 @@ class Daemon:
             self.scheduler.start()
             if self.config.http is not None:
                 await self._serve_http(stack, *listen_address(self.config.http.listen))
-            log.info("daemon started sources=%d watchlists=%d database=%s",
-                     len(self.config.sources), len(self.config.watchlists), self.config.database.name)
+            log.info("daemon started sources=%d watchlists=%d database=%s loop=%s",
+                     len(self.config.sources), len(self.config.watchlists), self.config.database.name,
+                     eventloop.loop_name())
             await self._stop.wait()
             log.info("daemon stopping")
             # Pause first: APScheduler's shutdown cancels running jobs at once, and polls and

@@ -88,6 +88,7 @@ channels: {{console: "console://"}}
         code = daemon.stop()
     output = daemon.output()
     assert code == 0, output
+    assert "loop=uvloop" in output  # the daemon runs on monitor.eventloop's loop
     order = [output.find(line) for line in ("daemon stopping", "poll source=slow status=error", "daemon stopped")]
     assert -1 not in order and order == sorted(order), output
     assert not (tmp_path / "monitor.db-wal").exists()

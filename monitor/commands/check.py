@@ -29,8 +29,7 @@ def check(source_id: str, config_path: Path | None, limit: int) -> None:
     item the listing has (seen before or not). Sends no alert and writes nothing to the
     database. Exits 1 if the listing cannot be read.
     """
-    import asyncio  # here, not at the top: `monitor --help` imports every command module
-
+    from monitor import eventloop  # here, not at the top: `monitor --help` imports every command module
     from monitor.dryrun import dry_run
     from monitor.errors import FetchError, SourceError
     from monitor.service import build_matcher
@@ -41,7 +40,7 @@ def check(source_id: str, config_path: Path | None, limit: int) -> None:
         known = ", ".join(s.id for s in config.sources) or "none"
         raise click.UsageError(f"unknown source {source_id!r} (configured: {known})")
     try:
-        result = asyncio.run(dry_run(source, matcher=build_matcher(config), limit=limit))
+        result = eventloop.run(dry_run(source, matcher=build_matcher(config), limit=limit))
     except (FetchError, SourceError) as exc:
         click.echo(f"{source_id}: could not be read: {exc}", err=True)
         sys.exit(1)
