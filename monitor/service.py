@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AsyncExitStack, contextmanager
@@ -206,6 +207,10 @@ class Daemon:
         if firings:
             self._record_next_polls(f.source_id for f in firings)
         self._heartbeat = time.monotonic()  # /healthz: the job that starts every poll ran to its end
+        try:
+            self.runtime.store.index_for_search()  # the last second's new items, in one batch
+        except sqlite3.OperationalError as exc:  # e.g. locked for 30 s by another writer: next tick
+            log.warning("search index: new items stay queued for the next tick: %s", exc)
 
     def _start_poll(self, source_id: str) -> None:
         if self._stop.is_set() or not self.schedule.claim(source_id):

@@ -8,6 +8,7 @@ must be all-or-nothing goes through ``Database.atomic()``: in sqlite-utils 4 a p
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -21,6 +22,8 @@ from sqlite_utils.migrations import Migrations
 from monitor import store_search, store_stories
 from monitor.models import Hit, Match, Snippet
 from monitor.stories import Fingerprint
+
+log = logging.getLogger(__name__)
 
 migrations = Migrations("press-monitor")
 
@@ -159,6 +162,12 @@ def m007_cadence(db: Database) -> None:
     db.table("sources").add_column("feed_ttl", int)
 
 
+@migrations()
+def m008_search_in_batches(db: Database) -> None:
+    # New items wait for the full-text index and are indexed in batches (store_search).
+    store_search.migrate_to_batches(db)
+
+
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -238,13 +247,26 @@ class Store:
         conn = sqlite3.connect(str(path), timeout=30)
         self.db = Database(conn)
         self._story_index: store_stories.StoryIndex | None = None
+        self._queued_for_search = False  # this Store stored items that wait for the search index
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute("PRAGMA foreign_keys=ON")
         migrations.apply(self.db)
 
     def close(self) -> None:
+        try:
+            self.index_for_search()
+        except sqlite3.OperationalError as exc:  # e.g. locked for 30 s: the next search indexes them
+            log.warning("store: items not yet in the search index stay queued: %s", exc)
         self.db.close()
+
+    def index_for_search(self) -> int:
+        """Index the items this Store stored since it last did (store_search batches them);
+        the daemon calls it once a dispatch tick. Returns how many it indexed."""
+        if not self._queued_for_search:
+            return 0
+        self._queued_for_search = False
+        return store_search.index_queued(self.db)
 
     # -- sources ---------------------------------------------------------------------
 
@@ -413,7 +435,10 @@ class Store:
              _iso(now), _iso(now) if item.text_origin == "article" else None, item.main_text,
              item.text_origin, item.fetch_error, item.content_hash, int(item.baseline)],
         )
-        return cursor.lastrowid if cursor.rowcount else None
+        if not cursor.rowcount:
+            return None
+        self._queued_for_search = True
+        return cursor.lastrowid
 
     # -- outbox ----------------------------------------------------------------------
 

@@ -5,6 +5,13 @@ The index covers each item's title and main text (the text its watch lists were 
 on). It is an external-content FTS5 table kept in step with ``items`` by triggers, so
 every writer of items, present or future, keeps it current without knowing of it.
 
+A new item is not indexed by its own poll's transaction: its id waits in
+``items_unindexed`` and ``index_queued`` indexes the waiting ones in one statement (the
+daemon once a second, a Store when it closes, ``search`` before it reads). Why: FTS5
+writes a segment at every commit, and indexing at each poll's commit cost 1.2 s of CPU
+for the 12,000 items of 1,000 first polls; one batch costs 0.16 s. Edits and deletions
+of an item still waiting leave the index alone (the batch reads the item as it is then).
+
 Users type words, not FTS5 syntax: ``fts_query`` turns each word or "quoted phrase" into
 a quoted FTS5 phrase, so ``AT&T``, ``C++``, ``"unbalanced`` or ``NEAR(`` are searched for,
 never parsed. ``OR`` between two words means either; ``NOT word`` or ``-word`` excludes
@@ -13,12 +20,16 @@ never parsed. ``OR`` between two words means either; ``NOT word`` or ``-word`` e
 
 from __future__ import annotations
 
+import logging
 import re
+import sqlite3
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from sqlite_utils import Database
+
+log = logging.getLogger(__name__)
 
 _TOKEN = re.compile(r'(-?)"([^"]*)"?|(\S+)')
 
@@ -45,6 +56,45 @@ def migrate(db: Database) -> None:
         " INSERT INTO items_fts (rowid, title, main_text) VALUES (new.id, new.title, new.main_text); END"
     )
     db.execute("INSERT INTO items_fts (items_fts) VALUES ('rebuild')")
+
+
+def migrate_to_batches(db: Database) -> None:
+    """New items wait in ``items_unindexed`` for ``index_queued`` (see the module's docstring)."""
+    db.execute("CREATE TABLE items_unindexed (item_id INTEGER PRIMARY KEY)")
+    for name in ("items_fts_insert", "items_fts_delete", "items_fts_update"):
+        db.execute(f"DROP TRIGGER {name}")
+    waiting = "EXISTS (SELECT 1 FROM items_unindexed WHERE item_id = old.id)"
+    db.execute(
+        "CREATE TRIGGER items_fts_insert AFTER INSERT ON items BEGIN"
+        " INSERT INTO items_unindexed (item_id) VALUES (new.id); END"
+    )
+    db.execute(
+        "CREATE TRIGGER items_fts_delete AFTER DELETE ON items BEGIN"
+        " INSERT INTO items_fts (items_fts, rowid, title, main_text)"
+        f" SELECT 'delete', old.id, old.title, old.main_text WHERE NOT {waiting};"
+        " DELETE FROM items_unindexed WHERE item_id = old.id; END"
+    )
+    db.execute(
+        f"CREATE TRIGGER items_fts_update AFTER UPDATE OF title, main_text ON items WHEN NOT {waiting} BEGIN"
+        " INSERT INTO items_fts (items_fts, rowid, title, main_text)"
+        " VALUES ('delete', old.id, old.title, old.main_text);"
+        " INSERT INTO items_fts (rowid, title, main_text) VALUES (new.id, new.title, new.main_text); END"
+    )
+
+
+def index_queued(db: Database) -> int:
+    """Index the items waiting in ``items_unindexed``, in one transaction; returns how many.
+
+    The INSERT is the transaction's first statement and a write, so SQLite takes the write
+    lock before it reads the queue: no other connection can queue an item between it and
+    the DELETE that empties the queue."""
+    with db.atomic():
+        count = db.execute(
+            "INSERT INTO items_fts (rowid, title, main_text)"
+            " SELECT i.id, i.title, i.main_text FROM items_unindexed u JOIN items i ON i.id = u.item_id"
+            " ORDER BY u.item_id").rowcount
+        db.execute("DELETE FROM items_unindexed")
+    return count
 
 
 class QueryError(ValueError):
@@ -106,6 +156,10 @@ def search(db: Database, query: str, *, source_ids: Sequence[str] = (), since: d
     """Items matching ``query`` (a user's words: see ``fts_query``), best first; found terms
     are [bracketed] in the snippet. Raises QueryError for a query with no words."""
     where, args = _filters(source_ids, since)
+    try:
+        index_queued(db)  # so every stored item is found, whoever stored it
+    except sqlite3.OperationalError as exc:  # e.g. a read-only database: search what is indexed
+        log.debug("search: the items waiting for the index stay waiting: %s", exc)
     rows = db.execute(
         f"""
         SELECT i.id, i.source_id, i.title, i.url, i.published, i.first_seen,

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from sqlite_utils import Database
 
 from monitor.cli import main
 from monitor.store import NewItem, Store
@@ -25,9 +27,9 @@ ARCHIVE = [
 ]
 
 
-def seed(store: Store, rows: list[tuple[str, str, str, int]]) -> None:
-    """Store items the way a poll does, each first seen ``days ago``."""
-    for i, (source, title, text, days) in enumerate(rows):
+def seed(store: Store, rows: list[tuple[str, str, str, int]], *, start: int = 0) -> None:
+    """Store items the way a poll does, each first seen ``days ago``; ``start`` numbers their URLs."""
+    for i, (source, title, text, days) in enumerate(rows, start):
         item = NewItem(url=f"https://example.org/{source}/{i}", guid=None, source_id=source, title=title, summary="",
                        published=NOW - timedelta(days=days), main_text=text, text_origin="article",
                        fetch_error=None, content_hash=str(i), baseline=False)
@@ -115,13 +117,63 @@ class TestSearch:
         [found] = search(store.db, "Quetta Corps")
         assert "[Corps]" in found.snippet
 
-    def test_index_follows_updates_and_deletes(self, store: Store) -> None:
-        """Triggers keep the index in step when an item's text changes or it is deleted."""
+    @pytest.mark.parametrize("indexed", [True, False], ids=["indexed", "still-queued"])
+    def test_index_follows_updates_and_deletes(self, store: Store, indexed: bool) -> None:
+        """Triggers keep the index in step when an item's text changes or it is deleted,
+        whether the item was indexed already or still waits for its batch; FTS5's own
+        integrity check compares the index with the items after each step."""
+        if indexed:
+            assert store.index_for_search() == len(ARCHIVE)
+
+        def check() -> None:
+            store.db.execute("INSERT INTO items_fts (items_fts) VALUES ('integrity-check')")  # raises if out of step
+
         store.db.execute("UPDATE items SET main_text = 'Now about Gwadar' WHERE title = 'COAS visits Quetta'")
+        check()
         assert titles(store, "Gwadar") == ["COAS visits Quetta"]
         assert titles(store, "Quetta Corps") == []
-        store.db.execute("DELETE FROM items WHERE title = 'COAS visits Quetta'")
+        check()
+        store.db.execute("INSERT INTO items (url, source_id, title, main_text, first_seen)"
+                         " VALUES ('https://example.org/new', 'dawn', 'Gwadar port', 'Queued', '2026-01-01')")
+        store.db.execute("DELETE FROM items WHERE title IN ('COAS visits Quetta', 'Gwadar port')")
+        check()
         assert titles(store, "Gwadar") == []
+        assert store.db.execute("SELECT count(*) FROM items_unindexed").fetchone()[0] == 0
+
+    def test_new_items_are_indexed_in_one_batch(self, tmp_path: Path) -> None:
+        """A poll's items wait for the index; the next batch indexes all that wait, and a
+        Store that closes indexes what it stored (the daemon batches once a second)."""
+        store = Store(tmp_path / "batch.db")
+        seed(store, ARCHIVE[:3])
+        assert store.db.execute("SELECT count(*) FROM items_unindexed").fetchone()[0] == 3
+        assert store.db.execute("SELECT count(*) FROM items_fts WHERE items_fts MATCH 'Quetta'").fetchone()[0] == 0
+        assert store.index_for_search() == 3
+        assert store.index_for_search() == 0  # nothing stored since
+        seed(store, ARCHIVE[3:], start=3)
+        store.close()
+        conn = sqlite3.connect(tmp_path / "batch.db")
+        try:
+            assert conn.execute("SELECT count(*) FROM items_unindexed").fetchone()[0] == 0
+            assert conn.execute("SELECT count(*) FROM items_fts WHERE items_fts MATCH 'Kiyani'").fetchone()[0] == 1
+        finally:
+            conn.close()
+
+    def test_a_read_only_database_is_searched_as_indexed(self, tmp_path: Path) -> None:
+        """search indexes waiting items first; where it cannot write, it finds what is indexed."""
+        path = tmp_path / "ro.db"
+        store = Store(path)
+        seed(store, ARCHIVE[:1])
+        store.index_for_search()
+        seed(store, ARCHIVE[1:2], start=1)
+        store.db.conn.commit()
+        reader = Database(sqlite3.connect(f"file:{path}?mode=ro", uri=True))
+        try:
+            assert [f.title for f in search(reader, "Quetta")] == ["COAS visits Quetta"]
+            assert search(reader, "ISPR") == []  # stored, still waiting for the index
+        finally:
+            reader.close()
+            store.close()
+        assert [f.title for f in search(Database(sqlite3.connect(path)), "ISPR")] == ["ISPR statement on AT&T deal"]
 
     def test_migration_indexes_existing_items(self, tmp_path: Path) -> None:
         """Upgrading a database with items indexes them: search finds items stored before the index existed."""
@@ -131,7 +183,8 @@ class TestSearch:
         for name in ("items_fts_insert", "items_fts_delete", "items_fts_update"):
             old.db.execute(f"DROP TRIGGER {name}")
         old.db.execute("DROP TABLE items_fts")
-        old.db.execute("DELETE FROM _sqlite_migrations WHERE name = 'm005_search'")
+        old.db.execute("DROP TABLE items_unindexed")
+        old.db.execute("DELETE FROM _sqlite_migrations WHERE name IN ('m005_search', 'm008_search_in_batches')")
         old.db.conn.commit()
         old.close()
         upgraded = Store(path)
