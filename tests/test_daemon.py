@@ -89,6 +89,15 @@ def publish(site: Newsroom, stories: list[tuple[str, str, str]], *, delay: float
     site.publish("/feed.xml", rss_feed(base=site.base_url, items=items), "application/rss+xml")
 
 
+def indexed(database: Path, word: str) -> int:
+    """How many items the search index finds for ``word``, read without writing."""
+    conn = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
+    try:
+        return int(conn.execute("SELECT count(*) FROM items_fts WHERE items_fts MATCH ?", [word]).fetchone()[0])
+    finally:
+        conn.close()
+
+
 def test_daemon_alerts_within_a_poll_and_never_repeats_after_restart(
         tmp_path: Path, newsroom: tuple[Newsroom, WebhookReceiver]) -> None:
     """A new matching item alerts once while the daemon runs; SIGTERM exits 0; a restart repeats nothing."""
@@ -101,6 +110,8 @@ def test_daemon_alerts_within_a_poll_and_never_repeats_after_restart(
         publish(site, [("new", "Talks held", "ISAF commanders met their counterparts."),
                        ("old", "Old story", "Nothing to see.")])
         assert wait_for(lambda: len(hook.received) == 1), daemon.output()
+        # The dispatch tick indexes new items for search while the daemon runs.
+        assert wait_for(lambda: indexed(tmp_path / "monitor.db", "ISAF") == 1), daemon.output()
     finally:
         assert daemon.stop() == 0, daemon.output()
     assert "daemon stopped" in daemon.output()
