@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 import pytest
@@ -72,6 +73,29 @@ def test_steps_aside_when_feedparser_could_read_it_differently(item: str, declar
     """Markup, a zone-less date, a relative permalink, extra namespaces, another charset or
     malformed XML send the feed to feedparser."""
     assert fast_feed(_rss(item, declaration), url=URL, content_type=None) is None
+
+
+@pytest.mark.parametrize("date", ["Sun, 01 Nov 2026 10:00:00 +0500", "1 Nov 2026 10:00:00 GMT",
+                                  "Sun, 01 Nov 2026 23:59:59 -0930", "Sun, 01 Nov 2026 10:00:00 +0000",
+                                  "Sun, 01 Nov 2026 10:00:00 UT", "Mon, 29 Feb 2028 00:00:00 Z"])
+def test_rfc822_dates_read_as_email_utils_reads_them(date: str) -> None:
+    plain = fast_feed(_rss(PLAIN_ITEM.replace("Sun, 01 Nov 2026 10:00:00 +0500", date)), url=URL, content_type=None)
+    assert plain is not None and plain.entries[0] is not None
+    assert plain.entries[0].published == parsedate_to_datetime(date).astimezone(UTC)
+
+
+@pytest.mark.parametrize("date", ["Sun, 01 Nov 2026 24:00:00 GMT", "Mon, 30 Feb 2026 10:00:00 GMT",
+                                  "Sun, 01 Nov 2026 23:59:60 GMT", "Sun, 01 Nov 2026 10:00:00 -0000",
+                                  "Sun, 01 Nov 2026 10:00:00 +0575", "Sun, 01 Nov 2026 10:00:00 +9900",
+                                  "2026-02-30T10:00:00Z"])
+def test_a_date_that_cannot_be_goes_to_feedparser(date: str) -> None:
+    """An impossible date, or the "unknown zone" -0000, is not the fast path's to read, in RSS or Atom."""
+    assert fast_feed(_rss(PLAIN_ITEM.replace("Sun, 01 Nov 2026 10:00:00 +0500", date)), url=URL,
+                     content_type=None) is None
+    atom = ('<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title><entry><title>a</title>'
+            f'<link href="http://example.org/a"/><id>http://example.org/a</id><updated>{date}</updated></entry></feed>')
+    assert fast_feed(atom.encode(), url=URL, content_type=None) is None
+    assert _slow(_rss(PLAIN_ITEM.replace("Sun, 01 Nov 2026 10:00:00 +0500", date))).entries  # and feedparser reads it
 
 
 def test_header_charset_other_than_utf8_steps_aside() -> None:

@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 from lxml import etree
 
@@ -28,8 +27,9 @@ _RSS_KEEP = frozenset({"title", "link", "guid", "pubDate", "description", "categ
 _ATOM_KEEP = frozenset(ATOM + tag for tag in ("title", "link", "id", "updated", "published", "summary",
                                               "author", "category"))
 _DECLARATION = re.compile(rb"""^\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
-_RFC822 = re.compile(r"^(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), )?\d{1,2} (?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|"
-                     r"Nov|Dec) \d{4} \d{2}:\d{2}:\d{2} (?:[+-]\d{4}|GMT|UTC|UT|Z)$")
+_MONTHS = {name: number for number, name in enumerate("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(), 1)}
+_RFC822 = re.compile(r"^(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), )?(\d{1,2}) (" + "|".join(_MONTHS) + r") (\d{4})"
+                     r" (\d{2}):(\d{2}):(\d{2}) (?:([+-])(\d{2})(\d{2})|GMT|UTC|UT|Z)$")
 _ISO = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})$")
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False,
                           remove_comments=True, remove_pis=True)
@@ -151,15 +151,31 @@ def _entry(candidates: list[str], base: str, *, title: str, guid: str | None, su
 
 
 def _rfc822(text: str) -> datetime:
-    if not _RFC822.match(text):
+    """An RFC 822 date with a zone, built from the regex's groups (email.utils'
+    parsedate_to_datetime costs four times as much). A date that cannot be (hour 24,
+    30 February, a leap second) or a zone of -0000 ("unknown") is feedparser's to read."""
+    found = _RFC822.match(text)
+    if found is None:
         raise _Unsure
-    moment = parsedate_to_datetime(text)
-    if moment.tzinfo is None:
-        raise _Unsure
+    day, month, year, hour, minute, second, sign, zone_hours, zone_minutes = found.groups()
+    zone = UTC
+    if sign is not None:
+        offset = timedelta(hours=int(zone_hours), minutes=int(zone_minutes))
+        if (not offset and sign == "-") or int(zone_minutes) >= 60 or offset >= timedelta(hours=24):
+            raise _Unsure
+        zone = timezone(offset if sign == "+" else -offset)
+    try:
+        moment = datetime(int(year), _MONTHS[month], int(day), int(hour), int(minute), int(second), tzinfo=zone)
+    except ValueError:
+        raise _Unsure from None
     return moment.astimezone(UTC)
 
 
 def _iso(text: str) -> datetime:
     if not _ISO.match(text):
         raise _Unsure
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC).replace(microsecond=0)
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:  # a date that cannot be, such as 2026-02-30
+        raise _Unsure from None
+    return moment.astimezone(UTC).replace(microsecond=0)
