@@ -59,6 +59,19 @@ def test_the_child_returns_the_config_load_config_returns(config_file: Path) -> 
     assert load_config_apart(config_file) == load_config(config_file)
 
 
+def test_sources_share_their_equal_parts_across_the_handover(config_file: Path) -> None:
+    """Sources given the same fields hold one set of their names, and a name taken from
+    the id is the id's string (memory at 10,000 sources); the sharing survives the pickle,
+    and a copy with more fields gets a set of its own."""
+    config_file.write_text(CONFIG + "  - {id: app, url: \"https://app.example/feed\", every: 10m}\n")
+    ispr, dawn, app = load_config_apart(config_file).sources
+    assert ispr.__pydantic_fields_set__ is app.__pydantic_fields_set__  # same fields given
+    assert dawn.__pydantic_fields_set__ is not ispr.__pydantic_fields_set__  # cron, not every
+    assert ispr.name is ispr.id
+    copied = ispr.model_copy(update={"kind": "feed"})
+    assert "kind" in copied.model_fields_set and "kind" not in app.model_fields_set
+
+
 def test_values_from_the_environment_stay_redacted_in_the_daemon(config_file: Path,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     """Only the child substituted ${DESK_TOKEN}; the daemon must still know to hide its value."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import glob
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -237,8 +237,8 @@ class _Loader:
             channel_limits={name: c.max_per_minute for name, c in channel_configs.items()
                             if c and c.max_per_minute is not None},
             story_window=(top.stories or StoriesConfig()).window,
-            sources=tuple(s if s.timezone else s.model_copy(update={"timezone": top.timezone})
-                          for s in sources if s),
+            sources=_sharing_equal_parts(s if s.timezone else s.model_copy(update={"timezone": top.timezone})
+                                         for s in sources if s),
             watchlists=tuple(w for w in watchlists if w),
             http=top.http,
             health=top.health,
@@ -571,3 +571,22 @@ def _known(doc: Document, at: FieldPath, raw: Any, known: list[str], what: str, 
             doc.problem(path, f"{doc.shown(path)} is not {what} (expected {choices})")
             ok = False
     return ok
+
+
+def _sharing_equal_parts(sources: Iterable[SourceConfig]) -> tuple[SourceConfig, ...]:
+    """The sources, with the parts that are equal between them held once.
+
+    Why: pydantic gives each model its own set of the field names it was given (728 bytes
+    at 13 names), 7 MB at 10,000 sources, and a name copied from the id its own string.
+    Sources with the same names set share one set; the models are frozen, so nothing adds
+    to it in place (pydantic's model_copy copies it first), and a pickle of the config
+    (how the config child hands it over) keeps it shared."""
+    sets: dict[frozenset[str], set[str]] = {}
+    shared = []
+    for source in sources:
+        given = source.__pydantic_fields_set__
+        object.__setattr__(source, "__pydantic_fields_set__", sets.setdefault(frozenset(given), given))
+        if source.name == source.id and source.name is not source.id:
+            source.__dict__["name"] = source.id
+        shared.append(source)
+    return tuple(shared)
