@@ -10,9 +10,9 @@ import apprise
 import pytest
 import yaml
 
-import monitor.notify.console  # noqa: F401 - registers console://
 from monitor.config import load_config
 from monitor.config.json_schema import monitor_schema, watchlist_schema
+from monitor.notify.plugins import register_console
 
 REPO = Path(__file__).resolve().parents[1]
 DOCS = REPO / "docs"
@@ -91,6 +91,7 @@ def test_channel_examples_are_urls_apprise_understands() -> None:
     services: set[str] = set()
     for name, urls in _channel_examples().items():
         for url in [urls] if isinstance(urls, str) else urls:
+            register_console()
             loaded = apprise.Apprise()
             assert loaded.add(url), f"docs/channels.md: {name}: apprise does not understand {url}"
             services.update(type(plugin).__name__ for plugin in loaded)

@@ -10,6 +10,10 @@ At start-up the daemon is one thread, and a plain fork of it is cheapest; once i
 (threads of its executor may hold locks a fork would copy held, and the child would share
 the loop's descriptors) a reload's child comes from the forkserver page workers fork from.
 The daemon's environment goes with the job: the forkserver's is as old as the forkserver.
+
+The child also names the apprise plugin modules the channels use (``monitor.notify.plugins``),
+so the daemon loads only those. Where the files are read in the daemon itself, every
+plugin is loaded there, as before.
 """
 
 from __future__ import annotations
@@ -26,27 +30,43 @@ from pathlib import Path
 
 from monitor.config.load import load_config
 from monitor.config.schema import Config
+from monitor.notify import plugins
 from monitor.processes import forkserver
 from monitor.redact import adopt, registered
 
 log = logging.getLogger(__name__)
 
 
-def _load(path: Path, environ: dict[str, str]) -> tuple[Config, dict[str, str]]:
+Loaded = tuple[Config, dict[str, str], frozenset[str]]  # the config, its secrets, its apprise plugin modules
+
+
+def _load(path: Path, environ: dict[str, str]) -> Loaded:
     # Ctrl-C reaches the whole process group; the daemon decides what stops, and this child
     # is done in a second anyway.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     config = load_config(path, environ=environ)
-    return config, registered()
+    return config, registered(), plugins.modules_for(_channel_urls(config))
+
+
+def _channel_urls(config: Config) -> list[str]:
+    return [url for urls in config.channels.values() for url in urls]
 
 
 def _single_threaded() -> bool:
     return threading.active_count() == 1
 
 
-def _received(loaded: tuple[Config, dict[str, str]]) -> Config:
-    config, secrets = loaded
+def _received(loaded: Loaded) -> Config:
+    config, secrets, modules = loaded
     adopt(secrets)
+    plugins.use_only(modules)
+    return config
+
+
+def _load_here(path: Path) -> Config:
+    """The fallback: the files read in this process, and every apprise plugin loaded."""
+    config = load_config(path)
+    plugins.modules_for(_channel_urls(config))
     return config
 
 
@@ -54,13 +74,13 @@ def load_config_apart(path: Path) -> Config:
     """``load_config(path)`` parsed in a forked child, for start-up (one thread, no event
     loop yet); raises ConfigError as it does."""
     if not _single_threaded():
-        return load_config(path)  # a fork would copy locks other threads hold
+        return _load_here(path)  # a fork would copy locks other threads hold
     try:
         with ProcessPoolExecutor(1, mp_context=get_context("fork")) as pool:
             return _received(pool.submit(_load, path, dict(os.environ)).result())
     except BrokenProcessPool:
         log.warning("config: the child process reading %s died; reading it here instead", path)
-        return load_config(path)
+        return _load_here(path)
 
 
 async def reload_config_apart(path: Path) -> Config:
@@ -75,6 +95,6 @@ async def reload_config_apart(path: Path) -> Config:
         return _received(await asyncio.wrap_future(future))
     except (BrokenProcessPool, OSError) as exc:
         log.warning("config: no child process could read %s (%s); reading it here instead", path, exc)
-        return load_config(path)
+        return _load_here(path)
     finally:
         pool.shutdown(wait=False, cancel_futures=True)

@@ -33,7 +33,7 @@ from zoneinfo import ZoneInfo
 
 import apprise
 
-import monitor.notify.console  # noqa: F401 - registers console://
+from monitor.notify import plugins
 from monitor.notify.modes import IMMEDIATE, DeliveryMode
 from monitor.notify.render import SEPARATORS, Alert, Message, Reason, escape_markdown, render, render_digest
 from monitor.notify.split import split_body
@@ -65,6 +65,7 @@ class Target:
     def __init__(self, channel: str, index: int, url: str) -> None:
         self.channel = channel
         self.index = index
+        plugins.register_console()
         self._apprise = apprise.Apprise()
         self.valid = bool(self._apprise.add(url))
         plugin = next(iter(self._apprise), None)

@@ -1,0 +1,83 @@
+"""Which of apprise's plugins a process loads: in the daemon, only those its channels use.
+
+apprise imports every one of its ~190 plugin modules (and requests, oauthlib and the rest
+they import) the first time anything asks it about a URL scheme: 14.5 MB of the daemon's
+memory, where a json:// and a mailto:// channel need 5.6 MB of it. There is no asking
+apprise which module serves a scheme without that import, so the config's child process
+(``monitor.config.apart``), which exits anyway, pays for it: ``modules_for`` names the
+modules, and the daemon hands them to ``use_only``.
+
+``use_only`` goes through apprise's own ``load_modules(path, name)``, which imports
+``name.<entry>`` for each entry of the folder ``path``: given a folder whose entries are
+named after the wanted modules, it imports those and marks apprise as loaded. A process
+that never calls ``use_only`` (the other commands) gets every plugin, as before.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+from apprise.decorators import notify
+from apprise.manager_plugins import NotificationManager
+
+from monitor.notify.console import print_alert
+
+log = logging.getLogger(__name__)
+
+_PACKAGE = "apprise.plugins"
+_CONSOLE = "console"
+_MANAGER = NotificationManager()  # type: ignore[no-untyped-call]  # a singleton: the one every Apprise() object looks schemes up in
+
+
+def scheme(url: str) -> str:
+    return url.split("://", 1)[0].strip().lower()
+
+
+def modules_for(urls: Iterable[str]) -> frozenset[str]:
+    """The apprise plugin modules (entries of ``apprise.plugins``) serving these URLs.
+    Imports every plugin: call it in a process that is about to exit, or where every plugin
+    may be loaded (after ``use_only`` it loads the rest)."""
+    apprise_log = logging.getLogger("apprise")
+    level = apprise_log.level
+    apprise_log.setLevel(logging.ERROR)  # after use_only it names each module it had already
+    try:
+        _MANAGER.load_modules()  # type: ignore[no-untyped-call]
+    finally:
+        apprise_log.setLevel(level)
+    names = set()
+    for wanted in {scheme(url) for url in urls} - {_CONSOLE}:
+        if wanted in _MANAGER:
+            names.update(_entry(_MANAGER[wanted].__module__))
+    return frozenset(names)
+
+
+def _entry(module: str) -> list[str]:
+    """The entry of apprise.plugins a module is, or is inside of ([] for one outside)."""
+    parts = module.split(".")
+    return [parts[2]] if len(parts) > 2 and ".".join(parts[:2]) == _PACKAGE else []
+
+
+def use_only(modules: Iterable[str]) -> None:
+    """Load these plugin modules, if not yet loaded, and no others: apprise then knows their
+    schemes (and console://) and takes itself for loaded. A scheme of another module is
+    then unknown to it, so every URL the process will use must be among those named."""
+    loaded = {name for entry in _MANAGER for name in _entry(entry["path"])} if _MANAGER else set()
+    missing = sorted(set(modules) - loaded)
+    if _MANAGER and not missing:
+        return
+    with tempfile.TemporaryDirectory(prefix="apprise-plugins-") as listing:
+        for name in missing:
+            (Path(listing) / name).mkdir()
+        _MANAGER.load_modules(path=listing, name=_PACKAGE)  # type: ignore[no-untyped-call]
+    log.debug("apprise plugins loaded: %s", ", ".join(missing) or "none")
+    register_console()
+
+
+def register_console() -> None:
+    """Make ``console://`` known to apprise (once); in a process that did not call
+    ``use_only`` this loads every plugin, as apprise's first lookup does."""
+    if _CONSOLE not in _MANAGER:
+        notify(on=_CONSOLE, name="press-monitor console")(print_alert)  # type: ignore[no-untyped-call]
