@@ -8,12 +8,12 @@ starts the forkserver first must ask for the same preload, hence one place for i
 from __future__ import annotations
 
 import multiprocessing
-from multiprocessing.context import BaseContext
+from multiprocessing.context import ForkServerContext
 
 PRELOAD = ["monitor.pages", "monitor.extract"]
 
 
-def forkserver() -> BaseContext:
+def forkserver() -> ForkServerContext:
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(PRELOAD)
     return context

@@ -5,6 +5,10 @@ from __future__ import annotations
 import asyncio
 import multiprocessing.forkserver
 import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -119,3 +123,48 @@ def test_a_reload_reads_in_a_child_while_the_loop_runs_on(config_file: Path, mon
     assert ticks > 0
     assert config.channels["desk"] == ("json://127.0.0.1:9/?token=r3l0aded/token",)  # type: ignore[attr-defined]
     assert redact("token=r3l0aded%2Ftoken") == "token=${DESK_TOKEN}"
+
+
+def _children_of(pid: int) -> set[int]:
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.add(int(entry.name))
+    return found
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc")
+def test_a_daemon_killed_mid_load_leaves_no_child_behind(tmp_path: Path) -> None:
+    """kill -9 of the daemon while its child reads the config: the child finishes, finds
+    no one to answer and exits (a pool worker, as the child once was, waited for ever)."""
+    sources = "".join(f'  - {{id: s{i:05d}, url: "https://site{i}.example/feed"}}\n' for i in range(20000))
+    config = tmp_path / "monitor.yaml"
+    config.write_text("database: monitor.db\nchannels: {desk: \"console://\"}\n"
+                      "watchlists: [{name: army, keywords: [ISAF], notify: [desk]}]\nsources:\n" + sources)
+    code = "import sys; from pathlib import Path; from monitor.config.apart import load_config_apart; " \
+           "load_config_apart(Path(sys.argv[1]))"
+    parent = subprocess.Popen([sys.executable, "-c", code, str(config)])
+    try:
+        deadline = time.monotonic() + 30
+        children: set[int] = set()
+        while not children and time.monotonic() < deadline and parent.poll() is None:
+            time.sleep(0.02)
+            children = _children_of(parent.pid)
+        assert children, "the config child never started"
+    finally:
+        parent.kill()
+        parent.wait()
+    deadline = time.monotonic() + 30
+    while any(Path(f"/proc/{pid}").exists() for pid in children) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    left = [pid for pid in children if Path(f"/proc/{pid}").exists()
+            and (Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z")]
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    assert left == [], "the config child outlived its daemon"

@@ -11,6 +11,10 @@ At start-up the daemon is one thread, and a plain fork of it is cheapest; once i
 the loop's descriptors) a reload's child comes from the forkserver page workers fork from.
 The daemon's environment goes with the job: the forkserver's is as old as the forkserver.
 
+The child is a process of its own, not a pool's worker: it sends one answer down a pipe
+and exits. A pool's worker waits for its next job, and one whose daemon was killed (kill -9,
+the OOM killer) mid-load waited for ever, as its own copy of the pool's pipe kept it open.
+
 The child also names the apprise plugin modules the channels use (``monitor.notify.plugins``),
 so the daemon loads only those. Where the files are read in the daemon itself, every
 plugin is loaded there, as before.
@@ -23,9 +27,10 @@ import logging
 import os
 import signal
 import threading
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import get_context
+from multiprocessing.connection import Connection
+from multiprocessing.context import ForkContext, ForkServerContext
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 
 from monitor.config.load import load_config
@@ -41,11 +46,53 @@ Loaded = tuple[Config, dict[str, str], frozenset[str]]  # the config, its secret
 
 
 def _load(path: Path, environ: dict[str, str]) -> Loaded:
+    config = load_config(path, environ=environ)
+    return config, registered(), plugins.modules_for(_channel_urls(config))
+
+
+def _answer(unused: Connection, answer: Connection, path: Path, environ: dict[str, str]) -> None:
+    """The child: load, send the config or the error, exit."""
+    unused.close()  # a fork's copy of the daemon's end: open, a send to a dead daemon would block for ever
     # Ctrl-C reaches the whole process group; the daemon decides what stops, and this child
     # is done in a second anyway.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    config = load_config(path, environ=environ)
-    return config, registered(), plugins.modules_for(_channel_urls(config))
+    try:
+        outcome: tuple[str, object] = ("config", _load(path, environ))
+    except Exception as exc:  # ConfigError above all; whatever it is, the daemon raises it
+        outcome = ("error", exc)
+    try:
+        answer.send(outcome)
+    except BrokenPipeError:
+        pass  # the daemon is gone
+    finally:
+        answer.close()
+
+
+def _start(context: ForkContext | ForkServerContext, path: Path) -> tuple[BaseProcess, Connection]:
+    daemon_end, child_end = context.Pipe(duplex=False)
+    child = context.Process(target=_answer, args=(daemon_end, child_end, path, dict(os.environ)),
+                            name="monitor config", daemon=True)
+    child.start()
+    child_end.close()
+    return child, daemon_end
+
+
+def _outcome(child: BaseProcess, answer: Connection) -> Loaded | None:
+    """What the child sent (its error raised here), or None if it died without a word."""
+    try:
+        kind, value = answer.recv()
+    except EOFError:
+        return None
+    except BaseException:  # Ctrl-C or SIGTERM during start-up: the child's work is not wanted
+        child.kill()
+        raise
+    finally:
+        answer.close()
+        child.join()
+    if kind == "error":
+        raise value
+    loaded: Loaded = value
+    return loaded
 
 
 def _channel_urls(config: Config) -> list[str]:
@@ -76,11 +123,14 @@ def load_config_apart(path: Path) -> Config:
     if not _single_threaded():
         return _load_here(path)  # a fork would copy locks other threads hold
     try:
-        with ProcessPoolExecutor(1, mp_context=get_context("fork")) as pool:
-            return _received(pool.submit(_load, path, dict(os.environ)).result())
-    except BrokenProcessPool:
+        loaded = _outcome(*_start(get_context("fork"), path))
+    except OSError as exc:
+        log.warning("config: no child process could read %s (%s); reading it here instead", path, exc)
+        return _load_here(path)
+    if loaded is None:
         log.warning("config: the child process reading %s died; reading it here instead", path)
         return _load_here(path)
+    return _received(loaded)
 
 
 async def reload_config_apart(path: Path) -> Config:
@@ -88,13 +138,18 @@ async def reload_config_apart(path: Path) -> Config:
     the running loop): the event loop goes on while the child parses. Raises ConfigError.
     A child that cannot start or dies is logged, and the files are read here instead, as at
     start-up: the edit applies either way."""
-    pool = ProcessPoolExecutor(1, mp_context=forkserver())
     try:
-        # Submitting may start the forkserver, which imports the extractor: not on the loop.
-        future = await asyncio.to_thread(pool.submit, _load, path, dict(os.environ))
-        return _received(await asyncio.wrap_future(future))
-    except (BrokenProcessPool, OSError) as exc:
+        # Starting a child may start the forkserver, which imports the extractor: not on the loop.
+        child, answer = await asyncio.to_thread(_start, forkserver(), path)
+        try:
+            loaded = await asyncio.to_thread(_outcome, child, answer)
+        except asyncio.CancelledError:
+            child.kill()  # the wait in the thread then ends
+            raise
+    except OSError as exc:
         log.warning("config: no child process could read %s (%s); reading it here instead", path, exc)
         return _load_here(path)
-    finally:
-        pool.shutdown(wait=False, cancel_futures=True)
+    if loaded is None:
+        log.warning("config: the child process reading %s died; reading it here instead", path)
+        return _load_here(path)
+    return _received(loaded)
