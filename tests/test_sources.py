@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import urldefrag, urlsplit
 
 import pytest
 from hypothesis import given, settings
@@ -510,20 +509,3 @@ def test_collapse_reads_whitespace_as_the_regex_does(text: str) -> None:
     """collapse is str.split() for speed: the same result as ``\\s+`` to one space, ends trimmed."""
     assert collapse(text) == re.sub(r"\s+", " ", text).strip()
 
-
-def _absolute_by_urlsplit(link: str, keep_fragment: bool) -> str | None:
-    """absolute_url's answer for an absolute http(s) link, the slow way it took before its fast path."""
-    try:
-        resolved = link if keep_fragment or "#" not in link else urldefrag(link).url
-        parts = urlsplit(resolved)
-    except ValueError:
-        return None
-    return resolved if parts.scheme in ("http", "https") and parts.netloc else None
-
-
-@settings(deadline=None)
-@given(scheme=st.sampled_from(["http://", "https://"]),
-       rest=st.text(alphabet=st.sampled_from("ab.-:@[]/?#%=&ü1 "), max_size=24), keep=st.booleans())
-def test_absolute_links_take_the_fast_path_with_urlsplits_answer(scheme: str, rest: str, keep: bool) -> None:
-    link = (scheme + rest).strip()
-    assert absolute_url(link, "https://base.example/feed", keep_fragment=keep) == _absolute_by_urlsplit(link, keep)

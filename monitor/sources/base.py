@@ -160,12 +160,10 @@ def absolute_url(link: str, base: str, *, keep_fragment: bool = False) -> str | 
     link = link.strip()
     if not link or link.startswith("#"):
         return None
-    # Most links in feeds are absolute already; urljoin would only take them apart and
-    # put them back together (it resolves dot segments only in relative links).
-    plain = link.startswith(("http://", "https://")) and not any(c in link for c in "\t\r\n")
-    if plain and _plain_host(link):
-        return link if keep_fragment or "#" not in link else link[:link.index("#")]
     try:
+        # Most links in feeds are absolute already; urljoin would only take them apart and
+        # put them back together (it resolves dot segments only in relative links).
+        plain = link.startswith(("http://", "https://")) and not any(c in link for c in "\t\r\n")
         resolved = link if plain else urljoin(base, link)  # urljoin also drops tabs and newlines
         if not keep_fragment and "#" in resolved:
             resolved = urldefrag(resolved).url
@@ -198,16 +196,3 @@ def body_head(body: bytes, size: int = 1024) -> str:
             return head[len(bom):].decode(codec, errors="ignore").lower().lstrip()
     text = head.decode("utf-8", errors="ignore")
     return unicodedata.normalize("NFC", text).replace("\x00", "").lower().lstrip()
-
-
-def _plain_host(link: str) -> bool:
-    """Whether an http(s) link's host part is plain enough that urlsplit would accept it
-    as it is: not empty, ASCII, no IPv6 brackets (urlsplit checks those, and costs 20 us)."""
-    rest = link[link.index("://") + 3:]
-    end = len(rest)
-    for mark in "/?#":
-        found = rest.find(mark, 0, end)
-        if found != -1:
-            end = found
-    host = rest[:end]
-    return bool(host) and host.isascii() and "[" not in host and "]" not in host

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 
 from lxml import etree
 
@@ -27,9 +28,8 @@ _RSS_KEEP = frozenset({"title", "link", "guid", "pubDate", "description", "categ
 _ATOM_KEEP = frozenset(ATOM + tag for tag in ("title", "link", "id", "updated", "published", "summary",
                                               "author", "category"))
 _DECLARATION = re.compile(rb"""^\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
-_MONTHS = {name: number for number, name in enumerate("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(), 1)}
-_RFC822 = re.compile(r"^(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), )?(\d{1,2}) (" + "|".join(_MONTHS) + r") (\d{4})"
-                     r" (\d{2}):(\d{2}):(\d{2}) (?:([+-])(\d{2})(\d{2})|GMT|UTC|UT|Z)$")
+_RFC822 = re.compile(r"^(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), )?\d{1,2} (?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|"
+                     r"Nov|Dec) \d{4} \d{2}:\d{2}:\d{2} (?:[+-]\d{4}|GMT|UTC|UT|Z)$")
 _ISO = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})$")
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False,
                           remove_comments=True, remove_pis=True)
@@ -151,23 +151,17 @@ def _entry(candidates: list[str], base: str, *, title: str, guid: str | None, su
 
 
 def _rfc822(text: str) -> datetime:
-    """An RFC 822 date with a zone, built from the regex's groups (email.utils'
-    parsedate_to_datetime costs four times as much). A date that cannot be (hour 24,
-    30 February, a leap second) or a zone of -0000 ("unknown") is feedparser's to read."""
-    found = _RFC822.match(text)
-    if found is None:
+    """An RFC 822 date with a zone. A date that cannot be (hour 24, 30 February, a leap
+    second, a zone of 24 hours or more or with 60 minutes or more) or the zone -0000
+    ("unknown") is feedparser's to read; email.utils raised ValueError for the first ones."""
+    if not _RFC822.match(text) or (text[-5] in "+-" and text[-2:] >= "60"):
         raise _Unsure
-    day, month, year, hour, minute, second, sign, zone_hours, zone_minutes = found.groups()
-    zone = UTC
-    if sign is not None:
-        offset = timedelta(hours=int(zone_hours), minutes=int(zone_minutes))
-        if (not offset and sign == "-") or int(zone_minutes) >= 60 or offset >= timedelta(hours=24):
-            raise _Unsure
-        zone = timezone(offset if sign == "+" else -offset)
     try:
-        moment = datetime(int(year), _MONTHS[month], int(day), int(hour), int(minute), int(second), tzinfo=zone)
+        moment = parsedate_to_datetime(text)
     except ValueError:
         raise _Unsure from None
+    if moment.tzinfo is None:
+        raise _Unsure
     return moment.astimezone(UTC)
 
 
