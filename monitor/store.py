@@ -442,21 +442,34 @@ class Store:
 
     # -- outbox ----------------------------------------------------------------------
 
-    def queued_alerts(self, limit: int = 500) -> list[OutboxRow]:
-        """Queued alerts in delivery order per channel (oldest item first); the caller
-        stops a channel at its first row not yet due, so order is kept across retries."""
+    def queued_channels(self) -> list[str]:
+        """The channels with queued alerts."""
+        return [r[0] for r in self.db.execute("SELECT DISTINCT channel FROM outbox WHERE status = 'queued'")]
+
+    def all_queued(self, outbox_ids: Iterable[int]) -> bool:
+        """Whether every one of these outbox rows is still queued (no other process sent it)."""
+        ids = list(outbox_ids)
+        marks = ",".join("?" * len(ids))
+        row = self.db.execute(f"SELECT count(*) FROM outbox WHERE status = 'queued' AND id IN ({marks})", ids)
+        return int(row.fetchone()[0]) == len(ids)
+
+    def queued_alerts(self, limit: int = 500, *, channels: Sequence[str] | None = None) -> list[OutboxRow]:
+        """Queued alerts (of these channels, or all) in delivery order per channel (oldest
+        item first); the caller stops a channel at its first row not yet due, so order is
+        kept across retries."""
+        only = f"AND o.channel IN ({','.join('?' * len(channels))})" if channels is not None else ""
         rows = self.db.execute(
-            """
+            f"""
             SELECT o.id, o.item_id, o.watchlist, o.channel, o.attempts, o.created_at, o.done_targets,
                    o.next_attempt_at, i.url, i.source_id, i.title, i.published, i.first_seen, m.terms, m.snippet,
                    m.snippets, i.story_id
             FROM outbox o JOIN items i ON i.id = o.item_id
             LEFT JOIN matches m ON m.item_id = o.item_id AND m.watchlist = o.watchlist
-            WHERE o.status = 'queued'
+            WHERE o.status = 'queued' {only}
             ORDER BY o.channel, o.created_at, COALESCE(i.published, i.first_seen), o.id
             LIMIT ?
             """,
-            [limit],
+            [*(channels or ()), limit],
         ).fetchall()
         return [
             OutboxRow(

@@ -164,6 +164,44 @@ def test_a_refusing_channel_does_not_hold_back_another(desk: Desk) -> None:
     assert desk.chat_titles() == STORIES
 
 
+def test_a_channel_waiting_for_its_retry_is_not_read_again_until_then(desk: Desk) -> None:
+    """One deliverer, as in the daemon: while the head alert of a refusing channel waits for
+    its retry, a drain reads no queued row of that channel (matching polls ask for drains
+    all through an outage); at the retry time, or once another process has sent the head
+    alert, the channel is read again and its alerts go in order."""
+    reads: list[str] = []
+    desk.store.db.conn.set_trace_callback(
+        lambda sql: reads.append(sql) if "LEFT JOIN matches m" in sql else None)  # queued_alerts
+    deliverer = desk.deliverer()
+    desk.hook.refuse = True
+    asyncio.run(deliverer.drain())
+    assert desk.other_titles() == STORIES and desk.chat_titles() == []
+    reads.clear()
+    desk.hook.refuse = False
+    asyncio.run(deliverer.drain())
+    asyncio.run(deliverer.drain())
+    assert reads == [] and desk.chat_titles() == []  # the head waits 30 s; the rest wait behind it
+
+    # Another process sends the head alert: the channel is read at the next drain.
+    head = desk.store.db.execute("SELECT o.id FROM outbox o JOIN items i ON i.id = o.item_id"
+                                 " WHERE o.channel = 'chat' AND i.title = ?", [STORIES[0]]).fetchone()[0]
+    desk.store.mark_sent(head, now=desk.clock.now)
+    asyncio.run(deliverer.drain())
+    assert len(reads) == 1 and desk.chat_titles() == STORIES[1:]
+
+    # And at the retry time, without any other process.
+    desk.hook.refuse = True
+    desk.store.db.execute("UPDATE outbox SET status = 'queued' WHERE channel = 'chat'")
+    asyncio.run(deliverer.drain())
+    reads.clear()
+    desk.hook.refuse = False
+    asyncio.run(deliverer.drain())
+    assert reads == []
+    desk.clock.now += timedelta(seconds=31)
+    asyncio.run(deliverer.drain())
+    assert len(reads) == 1 and desk.chat_titles() == STORIES[1:] + STORIES
+
+
 def test_a_hanging_channel_does_not_delay_another(desk: Desk) -> None:
     """The other channel has every alert while the webhook's first send is still hanging."""
     with serve_faults(b"") as faults:
