@@ -310,7 +310,7 @@ class Daemon:
         current = _mtimes(self.config)
         if current == self._mtimes:
             return
-        self._mtimes = current
+        previous, self._mtimes = self._mtimes, current
         with self._inflight_job():  # stop waits for the child reading the files
             try:
                 config = await reload_config_apart(self.config.path)
@@ -318,6 +318,9 @@ class Daemon:
                 for problem in exc.problems:
                     log.error("reload rejected, keeping the running config: %s", problem)
                 return
+            except BaseException:
+                self._mtimes = previous  # not rejected, not applied: the next check tries again
+                raise
         if self._stop.is_set():
             return  # the stop came while the child read the files
         if config.database != self.config.database:

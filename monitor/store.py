@@ -255,18 +255,21 @@ class Store:
 
     def close(self) -> None:
         try:
-            self.index_for_search()
-        except sqlite3.OperationalError as exc:  # e.g. locked for 30 s: the next search indexes them
+            if self._queued_for_search:  # this Store stored items: index them (a reader writes nothing)
+                self.index_for_search()
+        except sqlite3.Error as exc:  # e.g. locked for 30 s: the next batch or search indexes them
             log.warning("store: items not yet in the search index stay queued: %s", exc)
-        self.db.close()
+        finally:
+            self.db.close()
 
     def index_for_search(self) -> int:
-        """Index the items this Store stored since it last did (store_search batches them);
-        the daemon calls it once a dispatch tick. Returns how many it indexed."""
-        if not self._queued_for_search:
+        """Index every item waiting for the search index, whoever stored it (store_search
+        batches them); the daemon calls it once a dispatch tick. Returns how many it indexed."""
+        if not self._queued_for_search and not store_search.any_queued(self.db):
             return 0
-        self._queued_for_search = False
-        return store_search.index_queued(self.db)
+        count = store_search.index_queued(self.db)
+        self._queued_for_search = False  # only now: a batch that failed is tried again next time
+        return count
 
     # -- sources ---------------------------------------------------------------------
 

@@ -138,33 +138,75 @@ def _children_of(pid: int) -> set[int]:
     return found
 
 
+def _big_config(tmp_path: Path) -> Path:
+    """A config whose load takes a child a second or two (20,000 sources)."""
+    sources = "".join(f'  - {{id: s{i:05d}, url: "https://site{i}.example/feed"}}\n' for i in range(20000))
+    config = tmp_path / "monitor.yaml"
+    config.write_text("database: monitor.db\nchannels: {desk: \"console://\"}\n"
+                      "watchlists: [{name: army, keywords: [ISAF], notify: [desk]}]\nsources:\n" + sources)
+    return config
+
+
+def _when_the_child_runs(parent: subprocess.Popen[bytes]) -> set[int]:
+    deadline = time.monotonic() + 30
+    children: set[int] = set()
+    while not children and time.monotonic() < deadline and parent.poll() is None:
+        time.sleep(0.02)
+        children = _children_of(parent.pid)
+    assert children, "the config child never started"
+    return children
+
+
+def _alive(pid: int) -> bool:
+    """Running, not a zombie waiting for its reaper."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc")
 def test_a_daemon_killed_mid_load_leaves_no_child_behind(tmp_path: Path) -> None:
     """kill -9 of the daemon while its child reads the config: the child finishes, finds
     no one to answer and exits (a pool worker, as the child once was, waited for ever)."""
-    sources = "".join(f'  - {{id: s{i:05d}, url: "https://site{i}.example/feed"}}\n' for i in range(20000))
-    config = tmp_path / "monitor.yaml"
-    config.write_text("database: monitor.db\nchannels: {desk: \"console://\"}\n"
-                      "watchlists: [{name: army, keywords: [ISAF], notify: [desk]}]\nsources:\n" + sources)
+    config = _big_config(tmp_path)
     code = "import sys; from pathlib import Path; from monitor.config.apart import load_config_apart; " \
            "load_config_apart(Path(sys.argv[1]))"
     parent = subprocess.Popen([sys.executable, "-c", code, str(config)])
     try:
-        deadline = time.monotonic() + 30
-        children: set[int] = set()
-        while not children and time.monotonic() < deadline and parent.poll() is None:
-            time.sleep(0.02)
-            children = _children_of(parent.pid)
-        assert children, "the config child never started"
+        children = _when_the_child_runs(parent)
     finally:
         parent.kill()
         parent.wait()
     deadline = time.monotonic() + 30
-    while any(Path(f"/proc/{pid}").exists() for pid in children) and time.monotonic() < deadline:
+    while any(_alive(pid) for pid in children) and time.monotonic() < deadline:
         time.sleep(0.1)
-    left = [pid for pid in children if Path(f"/proc/{pid}").exists()
-            and (Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z")]
+    left = [pid for pid in children if _alive(pid)]
     for pid in left:
         os.kill(pid, signal.SIGKILL)
     assert left == [], "the config child outlived its daemon"
+
+
+def test_a_child_that_dies_without_a_word_leaves_the_files_read_here(
+        config_file: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setattr(apart, "_load", lambda path, environ: os._exit(3))  # the forked child runs this
+    monkeypatch.setattr(apart, "load_config", load_config)  # reading here is the point of this test
+    assert load_config_apart(config_file) == load_config(config_file)
+    assert "the child process reading" in caplog.text and "died" in caplog.text
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc")
+def test_a_stop_during_the_load_kills_the_child(config_file: Path) -> None:
+    """Ctrl-C or SIGTERM while the child reads (here it would take a minute): the daemon
+    kills it rather than wait for it, and no child is left once the daemon has exited."""
+    code = ("import signal, sys, time; from pathlib import Path; from monitor.config import apart; "
+            "apart._load = lambda path, environ: time.sleep(60); "
+            "signal.signal(signal.SIGTERM, signal.default_int_handler); apart.load_config_apart(Path(sys.argv[1]))")
+    parent = subprocess.Popen([sys.executable, "-c", code, str(config_file)], stderr=subprocess.PIPE)
+    children = _when_the_child_runs(parent)
+    parent.send_signal(signal.SIGTERM)
+    _, err = parent.communicate(timeout=30)  # a parent waiting for its child would take 60 s
+    assert b"KeyboardInterrupt" in err
+    assert [pid for pid in children if _alive(pid)] == []

@@ -120,22 +120,26 @@ class TestSearch:
     @pytest.mark.parametrize("indexed", [True, False], ids=["indexed", "still-queued"])
     def test_index_follows_updates_and_deletes(self, store: Store, indexed: bool) -> None:
         """Triggers keep the index in step when an item's text changes or it is deleted,
-        whether the item was indexed already or still waits for its batch; FTS5's own
-        integrity check compares the index with the items after each step."""
+        whether the item was indexed already or still waits for its batch, and with both
+        kinds side by side; after each step the batch runs and FTS5's integrity check
+        compares the index with the items (rank 1: against the content table too)."""
         if indexed:
             assert store.index_for_search() == len(ARCHIVE)
 
         def check() -> None:
-            store.db.execute("INSERT INTO items_fts (items_fts) VALUES ('integrity-check')")  # raises if out of step
+            store.index_for_search()
+            store.db.execute("INSERT INTO items_fts (items_fts, rank) VALUES ('integrity-check', 1)")  # raises if not
 
-        store.db.execute("UPDATE items SET main_text = 'Now about Gwadar' WHERE title = 'COAS visits Quetta'")
-        check()
-        assert titles(store, "Gwadar") == ["COAS visits Quetta"]
-        assert titles(store, "Quetta Corps") == []
-        check()
         store.db.execute("INSERT INTO items (url, source_id, title, main_text, first_seen)"
-                         " VALUES ('https://example.org/new', 'dawn', 'Gwadar port', 'Queued', '2026-01-01')")
-        store.db.execute("DELETE FROM items WHERE title IN ('COAS visits Quetta', 'Gwadar port')")
+                         " VALUES ('https://example.org/new', 'dawn', 'Gwadar port', 'Queued text', '2026-01-01')")
+        store.db.execute("UPDATE items SET main_text = 'Now about Gwadar' WHERE title = 'COAS visits Quetta'")
+        store.db.execute("UPDATE items SET main_text = 'Port of Gwadar' WHERE title = 'Gwadar port'")  # queued
+        check()
+        assert titles(store, "Gwadar") == ["COAS visits Quetta", "Gwadar port"]
+        assert titles(store, "Quetta Corps") == [] and titles(store, "Queued") == []
+        store.db.execute("INSERT INTO items (url, source_id, title, main_text, first_seen)"
+                         " VALUES ('https://example.org/newer', 'dawn', 'Gwadar again', 'More', '2026-01-02')")
+        store.db.execute("DELETE FROM items WHERE title IN ('COAS visits Quetta', 'Gwadar port', 'Gwadar again')")
         check()
         assert titles(store, "Gwadar") == []
         assert store.db.execute("SELECT count(*) FROM items_unindexed").fetchone()[0] == 0

@@ -50,9 +50,46 @@ def test_the_daemon_loads_only_the_plugins_of_its_channels(tmp_path: Path) -> No
     assert got["services"][2] == "press-monitor console"
 
 
+def test_webhook_urls_given_as_they_are_load_their_plugins(tmp_path: Path) -> None:
+    """An https:// Slack or Discord webhook URL has no scheme of its own: the plugin whose
+    native URL it is must still be loaded (the URLs of docs/channels.md)."""
+    got = probe(tmp_path, '{desk: ["https://hooks.slack.com/services/T1JJ3T3L2/A1BRTD4JD/TIiajkdnlazkcOXrIdevi7FQ",'
+                          ' "https://discord.com/api/webhooks/4174216298/JHMHI8qBe7bk2ZwO5U711o3dV_js"]}')
+    assert got["valid"] == [True, True]
+    assert got["plugins"] == ["base", "discord", "slack"]
+
+
 def test_a_console_only_daemon_loads_no_plugin_module(tmp_path: Path) -> None:
     got = probe(tmp_path, '{desk: "console://"}')
     assert got["valid"] == [True] and got["plugins"] == ["base"] and got["requests"] is False
+
+
+def test_a_reload_through_the_config_child_loads_the_new_channels_plugins(tmp_path: Path) -> None:
+    """The daemon's reload path end to end: started narrowed to json://, a reload whose
+    config adds Telegram and a Discord webhook URL leaves every target valid."""
+    config = tmp_path / "monitor.yaml"
+    config.write_text("""
+database: monitor.db
+channels:
+  desk: ["json://127.0.0.1:9/", "tgram://123456789:abcdefg_hijklmnop/12315544/",
+         "https://discord.com/api/webhooks/4174216298/JHMHI8qBe7bk2ZwO5U711o3dV_js"]
+sources: [{id: ispr, url: "https://ispr.example/feed"}]
+watchlists: [{name: desk, keywords: [ISAF], notify: [desk]}]
+""")
+    code = textwrap.dedent("""
+        import asyncio, sys
+        from pathlib import Path
+        from monitor.config.apart import reload_config_apart
+        from monitor.notify import plugins
+        from monitor.notify.deliver import Target
+        plugins.use_only(["custom_json"])  # as start-up left it
+        config = asyncio.run(reload_config_apart(Path(sys.argv[1])))
+        print([Target(n, i, u).valid for n, urls in config.channels.items() for i, u in enumerate(urls)])
+    """)
+    done = subprocess.run([sys.executable, "-c", code, str(config)], capture_output=True, text=True, timeout=90,
+                          cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[-2] == "[True, True, True]"
 
 
 def test_a_scheme_added_by_a_reload_is_loaded_then(tmp_path: Path) -> None:

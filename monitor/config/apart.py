@@ -32,6 +32,7 @@ from multiprocessing.connection import Connection
 from multiprocessing.context import ForkContext, ForkServerContext
 from multiprocessing.process import BaseProcess
 from pathlib import Path
+from typing import cast
 
 from monitor.config.load import load_config
 from monitor.config.schema import Config
@@ -53,9 +54,11 @@ def _load(path: Path, environ: dict[str, str]) -> Loaded:
 def _answer(unused: Connection, answer: Connection, path: Path, environ: dict[str, str]) -> None:
     """The child: load, send the config or the error, exit."""
     unused.close()  # a fork's copy of the daemon's end: open, a send to a dead daemon would block for ever
-    # Ctrl-C reaches the whole process group; the daemon decides what stops, and this child
-    # is done in a second anyway.
+    # Ctrl-C, and systemd's SIGTERM, reach the whole process group: the daemon decides what
+    # stops (it kills this child when it stops during start-up), and the child is done in
+    # a second anyway.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     try:
         outcome: tuple[str, object] = ("config", _load(path, environ))
     except Exception as exc:  # ConfigError above all; whatever it is, the daemon raises it
@@ -77,10 +80,11 @@ def _start(context: ForkContext | ForkServerContext, path: Path) -> tuple[BasePr
     return child, daemon_end
 
 
-def _outcome(child: BaseProcess, answer: Connection) -> Loaded | None:
-    """What the child sent (its error raised here), or None if it died without a word."""
+def _outcome(child: BaseProcess, answer: Connection) -> tuple[str, object] | None:
+    """What the child sent, ("config", Loaded) or ("error", exception), or None if it died
+    without a word."""
     try:
-        kind, value = answer.recv()
+        outcome: tuple[str, object] = answer.recv()
     except EOFError:
         return None
     except BaseException:  # Ctrl-C or SIGTERM during start-up: the child's work is not wanted
@@ -89,10 +93,19 @@ def _outcome(child: BaseProcess, answer: Connection) -> Loaded | None:
     finally:
         answer.close()
         child.join()
+    return outcome
+
+
+def _config_of(outcome: tuple[str, object] | None, path: Path) -> Config:
+    """The config the child sent (its error raised here); read here if the child died."""
+    if outcome is None:
+        log.warning("config: the child process reading %s died; reading it here instead", path)
+        return _load_here(path)
+    kind, value = outcome
     if kind == "error":
+        assert isinstance(value, BaseException)
         raise value
-    loaded: Loaded = value
-    return loaded
+    return _received(cast(Loaded, value))
 
 
 def _channel_urls(config: Config) -> list[str]:
@@ -123,14 +136,11 @@ def load_config_apart(path: Path) -> Config:
     if not _single_threaded():
         return _load_here(path)  # a fork would copy locks other threads hold
     try:
-        loaded = _outcome(*_start(get_context("fork"), path))
+        child, answer = _start(get_context("fork"), path)
     except OSError as exc:
         log.warning("config: no child process could read %s (%s); reading it here instead", path, exc)
         return _load_here(path)
-    if loaded is None:
-        log.warning("config: the child process reading %s died; reading it here instead", path)
-        return _load_here(path)
-    return _received(loaded)
+    return _config_of(_outcome(child, answer), path)
 
 
 async def reload_config_apart(path: Path) -> Config:
@@ -141,15 +151,12 @@ async def reload_config_apart(path: Path) -> Config:
     try:
         # Starting a child may start the forkserver, which imports the extractor: not on the loop.
         child, answer = await asyncio.to_thread(_start, forkserver(), path)
-        try:
-            loaded = await asyncio.to_thread(_outcome, child, answer)
-        except asyncio.CancelledError:
-            child.kill()  # the wait in the thread then ends
-            raise
-    except OSError as exc:
+    except (OSError, EOFError) as exc:  # EOFError: a forkserver that died as it was asked
         log.warning("config: no child process could read %s (%s); reading it here instead", path, exc)
         return _load_here(path)
-    if loaded is None:
-        log.warning("config: the child process reading %s died; reading it here instead", path)
-        return _load_here(path)
-    return _received(loaded)
+    try:
+        outcome = await asyncio.to_thread(_outcome, child, answer)
+    except asyncio.CancelledError:
+        child.kill()  # the wait in the thread then ends
+        raise
+    return _config_of(outcome, path)

@@ -20,6 +20,7 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
+from apprise import Apprise
 from apprise.decorators import notify
 from apprise.manager_plugins import NotificationManager
 
@@ -30,10 +31,6 @@ log = logging.getLogger(__name__)
 _PACKAGE = "apprise.plugins"
 _CONSOLE = "console"
 _MANAGER = NotificationManager()  # type: ignore[no-untyped-call]  # a singleton: the one every Apprise() object looks schemes up in
-
-
-def scheme(url: str) -> str:
-    return url.split("://", 1)[0].strip().lower()
 
 
 def modules_for(urls: Iterable[str]) -> frozenset[str]:
@@ -47,10 +44,15 @@ def modules_for(urls: Iterable[str]) -> frozenset[str]:
         _MANAGER.load_modules()  # type: ignore[no-untyped-call]
     finally:
         apprise_log.setLevel(level)
+    register_console()
     names = set()
-    for wanted in {scheme(url) for url in urls} - {_CONSOLE}:
-        if wanted in _MANAGER:
-            names.update(_entry(_MANAGER[wanted].__module__))
+    for url in urls:
+        # As a Target reads it: an https:// webhook URL is known by no scheme, but the
+        # plugin whose native URL it is (Slack, Discord) takes it.
+        loaded = Apprise()
+        if loaded.add(url):
+            for plugin in loaded:
+                names.update(_entry(type(plugin).__module__))
     return frozenset(names)
 
 
@@ -68,10 +70,14 @@ def use_only(modules: Iterable[str]) -> None:
     missing = sorted(set(modules) - loaded)
     if _MANAGER and not missing:
         return
-    with tempfile.TemporaryDirectory(prefix="apprise-plugins-") as listing:
-        for name in missing:
-            (Path(listing) / name).mkdir()
-        _MANAGER.load_modules(path=listing, name=_PACKAGE)  # type: ignore[no-untyped-call]
+    try:
+        with tempfile.TemporaryDirectory(prefix="apprise-plugins-") as listing:
+            for name in missing:
+                (Path(listing) / name).mkdir()
+            _MANAGER.load_modules(path=listing, name=_PACKAGE)  # type: ignore[no-untyped-call]
+    except OSError as exc:  # no writable temporary folder (a read-only root, say): all of them, then
+        log.warning("apprise plugins: loading all of them, as no folder to name the few in could be made: %s", exc)
+        modules_for(())
     log.debug("apprise plugins loaded: %s", ", ".join(missing) or "none")
     register_console()
 

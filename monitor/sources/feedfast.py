@@ -152,24 +152,23 @@ def _entry(candidates: list[str], base: str, *, title: str, guid: str | None, su
 
 def _rfc822(text: str) -> datetime:
     """An RFC 822 date with a zone. A date that cannot be (hour 24, 30 February, a leap
-    second, a zone of 24 hours or more or with 60 minutes or more) or the zone -0000
-    ("unknown") is feedparser's to read; email.utils raised ValueError for the first ones."""
+    second, a zone of 24 hours or more or with 60 minutes or more, a year pushed past 9999
+    by its zone) or the zone -0000 ("unknown") is feedparser's to read."""
     if not _RFC822.match(text) or (text[-5] in "+-" and text[-2:] >= "60"):
         raise _Unsure
     try:
         moment = parsedate_to_datetime(text)
-    except ValueError:
+        if moment.tzinfo is None:
+            raise _Unsure
+        return moment.astimezone(UTC)
+    except (ValueError, OverflowError):  # OverflowError: a zone that moves year 9999 or 1 out of range
         raise _Unsure from None
-    if moment.tzinfo is None:
-        raise _Unsure
-    return moment.astimezone(UTC)
 
 
 def _iso(text: str) -> datetime:
-    if not _ISO.match(text):
+    if not _ISO.match(text) or (not text.endswith("Z") and text[-2:] >= "60"):  # a zone of 60 minutes or more
         raise _Unsure
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:  # a date that cannot be, such as 2026-02-30
+    try:  # ValueError: a date that cannot be (2026-02-30, 24:00); OverflowError: as in _rfc822
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC).replace(microsecond=0)
+    except (ValueError, OverflowError):
         raise _Unsure from None
-    return moment.astimezone(UTC).replace(microsecond=0)
