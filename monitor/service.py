@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import signal
 import sqlite3
 import time
@@ -37,6 +38,7 @@ log = logging.getLogger(__name__)
 
 DELIVERY_EVERY = timedelta(seconds=15)
 RELOAD_CHECK_EVERY = timedelta(seconds=2)
+RELOAD_RETRY = timedelta(minutes=1)  # after a reload that failed for a reason not in the files
 STOP_DEADLINE = 20.0
 HEARTBEAT_STALE = 60.0  # /healthz fails when the dispatch job has not handed out polls for this long
 STAGGER_WINDOW = timedelta(minutes=1)
@@ -133,6 +135,8 @@ class Daemon:
         self._inflight: set[asyncio.Task[object]] = set()
         self._mtimes: dict[Path, float] = {}
         self._heartbeat = time.monotonic()
+        self._index_warned = -math.inf
+        self._reload_after = -math.inf  # after a reload that failed for a reason not in the files
         self._drain_wanted = False
         self._drainer: asyncio.Task[None] | None = None
 
@@ -209,8 +213,10 @@ class Daemon:
         self._heartbeat = time.monotonic()  # /healthz: the job that starts every poll ran to its end
         try:
             self.runtime.store.index_for_search()  # the last second's new items, in one batch
-        except sqlite3.OperationalError as exc:  # e.g. locked for 30 s by another writer: next tick
-            log.warning("search index: new items stay queued for the next tick: %s", exc)
+        except sqlite3.Error as exc:  # e.g. locked for 30 s by another writer: tried again next tick
+            if time.monotonic() - self._index_warned > 60:  # a lasting fault: one line a minute
+                self._index_warned = time.monotonic()
+                log.warning("search index: new items stay queued, tried again each second: %s", exc)
 
     def _start_poll(self, source_id: str) -> None:
         if self._stop.is_set() or not self.schedule.claim(source_id):
@@ -308,7 +314,7 @@ class Daemon:
         if self._stop.is_set():
             return  # a job the scheduler started just before the pause: no new runtime under the last drain
         current = _mtimes(self.config)
-        if current == self._mtimes:
+        if current == self._mtimes or time.monotonic() < self._reload_after:
             return
         previous, self._mtimes = self._mtimes, current
         with self._inflight_job():  # stop waits for the child reading the files
@@ -318,9 +324,15 @@ class Daemon:
                 for problem in exc.problems:
                     log.error("reload rejected, keeping the running config: %s", problem)
                 return
-            except BaseException:
-                self._mtimes = previous  # not rejected, not applied: the next check tries again
+            except asyncio.CancelledError:
+                self._mtimes = previous  # not read to the end
                 raise
+            except Exception:  # neither rejected nor applied: tried again, a minute on
+                log.exception("reload failed, keeping the running config; trying again in %.0fs",
+                              RELOAD_RETRY.total_seconds())
+                self._mtimes = previous
+                self._reload_after = time.monotonic() + RELOAD_RETRY.total_seconds()
+                return
         if self._stop.is_set():
             return  # the stop came while the child read the files
         if config.database != self.config.database:

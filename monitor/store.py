@@ -456,6 +456,19 @@ class Store:
         row = self.db.execute(f"SELECT count(*) FROM outbox WHERE status = 'queued' AND id IN ({marks})", ids)
         return int(row.fetchone()[0]) == len(ids)
 
+    def queued_ahead_of(self, row: OutboxRow, *, besides: Iterable[int]) -> bool:
+        """Whether a queued row of ``row``'s channel, other than these, now sorts ahead of
+        it in queued_alerts' order (one queued in the same second, or by a clock set back)."""
+        ids = list(besides)
+        marks = ",".join("?" * len(ids))
+        key = [_iso(row.created_at), _iso(row.published or row.first_seen), row.id]
+        found = self.db.execute(
+            f"SELECT 1 FROM outbox o JOIN items i ON i.id = o.item_id"
+            f" WHERE o.channel = ? AND o.status = 'queued' AND o.id NOT IN ({marks})"
+            f" AND (o.created_at, COALESCE(i.published, i.first_seen), o.id) < (?, ?, ?) LIMIT 1",
+            [row.channel, *ids, *key])
+        return found.fetchone() is not None
+
     def queued_alerts(self, limit: int = 500, *, channels: Sequence[str] | None = None) -> list[OutboxRow]:
         """Queued alerts (of these channels, or all) in delivery order per channel (oldest
         item first); the caller stops a channel at its first row not yet due, so order is

@@ -210,3 +210,29 @@ def test_a_stop_during_the_load_kills_the_child(config_file: Path) -> None:
     _, err = parent.communicate(timeout=30)  # a parent waiting for its child would take 60 s
     assert b"KeyboardInterrupt" in err
     assert [pid for pid in children if _alive(pid)] == []
+
+
+def test_a_reload_that_fails_outside_the_files_is_tried_again_a_minute_on(
+        config_file: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """Not rejected (no ConfigError) and not applied: logged, and tried again after
+    RELOAD_RETRY rather than at every 2-second check or never."""
+    from monitor import service
+
+    daemon = service.Daemon(load_config(config_file))
+    calls: list[Path] = []
+
+    async def failing(path: Path) -> Config:
+        calls.append(path)
+        raise RuntimeError("the forkserver went away")
+
+    monkeypatch.setattr(service, "reload_config_apart", failing)
+
+    async def checks() -> None:
+        await daemon._check_reload()  # the stamps differ from the files' (none taken yet): a reload
+        await daemon._check_reload()  # within the minute: not tried
+        daemon._reload_after -= service.RELOAD_RETRY.total_seconds()
+        await daemon._check_reload()
+
+    asyncio.run(checks())
+    assert calls == [config_file, config_file]
+    assert "reload failed, keeping the running config; trying again in 60s" in caplog.text

@@ -189,17 +189,39 @@ def test_a_channel_waiting_for_its_retry_is_not_read_again_until_then(desk: Desk
     asyncio.run(deliverer.drain())
     assert len(reads) == 1 and desk.chat_titles() == STORIES[1:]
 
-    # And at the retry time, without any other process.
+    # And at the retry time, to the second the database keeps, without any other process.
     desk.hook.refuse = True
-    desk.store.db.execute("UPDATE outbox SET status = 'queued' WHERE channel = 'chat'")
+    desk.store.db.execute("UPDATE outbox SET status = 'queued', next_attempt_at = ? WHERE channel = 'chat'",
+                          [desk.clock.now.isoformat(timespec="seconds")])
     asyncio.run(deliverer.drain())
+    assert desk.chat_titles() == STORIES[1:]  # refused again: the head waits for its next retry
     reads.clear()
     desk.hook.refuse = False
     asyncio.run(deliverer.drain())
     assert reads == []
-    desk.clock.now += timedelta(seconds=31)
+    retry = desk.store.db.execute("SELECT next_attempt_at FROM outbox WHERE id = ?", [head]).fetchone()[0]
+    desk.clock.now = datetime.fromisoformat(retry)
     asyncio.run(deliverer.drain())
     assert len(reads) == 1 and desk.chat_titles() == STORIES[1:] + STORIES
+
+
+def test_a_row_that_sorts_ahead_of_the_waiting_head_is_not_held_back(desk: Desk) -> None:
+    """A row queued in the head's second with an earlier date sorts ahead of it: the
+    next drain reads the channel and sends it, as it would have without the wait."""
+    deliverer = desk.deliverer()
+    desk.hook.refuse = True
+    asyncio.run(deliverer.drain())
+    desk.hook.refuse = False
+    created = desk.store.db.execute("SELECT MIN(created_at) FROM outbox WHERE channel = 'chat'").fetchone()[0]
+    item = desk.store.db.execute(
+        "INSERT INTO items (url, source_id, title, published, first_seen, baseline)"
+        " VALUES ('https://example.org/early', 'desknews', 'ISAF story 1, filed early', '2000-01-01T00:00:00+00:00',"
+        " ?, 0)", [created]).lastrowid
+    desk.store.db.execute(
+        "INSERT INTO outbox (item_id, watchlist, channel, status, attempts, next_attempt_at, created_at, done_targets)"
+        " VALUES (?, 'desk', 'chat', 'queued', 0, ?, ?, '[]')", [item, created, created])
+    asyncio.run(deliverer.drain())
+    assert [p["title"] for p in desk.hook.received][:1] == ["[desk] ISAF story 1, filed early"]
 
 
 def test_a_hanging_channel_does_not_delay_another(desk: Desk) -> None:

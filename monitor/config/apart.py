@@ -71,29 +71,39 @@ def _answer(unused: Connection, answer: Connection, path: Path, environ: dict[st
         answer.close()
 
 
-def _start(context: ForkContext | ForkServerContext, path: Path) -> tuple[BaseProcess, Connection]:
+def _run_child(context: ForkContext | ForkServerContext, path: Path,
+               started: list[BaseProcess] | None = None) -> tuple[str, object] | None:
+    """Start the child and wait for its answer: ("config", Loaded) or ("error", exception),
+    or None if it died without a word or sent what cannot be read back. A signal at any
+    point (Ctrl-C or SIGTERM during start-up) kills the child: its work is not wanted, and
+    it ignores both. ``started`` receives the child, for a caller that may have to kill it
+    from another thread."""
     daemon_end, child_end = context.Pipe(duplex=False)
     child = context.Process(target=_answer, args=(daemon_end, child_end, path, dict(os.environ)),
                             name="monitor config", daemon=True)
-    child.start()
-    child_end.close()
-    return child, daemon_end
-
-
-def _outcome(child: BaseProcess, answer: Connection) -> tuple[str, object] | None:
-    """What the child sent, ("config", Loaded) or ("error", exception), or None if it died
-    without a word."""
     try:
-        outcome: tuple[str, object] = answer.recv()
+        child.start()
+        if started is not None:
+            started.append(child)
+        child_end.close()
+        outcome: tuple[str, object] = daemon_end.recv()
+        return outcome
     except EOFError:
         return None
-    except BaseException:  # Ctrl-C or SIGTERM during start-up: the child's work is not wanted
-        child.kill()
+    except Exception as exc:  # an answer that pickled but does not unpickle, say
+        if child.pid is None:
+            raise  # the child could not start: the caller reads the files itself
+        log.warning("config: the child's answer could not be read back (%s)", exc)
+        return None
+    except BaseException:
+        if child.pid is not None:
+            child.kill()
         raise
     finally:
-        answer.close()
-        child.join()
-    return outcome
+        child_end.close()
+        daemon_end.close()
+        if child.pid is not None:
+            child.join()
 
 
 def _config_of(outcome: tuple[str, object] | None, path: Path) -> Config:
@@ -136,27 +146,27 @@ def load_config_apart(path: Path) -> Config:
     if not _single_threaded():
         return _load_here(path)  # a fork would copy locks other threads hold
     try:
-        child, answer = _start(get_context("fork"), path)
+        outcome = _run_child(get_context("fork"), path)
     except OSError as exc:
         log.warning("config: no child process could read %s (%s); reading it here instead", path, exc)
         return _load_here(path)
-    return _config_of(_outcome(child, answer), path)
+    return _config_of(outcome, path)
 
 
 async def reload_config_apart(path: Path) -> Config:
     """``load_config`` for a running daemon, in a child from the forkserver (never a fork of
-    the running loop): the event loop goes on while the child parses. Raises ConfigError.
-    A child that cannot start or dies is logged, and the files are read here instead, as at
-    start-up: the edit applies either way."""
+    the running loop): the event loop goes on while the child parses, in a thread that
+    waits for it (starting it may start the forkserver, which imports the extractor).
+    Raises ConfigError. A child that cannot start or dies is logged, and the files are read
+    here instead, as at start-up: the edit applies either way."""
+    started: list[BaseProcess] = []
     try:
-        # Starting a child may start the forkserver, which imports the extractor: not on the loop.
-        child, answer = await asyncio.to_thread(_start, forkserver(), path)
+        outcome = await asyncio.to_thread(_run_child, forkserver(), path, started)
     except (OSError, EOFError) as exc:  # EOFError: a forkserver that died as it was asked
         log.warning("config: no child process could read %s (%s); reading it here instead", path, exc)
         return _load_here(path)
-    try:
-        outcome = await asyncio.to_thread(_outcome, child, answer)
     except asyncio.CancelledError:
-        child.kill()  # the wait in the thread then ends
+        for child in started:
+            child.kill()  # the thread's wait then ends
         raise
     return _config_of(outcome, path)

@@ -132,6 +132,16 @@ def _service_name(loaded: apprise.Apprise) -> str:
     return "unknown service"
 
 
+@dataclass(frozen=True)
+class _Waiting:
+    """A channel's head message waiting for its retry: until when, its rows, and the first
+    of them in the queue's order (a row queued since may sort ahead of it)."""
+
+    until: datetime
+    ids: frozenset[int]
+    head: OutboxRow
+
+
 @dataclass(frozen=True, kw_only=True)
 class _Unit:
     """What goes out as one message: one item's rows, or a digest's rows. ``due_since``
@@ -176,7 +186,7 @@ class Deliverer:
         # message's rows. Until then the channel's later alerts wait behind it, so a drain
         # need not read them: during an outage each matching poll asked for a drain, and
         # reading and decoding the whole queue each time was 13% of the daemon's CPU.
-        self._waiting: dict[str, tuple[datetime, frozenset[int]]] = {}
+        self._waiting: dict[str, _Waiting] = {}
 
     def succeed(self, previous: Deliverer) -> None:
         """Take over from the deliverer of the config before a reload: its lock, so the two
@@ -217,11 +227,17 @@ class Deliverer:
         drained = []
         for channel in self.store.queued_channels():
             waiting = self._waiting.get(channel)
-            if (waiting is not None and waiting[0] > now and not self._holds(channel)
-                    and self.store.all_queued(waiting[1])):
+            if (waiting is not None and waiting.until > now and not self._holds(channel)
+                    and self.store.all_queued(waiting.ids)
+                    and not self.store.queued_ahead_of(waiting.head, besides=waiting.ids)):
                 continue
             drained.append(channel)
         return drained
+
+    def _wait(self, channel: str, unit: _Unit, until: datetime) -> None:
+        # As stored (whole seconds), so a drain in the second the database calls due sends it.
+        self._waiting[channel] = _Waiting(until=until.replace(microsecond=0), ids=frozenset(r.id for r in unit.rows),
+                                          head=unit.rows[0])
 
     def _holds(self, channel: str) -> bool:
         return any(c == channel and mode != IMMEDIATE for (_, c), mode in self.modes.items())
@@ -259,7 +275,7 @@ class Deliverer:
             now = self.clock()
             if unit.next_attempt_at > now:
                 # An earlier alert is waiting for a retry: later ones wait behind it.
-                self._waiting[channel] = (unit.next_attempt_at, frozenset(r.id for r in unit.rows))
+                self._wait(channel, unit, unit.next_attempt_at)
                 break
             started = time.perf_counter()
             message = self._render(unit)
@@ -300,7 +316,7 @@ class Deliverer:
             next_attempt = now + retry_delay(attempts)
             for row in unit.rows:
                 self.store.mark_retry(row.id, error=error, next_attempt=next_attempt, done_targets=sorted(done))
-            self._waiting[channel] = (next_attempt, frozenset(r.id for r in unit.rows))
+            self._wait(channel, unit, next_attempt)
             log.warning("delivery channel=%s %s=%s status=retry attempt=%d next=%s reason=%r",
                         channel, kind, ids, attempts, next_attempt.isoformat(timespec="seconds"), error)
             retrying += len(unit.rows)
