@@ -221,8 +221,9 @@ class Deliverer:
 
     def _channels_to_drain(self) -> list[str]:
         """Channels with queued alerts, but those whose head message waits for its retry
-        (unless another process has sent it since). A channel with a digest or quiet hours
-        is always read: its held alerts may come due before the retry."""
+        (unless another process has sent it since, or a row queued since sorts ahead of it).
+        A channel with a digest or quiet hours is always read: its held alerts may come due
+        before the retry."""
         now = self.clock()
         drained = []
         for channel in self.store.queued_channels():
