@@ -449,25 +449,12 @@ class Store:
         """The channels with queued alerts."""
         return [r[0] for r in self.db.execute("SELECT DISTINCT channel FROM outbox WHERE status = 'queued'")]
 
-    def all_queued(self, outbox_ids: Iterable[int]) -> bool:
-        """Whether every one of these outbox rows is still queued (no other process sent it)."""
-        ids = list(outbox_ids)
-        marks = ",".join("?" * len(ids))
-        row = self.db.execute(f"SELECT count(*) FROM outbox WHERE status = 'queued' AND id IN ({marks})", ids)
-        return int(row.fetchone()[0]) == len(ids)
-
-    def queued_ahead_of(self, row: OutboxRow, *, besides: Iterable[int]) -> bool:
-        """Whether a queued row of ``row``'s channel, other than these, now sorts ahead of
-        it in queued_alerts' order (one queued in the same second, or by a clock set back)."""
-        ids = list(besides)
-        marks = ",".join("?" * len(ids))
-        key = [_iso(row.created_at), _iso(row.published or row.first_seen), row.id]
-        found = self.db.execute(
-            f"SELECT 1 FROM outbox o JOIN items i ON i.id = o.item_id"
-            f" WHERE o.channel = ? AND o.status = 'queued' AND o.id NOT IN ({marks})"
-            f" AND (o.created_at, COALESCE(i.published, i.first_seen), o.id) < (?, ?, ?) LIMIT 1",
-            [row.channel, *ids, *key])
-        return found.fetchone() is not None
+    def queued_head(self, channel: str) -> int | None:
+        """The outbox id of the channel's first queued row in queued_alerts' order."""
+        row = self.db.execute(
+            "SELECT o.id FROM outbox o JOIN items i ON i.id = o.item_id WHERE o.channel = ? AND o.status = 'queued'"
+            " ORDER BY o.created_at, COALESCE(i.published, i.first_seen), o.id LIMIT 1", [channel]).fetchone()
+        return int(row[0]) if row else None
 
     def queued_alerts(self, limit: int = 500, *, channels: Sequence[str] | None = None) -> list[OutboxRow]:
         """Queued alerts (of these channels, or all) in delivery order per channel (oldest

@@ -134,12 +134,10 @@ def _service_name(loaded: apprise.Apprise) -> str:
 
 @dataclass(frozen=True)
 class _Waiting:
-    """A channel's head message waiting for its retry: until when, its rows, and the first
-    of them in the queue's order (a row queued since may sort ahead of it)."""
+    """A channel's head message waiting for its retry: until when, and its rows."""
 
     until: datetime
     ids: frozenset[int]
-    head: OutboxRow
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -221,24 +219,22 @@ class Deliverer:
 
     def _channels_to_drain(self) -> list[str]:
         """Channels with queued alerts, but those whose head message waits for its retry
-        (unless another process has sent it since, or a row queued since sorts ahead of it).
-        A channel with a digest or quiet hours is always read: its held alerts may come due
-        before the retry."""
+        and is still the channel's first queued row (another process may have sent it, or a
+        row queued since may sort ahead of it). A channel with a digest or quiet hours is
+        always read: its held alerts may come due before the retry."""
         now = self.clock()
         drained = []
         for channel in self.store.queued_channels():
             waiting = self._waiting.get(channel)
             if (waiting is not None and waiting.until > now and not self._holds(channel)
-                    and self.store.all_queued(waiting.ids)
-                    and not self.store.queued_ahead_of(waiting.head, besides=waiting.ids)):
+                    and self.store.queued_head(channel) in waiting.ids):
                 continue
             drained.append(channel)
         return drained
 
     def _wait(self, channel: str, unit: _Unit, until: datetime) -> None:
         # As stored (whole seconds), so a drain in the second the database calls due sends it.
-        self._waiting[channel] = _Waiting(until=until.replace(microsecond=0), ids=frozenset(r.id for r in unit.rows),
-                                          head=unit.rows[0])
+        self._waiting[channel] = _Waiting(until=until.replace(microsecond=0), ids=frozenset(r.id for r in unit.rows))
 
     def _holds(self, channel: str) -> bool:
         return any(c == channel and mode != IMMEDIATE for (_, c), mode in self.modes.items())
