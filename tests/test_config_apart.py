@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,8 @@ from monitor.config.apart import load_config_apart, reload_config_apart
 from monitor.errors import ConfigError
 from monitor.processes import forkserver
 from monitor.redact import redact
+from tests import processes
+from tests.test_daemon import wait_for
 
 CONFIG = """\
 database: monitor.db
@@ -115,6 +116,7 @@ def test_a_reload_reads_in_a_child_while_the_loop_runs_on(config_file: Path, mon
 
         ticker = asyncio.create_task(tick())
         await asyncio.to_thread(lambda: None)  # the executor's thread, as in the daemon
+        ticks = 0  # counted while the reload runs, not before
         config = await reload_config_apart(config_file)
         ticker.cancel()
         return config, ticks
@@ -123,19 +125,6 @@ def test_a_reload_reads_in_a_child_while_the_loop_runs_on(config_file: Path, mon
     assert ticks > 0
     assert config.channels["desk"] == ("json://127.0.0.1:9/?token=r3l0aded/token",)  # type: ignore[attr-defined]
     assert redact("token=r3l0aded%2Ftoken") == "token=${DESK_TOKEN}"
-
-
-def _children_of(pid: int) -> set[int]:
-    found = set()
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == pid:
-                found.add(int(entry.name))
-    return found
 
 
 def _big_config(tmp_path: Path) -> Path:
@@ -148,21 +137,10 @@ def _big_config(tmp_path: Path) -> Path:
 
 
 def _when_the_child_runs(parent: subprocess.Popen[bytes]) -> set[int]:
-    deadline = time.monotonic() + 30
-    children: set[int] = set()
-    while not children and time.monotonic() < deadline and parent.poll() is None:
-        time.sleep(0.02)
-        children = _children_of(parent.pid)
+    assert wait_for(lambda: bool(processes.children(parent.pid)) or parent.poll() is not None, timeout=30)
+    children = processes.children(parent.pid)
     assert children, "the config child never started"
     return children
-
-
-def _alive(pid: int) -> bool:
-    """Running, not a zombie waiting for its reaper."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 @pytest.mark.slow
@@ -179,10 +157,8 @@ def test_a_daemon_killed_mid_load_leaves_no_child_behind(tmp_path: Path) -> None
     finally:
         parent.kill()
         parent.wait()
-    deadline = time.monotonic() + 30
-    while any(_alive(pid) for pid in children) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    left = [pid for pid in children if _alive(pid)]
+    wait_for(lambda: not any(processes.alive(pid) for pid in children), timeout=30)
+    left = [pid for pid in children if processes.alive(pid)]
     for pid in left:
         os.kill(pid, signal.SIGKILL)
     assert left == [], "the config child outlived its daemon"
@@ -209,7 +185,7 @@ def test_a_stop_during_the_load_kills_the_child(config_file: Path) -> None:
     parent.send_signal(signal.SIGTERM)
     _, err = parent.communicate(timeout=30)  # a parent waiting for its child would take 60 s
     assert b"KeyboardInterrupt" in err
-    assert [pid for pid in children if _alive(pid)] == []
+    assert [pid for pid in children if processes.alive(pid)] == []
 
 
 def test_a_reload_that_fails_outside_the_files_is_tried_again_a_minute_on(

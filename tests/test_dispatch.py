@@ -183,7 +183,7 @@ def test_a_firing_may_start_half_an_interval_late() -> None:
     from monitor.dispatch import grace
 
     assert grace(source(every="1h")) == 1800
-    assert grace(source(every="1m")) == MIN_GRACE
+    assert grace(source(every="20s")) == MIN_GRACE  # half of it is below the floor
     assert grace(source(every="1h", min_every="2m", max_every="2h")) == 60  # adaptive: it fires every min_every
 
 

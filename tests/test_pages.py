@@ -21,6 +21,7 @@ import pytest
 
 from monitor.errors import SourceError
 from monitor.pages import PagePool, Reading, read_page
+from tests import processes
 from tests.newsroom_pages import FILLER, article_page
 
 
@@ -136,14 +137,6 @@ def test_a_closed_pool_refuses_pages_so_the_poll_is_retried_whole() -> None:
         asyncio.run(_read(pool))
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
 def test_threads_when_no_workers_are_asked_for() -> None:
     with opened(0) as pool:
         reading = asyncio.run(_read(pool))
@@ -173,9 +166,9 @@ def test_workers_leave_when_the_daemon_is_killed(tmp_path: Path) -> None:
     pids = [int(p) for p in out.read_text().split()]
     assert len(pids) == 2
     deadline = time.monotonic() + 15
-    while time.monotonic() < deadline and any(_alive(pid) for pid in pids):
+    while time.monotonic() < deadline and any(processes.alive(pid) for pid in pids):
         time.sleep(0.1)
-    assert not [pid for pid in pids if _alive(pid)]
+    assert not [pid for pid in pids if processes.alive(pid)]
 
 
 def test_the_pool_is_replaced_after_its_share_of_jobs_and_no_job_is_lost(monkeypatch: pytest.MonkeyPatch) -> None:
