@@ -258,10 +258,11 @@ class Poller:
                        fingerprint=fingerprint(title=title, text=text, of_text=of_text))
 
     async def _article(self, source: SourceConfig, url: str) -> Reading:
-        response = await self.fetcher.get(url, timeout=source.timeout.total_seconds())
-        content_selector = source.select.content if source.select is not None else None
-        return await self.pages.read(response.body, response.url, content_selector=content_selector,
-                                     content_type=response.content_type, tz=crawl.zone(source))
+        async with self.pages.admit():
+            response = await self.fetcher.get(url, timeout=source.timeout.total_seconds())
+            content_selector = source.select.content if source.select is not None else None
+            return await self.pages.read(response.body, response.url, content_selector=content_selector,
+                                         content_type=response.content_type, tz=crawl.zone(source))
 
 
 def _hash_text(text: str) -> str:

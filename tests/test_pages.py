@@ -10,19 +10,26 @@ import pickle
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from monitor.config import SourceConfig
 from monitor.errors import SourceError
-from monitor.pages import PagePool, Reading, read_page
+from monitor.fetch import Fetcher
+from monitor.match import Matcher
+from monitor.pages import PAGES_PER_WORKER, PagePool, Reading, read_page
+from monitor.pipeline import Poller, PollResult
+from monitor.store import Store
 from tests import processes
-from tests.newsroom_pages import FILLER, article_page
+from tests.newsroom_pages import FILLER, article_page, rss_feed
+from tests.servers import Site, serve_site
 
 
 def _page() -> bytes:
@@ -186,3 +193,59 @@ def test_the_pool_is_replaced_after_its_share_of_jobs_and_no_job_is_lost(monkeyp
         later = pool.worker_pids()
     assert len(readings) == 10 and all("Rawalpindi" in r.article.text for r in readings)
     assert first and later and set(first).isdisjoint(later)
+
+
+class _Held:
+    """What ``_slow_reader`` saw: the most article pages fetched and not yet read at once."""
+
+    site: Site | None = None
+    lock = threading.Lock()
+    read = 0
+    most = 0
+
+
+def _slow_reader(body: bytes, url: str, *rest: Any) -> Reading:
+    """A reader slower than the fetches (as trafilatura is), counting the pages held."""
+    assert _Held.site is not None
+    with _Held.lock:
+        fetched = sum(1 for path in _Held.site.requests if path.startswith("/news/"))
+        _Held.most = max(_Held.most, fetched - _Held.read)
+    time.sleep(0.05)
+    with _Held.lock:
+        _Held.read += 1
+    return read_page(body, url, *rest)
+
+
+def test_a_publish_on_many_items_holds_only_the_admitted_pages_at_once(store: Store) -> None:
+    """Fetching is quicker than reading: without admission a publish of 60 items fetched most
+    of its pages at once and held them, waiting for a reader (memory, at 10,000 sources)."""
+    with serve_site() as site:
+        _Held.site, _Held.read, _Held.most = site, 0, 0
+        feed_url = site.base_url + "/feed.xml"
+        config = SourceConfig.model_validate({"id": "s", "name": "s", "url": feed_url, "kind": "feed",
+                                              "timeout": timedelta(seconds=10), "fetch_articles": True})
+        published = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+
+        def publish(numbers: range) -> None:
+            items = [(f"/news/{n}", f"Story {n}", "", published) for n in numbers]
+            site.put("/feed.xml", rss_feed(base=site.base_url, items=items), "application/rss+xml")
+            for n in numbers:
+                site.put(f"/news/{n}", article_page(title=f"Story {n}", paragraphs=[
+                    FILLER, f"General Kayani spoke to reporters about story number {n}.", FILLER]))
+
+        async def poll() -> PollResult:
+            async with Fetcher() as fetcher:
+                with opened(0, reader=_slow_reader) as pool:
+                    poller = Poller(store=store, fetcher=fetcher, matcher=Matcher([]), routes={}, pages=pool)
+                    return await poller.poll(config, force=True)
+
+        publish(range(1, 3))
+        assert asyncio.run(poll()).status == "baseline"
+        publish(range(1, 63))
+        result = asyncio.run(poll())
+    assert (result.status, result.new) == ("ok", 60)
+    assert _Held.read == 60
+    texts = [row[0] for row in store.db.execute(
+        "SELECT main_text FROM items WHERE text_origin = 'article'").fetchall()]
+    assert len(texts) == 60 and all("General Kayani spoke" in text for text in texts)
+    assert 2 <= _Held.most <= 2 * PAGES_PER_WORKER  # threads: admitted as for two workers
