@@ -19,7 +19,7 @@ from monitor.fetch import Fetcher
 from monitor.match import Matcher, WatchRule
 from monitor.notify.deliver import Deliverer
 from monitor.pipeline import Poller
-from monitor.store import Store
+from monitor.store import OutboxRow, Store
 from tests.faultserver import serve_faults
 from tests.newsroom_pages import rss_feed, when
 from tests.servers import Mailbox, WebhookReceiver, serve_newsroom, serve_smtp, serve_webhook
@@ -260,3 +260,39 @@ def test_give_up_marks_alerts_failed_and_logs_it(desk: Desk, caplog: pytest.LogC
     desk.hook.refuse = False
     desk.drain()
     assert desk.chat_titles() == []
+
+
+def test_a_long_queue_is_read_a_page_at_a_time_and_no_item_is_split(desk: Desk,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pages of 3 rows over 3 items with two watch lists each: every item still goes as one
+    message naming both lists, in order, once; a refusing channel is read one page deep."""
+    from monitor.notify import deliver
+
+    monkeypatch.setattr(deliver, "PAGE", 3)
+    desk.store.db.execute(
+        "INSERT INTO outbox (item_id, watchlist, channel, status, attempts, next_attempt_at, created_at, done_targets)"
+        " SELECT item_id, 'desk2', channel, status, attempts, next_attempt_at, created_at, done_targets"
+        " FROM outbox WHERE channel = 'chat'")
+    decoded: list[tuple[str, int]] = []  # (channel, rows read)
+    queued_alerts = desk.store.queued_alerts
+
+    def counting(limit: int, *, channels: list[str]) -> list[OutboxRow]:
+        rows = queued_alerts(limit, channels=channels)
+        decoded.append((channels[0], len(rows)))
+        return rows
+
+    monkeypatch.setattr(desk.store, "queued_alerts", counting)
+    deliverer = desk.deliverer()
+    desk.hook.refuse = True
+    asyncio.run(deliverer.drain())
+    assert desk.chat_titles() == [] and [n for c, n in decoded if c == "chat"] == [3]  # one page, not six rows
+    assert desk.other_titles() == STORIES  # pages of 3 rows, 1 list each: 2 items, then 1
+    decoded.clear()
+    desk.hook.refuse = False
+    desk.clock.now += timedelta(hours=1)
+    asyncio.run(deliverer.drain())
+    assert [n for c, n in decoded if c == "chat"] == [3, 3, 2]
+    titles = [str(p["title"]) for p in desk.hook.received]
+    assert [_story(t) for t in titles] == STORIES
+    assert all(t.startswith("[desk, desk2]") for t in titles), titles
+    assert desk.tally()["chat"] == (3, 6, 0, 0)

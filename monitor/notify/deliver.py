@@ -45,6 +45,10 @@ log = logging.getLogger(__name__)
 
 SEND_TIMEOUT = 30.0
 QUERY_LIMIT = 20000  # held digest rows must not hide due rows behind a small LIMIT
+# A channel without digests or quiet hours is read this many rows at a time: its rows go in
+# order and its first failure stops it, so after an outage's hours of queueing a retry
+# decodes one page to try the head, not every alert behind it.
+PAGE = 200
 
 
 def retry_delay(attempts: int) -> timedelta:
@@ -197,16 +201,12 @@ class Deliverer:
         """Send every due alert once. Safe to call concurrently: runs are serialised."""
         async with self._lock:
             channels = self._channels_to_drain()
-            due = self.store.queued_alerts(limit=QUERY_LIMIT, channels=channels) if channels else []
-            by_channel: dict[str, list[OutboxRow]] = defaultdict(list)
-            for row in due:
-                by_channel[row.channel].append(row)
             # return_exceptions: the lock must outlive every channel's sends, or the next drain
             # could pick up rows still being sent; and one channel's fault is not another's.
-            outcomes = await asyncio.gather(*(self._drain_channel(name, rows) for name, rows in by_channel.items()),
+            outcomes = await asyncio.gather(*(self._drain_pages(name) for name in channels),
                                             return_exceptions=True)
         reports: list[DeliveryReport] = []
-        for name, outcome in zip(by_channel, outcomes, strict=True):
+        for name, outcome in zip(channels, outcomes, strict=True):
             if isinstance(outcome, DeliveryReport):
                 reports.append(outcome)
             elif isinstance(outcome, Exception):
@@ -259,7 +259,26 @@ class Deliverer:
         return units + [_Unit(rows=tuple(group), due_since=min(r.created_at for r in group))
                         for group in items.values()]
 
-    async def _drain_channel(self, channel: str, rows: list[OutboxRow]) -> DeliveryReport:
+    async def _drain_pages(self, channel: str) -> DeliveryReport:
+        """The channel's queued rows, a page at a time while each page goes whole. A page
+        ends before its last item's rows, which may go on past it: an item's rows for
+        several watch lists are one message. A channel that holds alerts is read at once,
+        as its held rows may fill any page."""
+        page = QUERY_LIMIT if self._holds(channel) else PAGE
+        sent = retrying = failed = 0
+        while True:
+            rows = self.store.queued_alerts(limit=page, channels=[channel])
+            full = len(rows) == page
+            if full and page == PAGE:
+                rows = [row for row in rows if row.item_id != rows[-1].item_id] or rows
+            report, whole = await self._drain_channel(channel, rows)
+            sent, retrying, failed = sent + report.sent, retrying + report.retrying, failed + report.failed
+            if not (whole and full and page == PAGE):
+                return DeliveryReport(sent=sent, retrying=retrying, failed=failed)
+
+    async def _drain_channel(self, channel: str, rows: list[OutboxRow]) -> tuple[DeliveryReport, bool]:
+        """Send ``rows``' due messages in order; also whether all of them were dealt with
+        (none left waiting for a retry or for the rate limit)."""
         sent = retrying = failed = 0
         self._waiting.pop(channel, None)
         targets = self.targets.get(channel)
@@ -267,20 +286,20 @@ class Deliverer:
             for row in rows:
                 self.store.mark_failed(row.id, error=f"channel {channel!r} is no longer configured")
                 log.warning("delivery channel=%s alert=%d status=failed reason=channel-removed", channel, row.id)
-            return DeliveryReport(failed=len(rows))
+            return DeliveryReport(failed=len(rows)), True
         for unit in self._units(channel, rows):
             now = self.clock()
             if unit.next_attempt_at > now:
                 # An earlier alert is waiting for a retry: later ones wait behind it.
                 self._wait(channel, unit, unit.next_attempt_at)
-                break
+                return DeliveryReport(sent=sent, retrying=retrying, failed=failed), False
             started = time.perf_counter()
             message = self._render(unit)
             done = unit.done_targets
             posts = sum(len(t.parts(message)) for t in targets if t.index not in done)
             if not self._may_send(channel, now, posts):
-                log.info("delivery channel=%s status=rate-limited queued=%d", channel, len(rows))
-                break
+                log.info("delivery channel=%s status=rate-limited (the rest of its queue waits)", channel)
+                return DeliveryReport(sent=sent, retrying=retrying, failed=failed), False
             errors: list[str] = []
             for target in targets:
                 if target.index in done:
@@ -317,8 +336,8 @@ class Deliverer:
             log.warning("delivery channel=%s %s=%s status=retry attempt=%d next=%s reason=%r",
                         channel, kind, ids, attempts, next_attempt.isoformat(timespec="seconds"), error)
             retrying += len(unit.rows)
-            break
-        return DeliveryReport(sent=sent, retrying=retrying, failed=failed)
+            return DeliveryReport(sent=sent, retrying=retrying, failed=failed), False
+        return DeliveryReport(sent=sent, retrying=retrying, failed=failed), True
 
     def _may_send(self, channel: str, now: datetime, posts: int) -> bool:
         """Whether the channel's per-minute cap leaves room for ``posts`` more posts (every
