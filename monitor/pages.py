@@ -13,15 +13,16 @@ cheap to parse and dear to ship to a worker and back.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import tzinfo
 
 from monitor.errors import SourceError
@@ -39,7 +40,10 @@ WATCH_EVERY = 1.0  # seconds between a worker's looks at whether the daemon stil
 JOBS_PER_POOL = 5000
 # Pages admitted at once per worker, fetched or being read: enough that a worker never waits
 # for a fetch, few enough that a publish on many sources does not hold every page in memory.
-PAGES_PER_WORKER = 8
+PAGES_PER_WORKER = 16
+# And per host, as many as the fetcher asks of one host at once: a host that hangs holds
+# that many of the pool's admissions, not all of them.
+PAGES_PER_HOST = 4
 
 
 @dataclass(frozen=True)
@@ -99,6 +103,21 @@ def default_workers() -> int:
     return max(1, min(usable, MAX_WORKERS))
 
 
+@dataclass
+class _HostTurn:
+    slots: asyncio.Semaphore
+    users: int = 0  # pages of the host admitted or waiting
+
+
+@dataclass
+class _Admission:
+    """The admissions of one event loop (an asyncio semaphore belongs to the loop it waited in)."""
+
+    loop: asyncio.AbstractEventLoop
+    pages: asyncio.Semaphore
+    hosts: dict[str, _HostTurn] = field(default_factory=dict)
+
+
 class PoolClosed(RuntimeError):
     """A page given to the pool after ``close``: the poll fails whole and is retried, since
     committing its items without their article text could miss a match for good."""
@@ -115,19 +134,33 @@ class PagePool:
         self._jobs = 0  # given to the current pool
         self._isolated: Executor | None = None  # one worker, for second tries one page at a time
         self._isolation: asyncio.Lock | None = None
-        self._admission: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
+        self._admission: _Admission | None = None
         self._closed = False
 
-    def admit(self) -> asyncio.Semaphore:
-        """Hold this from before an article page is fetched until it is read. Fetching is far
-        quicker than reading, so once reading fell behind (a busy machine, large pages), a
-        publish on many sources fetched every page at once and held them all, waiting for a
-        worker: 200 MB more in use, in a daemon of 10,000 sources slowed by a profiler. A
-        fetch waiting here has not begun, so its timeout has not either."""
+    @contextlib.asynccontextmanager
+    async def admit(self, host: str) -> AsyncIterator[None]:
+        """Hold this from before an article page of ``host`` is fetched until it is read.
+        Fetching is far quicker than reading, so once reading fell behind (a busy machine,
+        large pages), a publish on many sources fetched every page at once and held them all,
+        waiting for a worker: 200 MB more in use, in a daemon of 10,000 sources slowed by a
+        profiler. A page waits for its host's turn first, so a host that hangs keeps its own
+        pages waiting and not everyone's. A fetch waiting here has not begun, so its timeout
+        has not either."""
         loop = asyncio.get_running_loop()
-        if self._admission is None or self._admission[0] is not loop:
-            self._admission = (loop, asyncio.Semaphore(max(self.workers, 2) * PAGES_PER_WORKER))
-        return self._admission[1]
+        if self._admission is None or self._admission.loop is not loop:
+            self._admission = _Admission(loop, asyncio.Semaphore(max(self.workers, 2) * PAGES_PER_WORKER))
+        admission = self._admission
+        turn = admission.hosts.get(host)
+        if turn is None:
+            turn = admission.hosts[host] = _HostTurn(asyncio.Semaphore(PAGES_PER_HOST))
+        turn.users += 1
+        try:
+            async with turn.slots, admission.pages:
+                yield
+        finally:
+            turn.users -= 1
+            if not turn.users:  # forget hosts with nothing in hand: a daemon meets thousands
+                del admission.hosts[host]
 
     async def read(self, body: bytes, url: str, *, content_selector: str | None, content_type: str | None,
                    tz: tzinfo) -> Reading:

@@ -255,8 +255,8 @@ class Daemon:
 
     def _wake_delivery(self) -> None:
         """A poll matched: deliver now, but with one drain for a burst of matching polls
-        rather than one each, as a drain reads the channel's queue (up to QUERY_LIMIT rows)
-        and a backlog behind a channel outage made every matching poll pay for all of it."""
+        rather than one each, as a drain reads each channel's queue (a page of it, or all of
+        a channel with digests) and a backlog behind an outage made every matching poll pay."""
         self._drain_wanted = True
         if self._drainer is None or self._drainer.done():
             self._drainer = asyncio.get_running_loop().create_task(self._drain_while_wanted())

@@ -28,8 +28,8 @@ from monitor.pages import PAGES_PER_WORKER, PagePool, Reading, read_page
 from monitor.pipeline import Poller, PollResult
 from monitor.store import Store
 from tests import processes
-from tests.newsroom_pages import FILLER, article_page, rss_feed
-from tests.servers import Site, serve_site
+from tests.newsroom_pages import FILLER, article_page, rss_feed, when
+from tests.servers import Site, serve_newsroom, serve_site
 
 
 def _page() -> bytes:
@@ -249,3 +249,48 @@ def test_a_publish_on_many_items_holds_only_the_admitted_pages_at_once(store: St
         "SELECT main_text FROM items WHERE text_origin = 'article'").fetchall()]
     assert len(texts) == 60 and all("General Kayani spoke" in text for text in texts)
     assert 2 <= _Held.most <= 2 * PAGES_PER_WORKER  # threads: admitted as for two workers
+
+
+def test_a_host_that_hangs_keeps_only_its_own_pages_waiting(store: Store) -> None:
+    """One source publishes 40 items whose pages hang (more than the pool admits at once);
+    another source, on another host, publishes one: its page is read while the first
+    host's still hang, as a page waits for its host's turn before the pool's."""
+    with serve_newsroom() as site:
+        other_base = site.base_url.replace("127.0.0.1", "localhost")
+
+        def source(source_id: str, base: str) -> SourceConfig:
+            return SourceConfig.model_validate({"id": source_id, "name": source_id, "url": f"{base}/{source_id}.xml",
+                                                "kind": "feed", "timeout": timedelta(seconds=60),
+                                                "fetch_articles": True})
+
+        def publish(source_id: str, base: str, numbers: range, *, delay: float) -> None:
+            items = [(f"/{source_id}/{n}", f"Story {n}", "", when(20)) for n in numbers]
+            site.publish(f"/{source_id}.xml", rss_feed(base=base, items=items), "application/rss+xml")
+            for n in numbers:
+                site.publish(f"/{source_id}/{n}", article_page(title=f"Story {n}", paragraphs=[
+                    FILLER, f"General Kayani spoke about story {n}.", FILLER]), delay=delay)
+
+        hanging, prompt = source("hangs", site.base_url), source("prompt", other_base)
+
+        async def run() -> PollResult:
+            async with Fetcher() as fetcher:
+                with opened(0) as pool:
+                    poller = Poller(store=store, fetcher=fetcher, matcher=Matcher([]), routes={}, pages=pool)
+                    for config in (hanging, prompt):
+                        assert (await poller.poll(config)).status == "baseline"
+                    publish("hangs", site.base_url, range(1, 42), delay=30)
+                    publish("prompt", other_base, range(1, 3), delay=0)
+                    stuck = asyncio.create_task(poller.poll(hanging, force=True))
+                    while sum(1 for path in site.arrived if path.startswith("/hangs/")) < 4:
+                        await asyncio.sleep(0.05)  # the hanging host has its pages in hand
+                    try:
+                        return await asyncio.wait_for(poller.poll(prompt, force=True), timeout=20)
+                    finally:
+                        stuck.cancel()
+
+        publish("hangs", site.base_url, range(1, 2), delay=0)
+        publish("prompt", other_base, range(1, 2), delay=0)
+        result = asyncio.run(run())
+    assert (result.status, result.new) == ("ok", 1)
+    origin = store.db.execute("SELECT text_origin FROM items WHERE url LIKE '%/prompt/2'").fetchone()
+    assert origin == ("article",)

@@ -262,8 +262,9 @@ class Deliverer:
     async def _drain_pages(self, channel: str) -> DeliveryReport:
         """The channel's queued rows, a page at a time while each page goes whole. A page
         ends before its last item's rows, which may go on past it: an item's rows for
-        several watch lists are one message. A channel that holds alerts is read at once,
-        as its held rows may fill any page."""
+        several watch lists are one message (only an item matched by more than PAGE watch
+        lists goes as two). A channel that holds alerts is read at once, as its held rows
+        may fill any page."""
         page = QUERY_LIMIT if self._holds(channel) else PAGE
         sent = retrying = failed = 0
         while True:
