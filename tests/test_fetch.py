@@ -269,6 +269,26 @@ class TestRequest:
         assert sent["accept"] == "application/rss+xml"
         assert sent["accept-encoding"] == "gzip, deflate"
 
+    @pytest.mark.parametrize("asked", [
+        {}, {b"Accept": b"application/rss+xml"}, {b"If-None-Match": b'"x"', b"If-Modified-Since": b"Tue"},
+        {b"Accept": b"text/html", b"If-None-Match": b'"caf\xc3\xa9"'},
+    ])
+    def test_the_request_is_the_one_httpx_would_build(self, asked: dict[bytes, bytes]) -> None:
+        """The fetcher builds its request itself (httpx's build_request re-merged the
+        client's headers on every call): the same headers in the same order, and the
+        client's cookies and the timeout, as ``client.stream`` would have sent."""
+        from monitor.fetch import _TIMEOUTS
+
+        fetcher = Fetcher()
+        client = fetcher._http()
+        client.cookies.set("consent", "yes", domain="127.0.0.1")
+        url = httpx.URL("http://127.0.0.1:9/feed")
+        expected = client.build_request("GET", url, headers=asked, timeout=7.5)
+        built = httpx.Request("GET", url, headers=fetcher._merged(asked), cookies=client.cookies,
+                              extensions={"timeout": dict.fromkeys(_TIMEOUTS, 7.5)})
+        assert built.headers.raw == expected.headers.raw
+        assert built.extensions == expected.extensions and built.url == expected.url
+
     def test_non_ascii_validator_is_sent_as_utf8(self, faults: FaultServer) -> None:
         """An ETag a server sent in UTF-8 goes back byte for byte instead of crashing httpx."""
         fetch(faults.url("/page"), etag='"caf\u00e9"')
