@@ -163,6 +163,7 @@ class Fetcher:
             # Reading every response for cookies (through urllib's request and response
             # adapters) was 9% of the CPU of a 304 poll; only a response that sets one needs it.
             self._client._cookies = _SetCookieOnly(self._client.cookies.jar)
+            # Read once: nothing changes the client's headers after this (see _merged).
             self._base_headers = [(name, name.lower(), value) for name, value in self._client.headers.raw]
         return self._client
 

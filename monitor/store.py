@@ -1,8 +1,8 @@
 """All SQL: schema migrations, sources' state, items, matches and the outbox.
 
 SQLite in WAL mode so `monitor status` can read while the daemon writes. Every write that
-must be all-or-nothing goes through ``Database.atomic()``: in sqlite-utils 4 a plain
-``with db.conn:`` does not roll back.
+must be all-or-nothing goes through ``Store._atomic()`` (sqlite-utils' ``Database.atomic()``
+outside a transaction): in sqlite-utils 4 a plain ``with db.conn:`` does not roll back.
 """
 
 from __future__ import annotations
@@ -308,7 +308,9 @@ class Store:
         """sqlite-utils' ``atomic``, but a step inside a transaction is a savepoint of one
         fixed name (SQLite nests same-named savepoints). Its random name per savepoint made
         two new statements to compile in every poll, ~4% of a 304 poll's CPU, and pushed
-        the poll's own statements out of the connection's statement cache."""
+        the poll's own statements out of the connection's statement cache. One name is safe
+        because steps nest strictly: no step spans an ``await``, so two tasks' steps never
+        interleave on the connection. Keep it so."""
         conn = self.db.conn
         if not conn.in_transaction:
             with self.db.atomic():

@@ -122,3 +122,19 @@ def test_upgrade_keeps_matches_stored_before_snippets(tmp_path: Path) -> None:
     assert found.snippets == ()
     [row] = store.queued_alerts()
     assert row.snippet == "ISAF met" and row.snippets == ()
+
+
+def test_a_failed_step_inside_a_transaction_rolls_back_alone(store: Store) -> None:
+    """Steps nest as savepoints of one name: a step that fails and is caught undoes only
+    its own writes, and the transaction's other steps commit."""
+    now = datetime(2026, 12, 2, 9, 0, tzinfo=timezone.utc)
+    with store.transaction():
+        store.record_not_modified("before", now=now)
+        with pytest.raises(ZeroDivisionError), store.transaction():
+            store.record_not_modified("failed", now=now)
+            with store.transaction():
+                store.record_not_modified("inner", now=now)
+            raise ZeroDivisionError
+        store.record_not_modified("after", now=now)
+    ids = [row[0] for row in store.db.execute("SELECT id FROM sources ORDER BY id")]
+    assert ids == ["after", "before"]
