@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import glob
 import logging
 import math
+import os
 import signal
 import sqlite3
 import time
@@ -133,7 +135,7 @@ class Daemon:
         self.stop_deadline = stop_deadline
         self._stop = asyncio.Event()
         self._inflight: set[asyncio.Task[object]] = set()
-        self._mtimes: dict[Path, float] = {}
+        self._mtimes: dict[Path | str, object] = {}
         self._heartbeat = time.monotonic()
         self._index_warned = -math.inf
         self._reload_after = -math.inf  # after a reload that failed for a reason not in the files
@@ -381,17 +383,17 @@ def _signature(source: SourceConfig) -> tuple[object, ...]:
     return (source.every, source.cron, source.jitter, source.min_every, source.max_every)
 
 
-def _mtimes(config: Config) -> dict[Path, float]:
-    stamps: dict[Path, float] = {}
+def _mtimes(config: Config) -> dict[Path | str, object]:
+    """What an edit of the config changes: each file's mtime, and the files each glob of
+    alias and watch-list files matches (a new watch list). Not the folders' mtimes, which
+    every file made there changed, an editor's swap file or the database's journal: each
+    was a reload for nothing, with a child reading 10,000 sources for a second."""
+    stamps: dict[Path | str, object] = {}
     for path in config.watch_files():
         try:
             stamps[path] = path.stat().st_mtime_ns
         except OSError:
             stamps[path] = -1
-    # A new file matching a watch-list glob changes the config too.
-    for folder in {p.parent for p in config.watch_files()}:
-        try:
-            stamps[folder] = folder.stat().st_mtime_ns
-        except OSError:
-            stamps[folder] = -1
+    for pattern in config.file_globs:
+        stamps[pattern] = tuple(sorted(m for m in glob.glob(pattern, recursive=True) if os.path.isfile(m)))
     return stamps

@@ -212,3 +212,27 @@ def test_a_reload_that_fails_outside_the_files_is_tried_again_a_minute_on(
     asyncio.run(checks())
     assert calls == [config_file, config_file]
     assert "reload failed, keeping the running config; trying again in 60s" in caplog.text
+
+
+def test_a_reload_looks_at_the_files_and_what_the_globs_match_not_the_folders(tmp_path: Path) -> None:
+    """An editor's swap file or the database's journal beside the config is no edit, and
+    reloaded 10,000 sources for nothing; a new watch-list or alias file the globs match is."""
+    from monitor.config import load_config
+    from monitor.service import _mtimes
+
+    (tmp_path / "wl").mkdir()
+    (tmp_path / "al").mkdir()
+    (tmp_path / "wl" / "a.yaml").write_text("keywords: [ISAF]\nnotify: desk\n")
+    (tmp_path / "al" / "army.yaml").write_text("kayani: [Kayani, Kiyani]\n")
+    (tmp_path / "monitor.yaml").write_text(
+        'database: monitor.db\nchannels: {desk: "console://"}\naliases: al/*.yaml\nwatchlists: [wl/*.yaml]\n')
+    config = load_config(tmp_path / "monitor.yaml")
+    before = _mtimes(config)
+    for noise in ("monitor.db", "monitor.db-wal", "wl/.a.yaml.swp", "wl/notes.txt", "al/army.yaml~"):
+        (tmp_path / noise).write_text("")
+    assert _mtimes(config) == before
+    (tmp_path / "al" / "more.yaml").write_text("ispr: ISPR\n")
+    with_alias = _mtimes(config)
+    assert with_alias != before
+    (tmp_path / "wl" / "b.yaml").write_text("keywords: [Kayani]\nnotify: desk\n")
+    assert _mtimes(config) != with_alias

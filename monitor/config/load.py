@@ -245,7 +245,7 @@ class _Loader:
             allow_private=top.allow_private,
             give_up=defaults.give_up,
             files=(self.absolute, *self.watch_files),
-            watchlist_globs=tuple(self.globs),
+            file_globs=tuple(self.globs),
             aliases=aliases,
         )
 
@@ -266,6 +266,7 @@ class _Loader:
                 doc.problem(at, f"got {kind_of(pattern)} (expected the path of a file of aliases)")
                 continue
             absolute = os.path.join(self.directory, os.path.expanduser(pattern))
+            self.globs.append(absolute)
             matches = sorted(m for m in glob.glob(absolute, recursive=True) if os.path.isfile(m))
             if not matches:
                 where = self.shown_directory or "."

@@ -533,7 +533,8 @@ class Config(_Model):
     """The whole validated configuration; paths are absolute, defaults applied.
 
     ``files`` is every file it was built from (the config, then each alias and watch-list file) and
-    ``watchlist_globs`` the absolute patterns that found them, for a reloader to re-check.
+    ``file_globs`` the absolute patterns that found the alias and watch-list files, for a
+    reloader to re-check.
     ``give_up`` is ``defaults.give_up``: how long delivery keeps retrying an alert.
     ``channel_limits`` is each rate-capped channel's ``max_per_minute``; ``story_window``
     is ``stories.window``.
@@ -556,7 +557,7 @@ class Config(_Model):
     health: HealthConfig | None = None
     allow_private: bool = True
     files: tuple[Path, ...] = ()
-    watchlist_globs: tuple[str, ...] = ()
+    file_globs: tuple[str, ...] = ()
     aliases: dict[str, tuple[str, ...]] = {}
 
     def watch_files(self) -> tuple[Path, ...]:
