@@ -9,6 +9,7 @@ import math
 import os
 import signal
 import sqlite3
+import stat
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AsyncExitStack, contextmanager
@@ -385,9 +386,10 @@ def _signature(source: SourceConfig) -> tuple[object, ...]:
 
 def _mtimes(config: Config) -> dict[Path | str, object]:
     """What an edit of the config changes: each file's mtime, and the files each glob of
-    alias and watch-list files matches (a new watch list). Not the folders' mtimes, which
-    every file made there changed, an editor's swap file or the database's journal: each
-    was a reload for nothing, with a child reading 10,000 sources for a second."""
+    alias and watch-list files matches, with theirs (a new watch list, and an edit of one
+    added since, whose reload was rejected). Not the folders' mtimes, which every file
+    made there changed, an editor's swap file or the database's journal: each was a
+    reload for nothing, with a child reading 10,000 sources for a second."""
     stamps: dict[Path | str, object] = {}
     for path in config.watch_files():
         try:
@@ -395,5 +397,16 @@ def _mtimes(config: Config) -> dict[Path | str, object]:
         except OSError:
             stamps[path] = -1
     for pattern in config.file_globs:
-        stamps[pattern] = tuple(sorted(m for m in glob.glob(pattern, recursive=True) if os.path.isfile(m)))
+        stamps[pattern] = tuple(_file_stamps(sorted(glob.glob(pattern, recursive=True))))
     return stamps
+
+
+def _file_stamps(paths: Iterable[str]) -> Iterator[tuple[str, int]]:
+    """(path, mtime) of each regular file among ``paths``, as the loader takes only files."""
+    for path in paths:
+        try:
+            found = os.stat(path)
+        except OSError:
+            continue
+        if stat.S_ISREG(found.st_mode):
+            yield path, found.st_mtime_ns

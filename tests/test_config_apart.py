@@ -234,5 +234,10 @@ def test_a_reload_looks_at_the_files_and_what_the_globs_match_not_the_folders(tm
     (tmp_path / "al" / "more.yaml").write_text("ispr: ISPR\n")
     with_alias = _mtimes(config)
     assert with_alias != before
-    (tmp_path / "wl" / "b.yaml").write_text("keywords: [Kayani]\nnotify: desk\n")
-    assert _mtimes(config) != with_alias
+    added = tmp_path / "wl" / "b.yaml"
+    added.write_text("keywords: [Kayani\nnotify: desk\n")  # a typo: its reload is rejected
+    with_typo = _mtimes(config)
+    assert with_typo != with_alias
+    added.write_text("keywords: [Kayani]\nnotify: desk\n")  # the fix, to a file the config has not read
+    os.utime(added, ns=(added.stat().st_atime_ns, added.stat().st_mtime_ns + 1_000_000))
+    assert _mtimes(config) != with_typo
