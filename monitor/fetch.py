@@ -201,6 +201,15 @@ class Fetcher:
         return bytes(body)
 
 
+def host_of(url: str) -> str:
+    """The host whose slots a fetch of ``url`` waits for, as ``Fetcher`` names it ("" for a
+    URL it will refuse anyway): for a caller that queues work by the same host."""
+    try:
+        return httpx.URL(url).host
+    except httpx.InvalidURL:
+        return ""
+
+
 _TIMEOUTS = ("connect", "read", "write", "pool")  # httpx.Timeout(seconds).as_dict()'s keys
 
 

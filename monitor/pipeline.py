@@ -15,12 +15,11 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from urllib.parse import urlsplit
 
 from monitor import cadence, crawl, metrics
 from monitor.config import SourceConfig
 from monitor.errors import BadStatus, FetchError, SourceError
-from monitor.fetch import Fetcher
+from monitor.fetch import Fetcher, host_of
 from monitor.match import Matcher
 from monitor.models import Entry, Match, PollStatus, Response
 from monitor.pages import PagePool, Reading
@@ -259,19 +258,11 @@ class Poller:
                        fingerprint=fingerprint(title=title, text=text, of_text=of_text))
 
     async def _article(self, source: SourceConfig, url: str) -> Reading:
-        async with self.pages.admit(_host(url)):
+        async with self.pages.admit(host_of(url)):
             response = await self.fetcher.get(url, timeout=source.timeout.total_seconds())
             content_selector = source.select.content if source.select is not None else None
             return await self.pages.read(response.body, response.url, content_selector=content_selector,
                                          content_type=response.content_type, tz=crawl.zone(source))
-
-
-def _host(url: str) -> str:
-    """The host a page's fetch will wait for ("" for a URL the fetcher will refuse anyway)."""
-    try:
-        return urlsplit(url).hostname or ""
-    except ValueError:
-        return ""
 
 
 def _hash_text(text: str) -> str:
