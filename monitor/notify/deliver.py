@@ -26,7 +26,7 @@ import html
 import logging
 import time
 from collections import defaultdict, deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -61,6 +61,12 @@ class DeliveryReport:
     sent: int = 0
     retrying: int = 0
     failed: int = 0
+
+    @classmethod
+    def total(cls, reports: Iterable[DeliveryReport]) -> DeliveryReport:
+        reports = list(reports)
+        return cls(sent=sum(r.sent for r in reports), retrying=sum(r.retrying for r in reports),
+                   failed=sum(r.failed for r in reports))
 
 
 class Target:
@@ -214,8 +220,7 @@ class Deliverer:
                           exc_info=outcome)
             else:
                 raise outcome
-        return DeliveryReport(sent=sum(r.sent for r in reports), retrying=sum(r.retrying for r in reports),
-                              failed=sum(r.failed for r in reports))
+        return DeliveryReport.total(reports)
 
     def _channels_to_drain(self) -> list[str]:
         """Channels with queued alerts, but those whose head message waits for its retry
@@ -265,17 +270,17 @@ class Deliverer:
         several watch lists are one message (only an item matched by more than PAGE watch
         lists goes as two). A channel that holds alerts is read at once, as its held rows
         may fill any page."""
-        page = QUERY_LIMIT if self._holds(channel) else PAGE
-        sent = retrying = failed = 0
+        paged = not self._holds(channel)
+        reports: list[DeliveryReport] = []
         while True:
-            rows = self.store.queued_alerts(limit=page, channels=[channel])
-            full = len(rows) == page
-            if full and page == PAGE:
+            rows = self.store.queued_alerts(limit=PAGE if paged else QUERY_LIMIT, channels=[channel])
+            more = paged and len(rows) == PAGE
+            if more:
                 rows = [row for row in rows if row.item_id != rows[-1].item_id] or rows
             report, whole = await self._drain_channel(channel, rows)
-            sent, retrying, failed = sent + report.sent, retrying + report.retrying, failed + report.failed
-            if not (whole and full and page == PAGE):
-                return DeliveryReport(sent=sent, retrying=retrying, failed=failed)
+            reports.append(report)
+            if not (whole and more):
+                return DeliveryReport.total(reports)
 
     async def _drain_channel(self, channel: str, rows: list[OutboxRow]) -> tuple[DeliveryReport, bool]:
         """Send ``rows``' due messages in order; also whether all of them were dealt with
