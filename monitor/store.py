@@ -239,6 +239,11 @@ class OutboxRow:
     story_id: int | None = None  # None for items stored before stories were kept
 
 
+# A channel's delivery order, oldest item first: queued_alerts and queued_head must agree,
+# as the deliverer skips a waiting channel while its head is still first.
+_QUEUE_ORDER = "o.created_at, COALESCE(i.published, i.first_seen), o.id"
+
+
 class Store:
     """The press-monitor database. One instance per process, used from one thread."""
 
@@ -477,7 +482,7 @@ class Store:
         """The outbox id of the channel's first queued row in queued_alerts' order."""
         row = self.db.execute(
             "SELECT o.id FROM outbox o JOIN items i ON i.id = o.item_id WHERE o.channel = ? AND o.status = 'queued'"
-            " ORDER BY o.created_at, COALESCE(i.published, i.first_seen), o.id LIMIT 1", [channel]).fetchone()
+            f" ORDER BY {_QUEUE_ORDER} LIMIT 1", [channel]).fetchone()
         return int(row[0]) if row else None
 
     def queued_alerts(self, limit: int = 500, *, channels: Sequence[str] | None = None) -> list[OutboxRow]:
@@ -493,7 +498,7 @@ class Store:
             FROM outbox o JOIN items i ON i.id = o.item_id
             LEFT JOIN matches m ON m.item_id = o.item_id AND m.watchlist = o.watchlist
             WHERE o.status = 'queued' {only}
-            ORDER BY o.channel, o.created_at, COALESCE(i.published, i.first_seen), o.id
+            ORDER BY o.channel, {_QUEUE_ORDER}
             LIMIT ?
             """,
             [*(channels or ()), limit],
