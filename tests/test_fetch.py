@@ -270,24 +270,34 @@ class TestRequest:
         assert sent["accept-encoding"] == "gzip, deflate"
 
     @pytest.mark.parametrize("asked", [
-        {}, {b"Accept": b"application/rss+xml"}, {b"If-None-Match": b'"x"', b"If-Modified-Since": b"Tue"},
-        {b"Accept": b"text/html", b"If-None-Match": b'"caf\xc3\xa9"'},
+        {}, {"accept": "application/rss+xml"}, {"etag": '"x"', "last_modified": "Tue, 01 Dec 2026 09:00:00 GMT"},
+        {"accept": "text/html", "etag": '"caf\u00e9"'},
     ])
-    def test_the_request_is_the_one_httpx_would_build(self, asked: dict[bytes, bytes]) -> None:
+    def test_the_request_sent_is_the_one_httpx_would_build(self, faults: FaultServer, asked: dict[str, str]) -> None:
         """The fetcher builds its request itself (httpx's build_request re-merged the
-        client's headers on every call): the same headers in the same order, and the
-        client's cookies and the timeout, as ``client.stream`` would have sent."""
-        from monitor.fetch import _TIMEOUTS
+        client's headers on every call). What it sends, caught by the client's request
+        hook, has the headers in the same order, the cookie and the timeout that
+        ``client.stream`` would have sent."""
+        sent: list[httpx.Request] = []
 
-        fetcher = Fetcher()
-        client = fetcher._http()
-        client.cookies.set("consent", "yes", domain="127.0.0.1")
-        url = httpx.URL("http://127.0.0.1:9/feed")
-        expected = client.build_request("GET", url, headers=asked, timeout=7.5)
-        built = httpx.Request("GET", url, headers=fetcher._merged(asked), cookies=client.cookies,
-                              extensions={"timeout": dict.fromkeys(_TIMEOUTS, 7.5)})
-        assert built.headers.raw == expected.headers.raw
-        assert built.extensions == expected.extensions and built.url == expected.url
+        async def run() -> httpx.Request:
+            async with Fetcher() as fetcher:
+                client = fetcher._http()
+                client.cookies.set("consent", "yes", domain="127.0.0.1")
+
+                async def catch(request: httpx.Request) -> None:
+                    sent.append(request)
+
+                client.event_hooks["request"] = [catch]
+                await fetcher.get(faults.url("/page"), timeout=7.5, **asked)
+                names = {"accept": b"Accept", "etag": b"If-None-Match", "last_modified": b"If-Modified-Since"}
+                return client.build_request("GET", httpx.URL(faults.url("/page")), timeout=7.5,
+                                            headers={names[k]: v.encode() for k, v in asked.items()})
+
+        expected = asyncio.run(run())
+        assert len(sent) == 1
+        assert sent[0].headers.raw == expected.headers.raw and b"consent=yes" in sent[0].headers.raw[-1][1]
+        assert sent[0].extensions == expected.extensions and sent[0].url == expected.url
 
     def test_non_ascii_validator_is_sent_as_utf8(self, faults: FaultServer) -> None:
         """An ETag a server sent in UTF-8 goes back byte for byte instead of crashing httpx."""
