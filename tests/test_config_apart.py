@@ -217,7 +217,6 @@ def test_a_reload_that_fails_outside_the_files_is_tried_again_a_minute_on(
 def test_a_reload_looks_at_the_files_and_what_the_globs_match_not_the_folders(tmp_path: Path) -> None:
     """An editor's swap file or the database's journal beside the config is no edit, and
     reloaded 10,000 sources for nothing; a new watch-list or alias file the globs match is."""
-    from monitor.config import load_config
     from monitor.service import _mtimes
 
     (tmp_path / "wl").mkdir()
