@@ -16,6 +16,7 @@ Library exceptions are translated into these at the edge module that calls the l
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from monitor.redact import redact
@@ -40,15 +41,21 @@ class Problem:
 
 
 class ConfigError(MonitorError):
-    """Raised when the config or a watch list is invalid; carries every problem found."""
+    """Raised when the config or a watch list is invalid; carries every problem found.
 
-    def __init__(self, problems: list[Problem]) -> None:
+    ``globs``: each file pattern the rejected config names, with the files it matched
+    (``monitor.config.stamps``), so a daemon keeping its old config still sees a file
+    appear that a new pattern waits for."""
+
+    def __init__(self, problems: list[Problem], *,
+                 globs: Mapping[str, tuple[tuple[str, int], ...]] | None = None) -> None:
         self.problems = problems
+        self.globs = dict(globs or {})
         super().__init__("\n".join(str(p) for p in problems))
 
-    def __reduce__(self) -> tuple[type[ConfigError], tuple[list[Problem]]]:
+    def __reduce__(self) -> tuple[object, ...]:
         # Pickled by its problems, not its message: the daemon's config loader raises it in a child process.
-        return (type(self), (self.problems,))
+        return (type(self), (self.problems,), {"globs": self.globs})
 
 
 class FetchError(MonitorError):

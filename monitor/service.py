@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import glob
 import logging
 import math
-import os
 import signal
 import sqlite3
-import stat
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AsyncExitStack, contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -24,6 +21,7 @@ from monitor import eventloop, metrics
 from monitor.config import Config, SourceConfig, WatchListConfig
 from monitor.config.apart import reload_config_apart
 from monitor.config.schema import listen_address
+from monitor.config.stamps import GlobStamp, file_stamp, glob_stamp
 from monitor.dispatch import Schedule
 from monitor.endpoint import Endpoint
 from monitor.errors import ConfigError
@@ -137,6 +135,9 @@ class Daemon:
         self._stop = asyncio.Event()
         self._inflight: set[asyncio.Task[object]] = set()
         self._mtimes: dict[Path | str, object] = {}
+        # The globs of the last config a reload rejected that the running one lacks, with
+        # the files each matched then: a new watch-list pattern that matched nothing yet.
+        self._rejected_globs: dict[str, GlobStamp] = {}
         self._heartbeat = time.monotonic()
         self._index_warned = -math.inf
         self._reload_after = -math.inf  # after a reload that failed for a reason not in the files
@@ -316,7 +317,8 @@ class Daemon:
     async def _check_reload(self) -> None:
         if self._stop.is_set():
             return  # a job the scheduler started just before the pause: no new runtime under the last drain
-        current = _mtimes(self.config)
+        # In a thread: a `**` pattern over a large tree is a walk of it, and the loop polls meanwhile.
+        current = await asyncio.to_thread(_mtimes, self.config, self._rejected_globs)
         if current == self._mtimes or time.monotonic() < self._reload_after:
             return
         previous, self._mtimes = self._mtimes, current
@@ -326,6 +328,11 @@ class Daemon:
             except ConfigError as exc:
                 for problem in exc.problems:
                     log.error("reload rejected, keeping the running config: %s", problem)
+                # Its new patterns are watched from here, as the child found them: creating
+                # the file one waits for is the edit that makes the config whole.
+                self._rejected_globs = {pattern: stamp for pattern, stamp in exc.globs.items()
+                                        if pattern not in self.config.file_globs}
+                self._mtimes = {**current, **self._rejected_globs}
                 return
             except asyncio.CancelledError:
                 self._mtimes = previous  # not read to the end
@@ -347,6 +354,7 @@ class Daemon:
         self.runtime.apply(config)
         # The stamps taken before the read, for the files and folders known then: one saved
         # while the child read it has a newer stamp now, so the next check reloads again.
+        self._rejected_globs = {}
         after = _mtimes(config)
         self._mtimes = {**after, **{path: stamp for path, stamp in current.items() if path in after}}
         log.info("reload applied sources=%d watchlists=%d", len(config.sources), len(config.watchlists))
@@ -384,29 +392,15 @@ def _signature(source: SourceConfig) -> tuple[object, ...]:
     return (source.every, source.cron, source.jitter, source.min_every, source.max_every)
 
 
-def _mtimes(config: Config) -> dict[Path | str, object]:
+def _mtimes(config: Config, rejected_globs: Mapping[str, GlobStamp] | None = None) -> dict[Path | str, object]:
     """What an edit of the config changes: each file's mtime, and the files each glob of
     alias and watch-list files matches, with theirs (a new watch list, and an edit of one
-    added since, whose reload was rejected). Not the folders' mtimes, which every file
-    made there changed, an editor's swap file or the database's journal: each was a
-    reload for nothing, with a child reading 10,000 sources for a second."""
-    stamps: dict[Path | str, object] = {}
-    for path in config.watch_files():
-        try:
-            stamps[path] = path.stat().st_mtime_ns
-        except OSError:
-            stamps[path] = -1
-    for pattern in config.file_globs:
-        stamps[pattern] = tuple(_file_stamps(sorted(glob.glob(pattern, recursive=True))))
+    added since, whose reload was rejected), and so for the globs of a config a reload
+    rejected. Not the folders' mtimes, which every file made there changed, an editor's
+    swap file or the database's journal: each was a reload for nothing, with a child
+    reading 10,000 sources for a second."""
+    stamps: dict[Path | str, object] = {path: file_stamp(path) for path in config.watch_files()}
+    for pattern in (*config.file_globs, *(rejected_globs or ())):
+        stamps[pattern] = glob_stamp(pattern)
     return stamps
 
-
-def _file_stamps(paths: Iterable[str]) -> Iterator[tuple[str, int]]:
-    """(path, mtime) of each regular file among ``paths``, as the loader takes only files."""
-    for path in paths:
-        try:
-            found = os.stat(path)
-        except OSError:
-            continue
-        if stat.S_ISREG(found.st_mode):
-            yield path, found.st_mtime_ns

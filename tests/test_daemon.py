@@ -147,6 +147,33 @@ def test_watchlist_edit_applies_without_restart_and_bad_edit_keeps_last_good(
     assert hook.received[0]["title"] == "[desk] Army chief visits"
 
 
+def test_a_new_watchlist_pattern_applies_when_its_first_file_appears(
+        tmp_path: Path, newsroom: tuple[Newsroom, WebhookReceiver]) -> None:
+    """A pattern added to monitor.yaml before its folder holds a file is rejected (it
+    matches no file); creating the file completes the config, and it applies then, with
+    no second touch of monitor.yaml."""
+    site, hook = newsroom
+    publish(site, [("old", "Old story", "Nothing to see.")])
+    config = write_config(tmp_path, site, hook)
+    daemon = Daemon(config, tmp_path / "daemon.log")
+    try:
+        assert wait_for(lambda: "status=baseline" in daemon.output()), daemon.output()
+        config.write_text(config.read_text().replace('watchlists: ["watchlists/*.yaml"]',
+                                                     'watchlists: ["watchlists/*.yaml", "army/*.yaml"]'))
+        assert wait_for(lambda: "reload rejected" in daemon.output()), daemon.output()
+        assert "'army/*.yaml' matches no file" in daemon.output()
+        (tmp_path / "army").mkdir()
+        (tmp_path / "army" / "chief.yaml").write_text("name: army\nkeywords: [Kayani]\nnotify: [chat]\n")
+        assert wait_for(lambda: "reload applied sources=1 watchlists=2" in daemon.output()), daemon.output()
+        publish(site, [("kayani", "Army chief visits", "General Kayani visited the troops."),
+                       ("old", "Old story", "Nothing to see.")])
+        assert wait_for(lambda: len(hook.received) == 1), daemon.output()
+    finally:
+        assert daemon.stop() == 0, daemon.output()
+    assert hook.received[0]["title"] == "[army] Army chief visits"
+    assert daemon.output().count("reload rejected") == 1  # watched, not re-read every check
+
+
 def scheduled_gap(database: Path, source_id: str) -> timedelta:
     """How long after its last poll the daemon has scheduled a source's next one."""
     db = sqlite3.connect(database)

@@ -8,7 +8,6 @@ does not hide problems elsewhere.
 from __future__ import annotations
 
 import dataclasses
-import glob
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -44,6 +43,7 @@ from monitor.config.schema import (
     WebUrl,
     format_duration,
 )
+from monitor.config.stamps import GlobStamp, glob_stamp
 from monitor.config.translate import check, kind_of, yaml_path
 from monitor.config.yamldoc import Document, FieldPath, parse
 from monitor.errors import ConfigError, Problem
@@ -162,6 +162,7 @@ class _Loader:
         self.docs: list[Document] = []
         self.watch_files: list[Path] = []
         self.globs: list[str] = []
+        self.glob_stamps: dict[str, GlobStamp] = {}
 
     def run(self) -> Config:
         doc = self.read(self.path, str(self.path))
@@ -175,7 +176,7 @@ class _Loader:
         remember(secrets)
         problems = _scrubbed(problems, secrets)
         if problems or config is None:
-            raise ConfigError(problems)
+            raise ConfigError(problems, globs=self.glob_stamps)
         return config
 
     def read(self, path: Path, shown: str) -> Document | None:
@@ -266,8 +267,7 @@ class _Loader:
                 doc.problem(at, f"got {kind_of(pattern)} (expected the path of a file of aliases)")
                 continue
             absolute = os.path.join(self.directory, os.path.expanduser(pattern))
-            self.globs.append(absolute)
-            matches = sorted(m for m in glob.glob(absolute, recursive=True) if os.path.isfile(m))
+            matches = self.matches(absolute)
             if not matches:
                 where = self.shown_directory or "."
                 doc.problem(at, f"{doc.shown(at)} matches no file (expected a file of aliases, relative to {where})")
@@ -376,12 +376,19 @@ class _Loader:
             out.append(watchlist)
         return out
 
+    def matches(self, pattern: str) -> list[str]:
+        """The files an absolute pattern matches, stamped as this read found them: a
+        rejected config hands its stamps to the daemon (``ConfigError.globs``), which then
+        sees the file a new pattern waits for appear."""
+        self.globs.append(pattern)
+        stamp = self.glob_stamps[pattern] = glob_stamp(pattern)
+        return [path for path, _ in stamp]
+
     def glob(
         self, doc: Document, at: FieldPath, pattern: str, seen: set[Path]
     ) -> list[tuple[Document, FieldPath, Any, str | None]]:
         absolute = os.path.join(self.directory, os.path.expanduser(pattern))
-        self.globs.append(absolute)
-        matches = sorted(m for m in glob.glob(absolute, recursive=True) if os.path.isfile(m))
+        matches = self.matches(absolute)
         if not matches:
             where = self.shown_directory or "."
             expected = f"expected a glob of watch-list files, relative to {where}"

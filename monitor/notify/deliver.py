@@ -37,7 +37,6 @@ from monitor.notify import plugins
 from monitor.notify.modes import IMMEDIATE, DeliveryMode
 from monitor.notify.render import SEPARATORS, Alert, Message, Reason, escape_markdown, render, render_digest
 from monitor.notify.split import split_body
-from monitor.notify.template import render_template
 from monitor.store import OutboxRow, Store, utcnow
 from monitor.store_stories import other_sources
 
@@ -362,6 +361,9 @@ class Deliverer:
         if not unit.digest:
             template = self.templates.get(alerts[0].watchlist)
             if template is not None:
+                # Imported here: Jinja2 (~1.5 MB in the daemon) is for configs with templates.
+                from monitor.notify.template import render_template
+
                 try:
                     return render_template(alerts[0], template, timezone=self.timezone)
                 except Exception as exc:  # noqa: BLE001 - a user's template is foreign code

@@ -15,7 +15,6 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any, ClassVar
 
-import feedparser
 from dateutil import parser as dateutil_parser
 
 from monitor.errors import SourceError
@@ -77,6 +76,10 @@ def _parse_xml_feed(body: bytes, *, url: str, content_type: str | None, head: st
     headers = {"content-location": url}
     if content_type:
         headers["content-type"] = content_type
+    # Imported here: the fast path (feedfast) reads the feeds it is sure of, and feedparser's
+    # 30-odd modules (~1 MB) are loaded in the daemon only once a feed needs them.
+    import feedparser
+
     try:
         # Why BytesIO: feedparser fetches a str that looks like a URL and open()s a str or
         # bytes that names a file; a stream it only reads.
