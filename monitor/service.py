@@ -330,9 +330,12 @@ class Daemon:
                     log.error("reload rejected, keeping the running config: %s", problem)
                 # Its new patterns are watched from here, as the child found them: creating
                 # the file one waits for is the edit that makes the config whole.
-                self._rejected_globs = {pattern: stamp for pattern, stamp in exc.globs.items()
-                                        if pattern not in self.config.file_globs}
-                self._mtimes = {**current, **self._rejected_globs}
+                rejected = {pattern: stamp for pattern, stamp in exc.globs.items()
+                            if pattern not in self.config.file_globs}
+                for pattern in self._rejected_globs.keys() - rejected.keys():
+                    del self._mtimes[pattern]  # an earlier rejected edit's: no longer looked at
+                self._mtimes.update(rejected)  # beside the stamps taken before the read
+                self._rejected_globs = rejected
                 return
             except asyncio.CancelledError:
                 self._mtimes = previous  # not read to the end

@@ -240,3 +240,40 @@ def test_a_reload_looks_at_the_files_and_what_the_globs_match_not_the_folders(tm
     added.write_text("keywords: [Kayani]\nnotify: desk\n")  # the fix, to a file the config has not read
     os.utime(added, ns=(added.stat().st_atime_ns, added.stat().st_mtime_ns + 1_000_000))
     assert _mtimes(config) != with_typo
+
+
+def test_a_rejected_configs_globs_are_watched_until_the_next_verdict(
+        config_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The globs a rejected config adds are stamped as its child found them: a file that
+    appears there is read at the next check, and nothing else is. A later rejection's
+    globs replace them, so the earlier ones set off no reload of their own."""
+    from monitor import service
+
+    daemon = service.Daemon(load_config(config_file))
+    army, navy = config_file.parent / "army", config_file.parent / "navy"
+    verdicts = iter([{f"{army}/*.yaml": ()}, {f"{navy}/*.yaml": ()}, {}])
+    reads: list[int] = []
+
+    async def rejecting(path: Path) -> Config:
+        reads.append(1)
+        raise ConfigError([], globs=next(verdicts))
+
+    monkeypatch.setattr(service, "reload_config_apart", rejecting)
+
+    def add(folder: Path) -> None:
+        folder.mkdir()
+        (folder / "list.yaml").write_text("name: x\n")
+
+    async def checks() -> list[int]:
+        daemon._mtimes = service._mtimes(daemon.config)
+        config_file.write_text(CONFIG + "watchlists: [army/*.yaml]\n")  # rejected: matches no file
+        os.utime(config_file, ns=(0, config_file.stat().st_mtime_ns + 1_000_000))
+        done = []
+        for change in (None, None, lambda: add(army), None, lambda: add(navy), None):
+            if change is not None:
+                change()
+            await daemon._check_reload()
+            done.append(len(reads))
+        return done
+
+    assert asyncio.run(checks()) == [1, 1, 2, 2, 3, 3]
