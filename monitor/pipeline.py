@@ -13,7 +13,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from monitor import cadence, crawl, metrics
@@ -170,9 +170,15 @@ class Poller:
             listing = await crawl.burst(self.fetcher, reader, listing, response, max_pages=source.max_pages,
                                         timeout=timeout, all_new=lambda page: self._all_new(source.id, page))
         candidates = self._unseen(source.id, listing.entries)
+        entries = len(listing.entries)
         if baseline:
             items = [self._baseline_item(source.id, c) for c in candidates]
         else:
+            # The new items' pages may wait their turn (a publish on a thousand sources at
+            # once): meanwhile the poll keeps what it commits, not the body and the entries
+            # stored before, most of a real feed's 100 KB and more.
+            response = replace(response, body=b"")
+            listing = replace(listing, entries=())
             items = list(await asyncio.gather(*(self._process(source, c) for c in candidates)))
         with self.store.transaction():
             self.store.commit_poll(source.id, url=source.url, items=items, now=self.clock(),
@@ -182,7 +188,7 @@ class Poller:
             self._schedule_next(source, response, listing.ttl)
         matched = sum(1 for item in items if item.matches)
         return PollResult(source_id=source.id, status="baseline" if baseline else "ok",
-                          new=len(items), matched=matched, entries=len(listing.entries))
+                          new=len(items), matched=matched, entries=entries)
 
     def _schedule_next(self, source: SourceConfig, response: Response, ttl: timedelta | None) -> None:
         """After a successful poll of an adaptive source: when it is due again, and why."""

@@ -4,6 +4,7 @@ that dies fails only its own page."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import pickle
@@ -12,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -305,3 +307,57 @@ def test_a_host_that_hangs_keeps_only_its_own_pages_waiting(store: Store) -> Non
     assert (result.status, result.new) == ("ok", 1)
     origin = store.db.execute("SELECT text_origin FROM items WHERE url LIKE '%/prompt/2'").fetchone()
     assert origin == ("article",)
+
+
+def test_a_poll_waiting_for_its_pages_keeps_neither_the_feed_body_nor_the_stored_entries(store: Store) -> None:
+    """A publish on a thousand sources at once puts their polls in line for the page
+    workers. Each keeps only its new items meanwhile: it kept the feed's body and every
+    entry stored before, most of a real feed's 100 KB and more, a poll in line."""
+    with serve_newsroom() as site:
+        config = SourceConfig.model_validate({"id": "desk", "name": "desk", "url": f"{site.base_url}/desk.xml",
+                                              "kind": "feed", "timeout": timedelta(seconds=60)})
+
+        def publish(numbers: range) -> None:
+            items = [(f"/desk/{n}", f"Story {n}", "A summary. " * 50, when(20)) for n in numbers]
+            site.publish("/desk.xml", rss_feed(base=site.base_url, items=items), "application/rss+xml")
+            for n in numbers:
+                site.publish(f"/desk/{n}", article_page(title=f"Story {n}", paragraphs=[FILLER]), delay=30)
+
+        kept: dict[int, weakref.ref[object]] = {}  # by id: the burst check reads the same entries again
+
+        async def run() -> list[object]:
+            async with Fetcher() as fetcher:
+                fetch = fetcher.get
+
+                async def get(url: str, **options: Any) -> Any:
+                    response = await fetch(url, **options)
+                    if url == config.url:
+                        kept[id(response)] = weakref.ref(response)
+                    return response
+
+                with opened(0) as pool:
+                    poller = Poller(store=store, fetcher=fetcher, matcher=Matcher([]), routes={}, pages=pool)
+                    assert (await poller.poll(config)).status == "baseline"
+                    fetcher.get = get  # type: ignore[method-assign]
+                    unseen = poller._unseen
+
+                    def stored_entries_noted(source_id: str, entries: Any) -> Any:
+                        kept.update((id(e), weakref.ref(e)) for e in entries if not e.url.endswith("/desk/9"))
+                        return unseen(source_id, entries)
+
+                    poller._unseen = stored_entries_noted  # type: ignore[method-assign]
+                    publish(range(1, 10))
+                    waiting = asyncio.create_task(poller.poll(config, force=True))
+                    for _ in range(400):  # until the new item's page is asked for (20 s at most)
+                        if "/desk/9" in site.arrived:
+                            break
+                        await asyncio.sleep(0.05)
+                    gc.collect()
+                    alive = [held for ref in kept.values() if (held := ref()) is not None]
+                    waiting.cancel()
+                    return alive
+
+        publish(range(1, 9))
+        alive = asyncio.run(run())
+    assert len(kept) == 9  # the feed's response and its 8 stored entries
+    assert alive == []
