@@ -319,12 +319,13 @@ class Daemon:
             return  # a job the scheduler started just before the pause: no new runtime under the last drain
         # In a thread: a `**` pattern over a large tree is a walk of it, and the loop polls meanwhile.
         current = await asyncio.to_thread(_mtimes, self.config, self._rejected_globs)
-        if current == self._mtimes or time.monotonic() < self._reload_after:
-            return
+        if self._stop.is_set() or current == self._mtimes or time.monotonic() < self._reload_after:
+            return  # (a stop that came meanwhile: no child started after stop took its list of jobs)
         previous, self._mtimes = self._mtimes, current
         with self._inflight_job():  # stop waits for the child reading the files
             try:
                 config = await reload_config_apart(self.config.path)
+                after = await asyncio.to_thread(_mtimes, config)  # the new config's files, off the loop too
             except ConfigError as exc:
                 for problem in exc.problems:
                     log.error("reload rejected, keeping the running config: %s", problem)
@@ -358,7 +359,6 @@ class Daemon:
         # The stamps taken before the read, for the files and folders known then: one saved
         # while the child read it has a newer stamp now, so the next check reloads again.
         self._rejected_globs = {}
-        after = _mtimes(config)
         self._mtimes = {**after, **{path: stamp for path, stamp in current.items() if path in after}}
         log.info("reload applied sources=%d watchlists=%d", len(config.sources), len(config.watchlists))
 

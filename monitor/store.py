@@ -424,8 +424,8 @@ class Store:
                 if item.fingerprint is not None:
                     stories = stories or self._stories(now, story_window)
                     story_id = stories.assign(item_id, item.fingerprint, title=item.title)
-                # Plain statements, not sqlite-utils' insert: it reads the table's columns
-                # again for every row, ~1 ms a row, a tenth of a publish's CPU.
+                # Plain statements, not sqlite-utils' insert: it reads the table names and
+                # opens a randomly named savepoint for every row (54 us a row against 3 us).
                 for match in item.matches:
                     self.db.execute(
                         "INSERT OR IGNORE INTO matches (item_id, watchlist, terms, snippet, hits, snippets, created_at)"

@@ -158,12 +158,17 @@ def test_a_new_watchlist_pattern_applies_when_its_first_file_appears(
     daemon = Daemon(config, tmp_path / "daemon.log")
     try:
         assert wait_for(lambda: "status=baseline" in daemon.output()), daemon.output()
-        config.write_text(config.read_text().replace('watchlists: ["watchlists/*.yaml"]',
+        edited = tmp_path / "monitor.yaml.new"  # renamed into place: no check sees it half-written
+        edited.write_text(config.read_text().replace('watchlists: ["watchlists/*.yaml"]',
                                                      'watchlists: ["watchlists/*.yaml", "army/*.yaml"]'))
+        os.replace(edited, config)
         assert wait_for(lambda: "reload rejected" in daemon.output()), daemon.output()
         assert "'army/*.yaml' matches no file" in daemon.output()
+        time.sleep(5)  # two checks or more: a stamp that differs at each would read the files again
         (tmp_path / "army").mkdir()
-        (tmp_path / "army" / "chief.yaml").write_text("name: army\nkeywords: [Kayani]\nnotify: [chat]\n")
+        chief = tmp_path / "army" / "chief.yaml.new"
+        chief.write_text("name: army\nkeywords: [Kayani]\nnotify: [chat]\n")
+        os.replace(chief, tmp_path / "army" / "chief.yaml")
         assert wait_for(lambda: "reload applied sources=1 watchlists=2" in daemon.output()), daemon.output()
         publish(site, [("kayani", "Army chief visits", "General Kayani visited the troops."),
                        ("old", "Old story", "Nothing to see.")])
