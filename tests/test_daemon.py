@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -124,26 +125,38 @@ def test_daemon_alerts_within_a_poll_and_never_repeats_after_restart(
     assert len(hook.received) == 1
 
 
+@contextmanager
+def baselined_daemon(tmp: Path, site: Newsroom, hook: WebhookReceiver) -> Iterator[Daemon]:
+    """A daemon on ``write_config``'s config, once its first poll stored the feed as it is;
+    stopped (and its exit status checked) on the way out."""
+    publish(site, [("old", "Old story", "Nothing to see.")])
+    daemon = Daemon(write_config(tmp, site, hook), tmp / "daemon.log")
+    try:
+        assert wait_for(lambda: "status=baseline" in daemon.output()), daemon.output()
+        yield daemon
+    finally:
+        assert daemon.stop() == 0, daemon.output()
+
+
+def alert_on_kayani(site: Newsroom, hook: WebhookReceiver, daemon: Daemon) -> None:
+    """Publish a story that names Kayani, and wait for its one alert."""
+    publish(site, [("kayani", "Army chief visits", "General Kayani visited the troops."),
+                   ("old", "Old story", "Nothing to see.")])
+    assert wait_for(lambda: len(hook.received) == 1), daemon.output()
+
+
 def test_watchlist_edit_applies_without_restart_and_bad_edit_keeps_last_good(
         tmp_path: Path, newsroom: tuple[Newsroom, WebhookReceiver]) -> None:
     """Adding a keyword takes effect live; a broken edit is logged with FILE:LINE and ignored."""
     site, hook = newsroom
-    publish(site, [("old", "Old story", "Nothing to see.")])
-    config = write_config(tmp_path, site, hook)
-    daemon = Daemon(config, tmp_path / "daemon.log")
-    try:
-        assert wait_for(lambda: "status=baseline" in daemon.output()), daemon.output()
+    with baselined_daemon(tmp_path, site, hook) as daemon:
         watchlist = tmp_path / "watchlists" / "desk.yaml"
         watchlist.write_text("name: desk\nkeywords: [ISAF\nnotify: [chat]\n")
         assert wait_for(lambda: "reload rejected" in daemon.output()), daemon.output()
         assert "desk.yaml:" in daemon.output()
         watchlist.write_text("name: desk\nkeywords: [ISAF, Kayani]\nnotify: [chat]\n")
         assert wait_for(lambda: "reload applied" in daemon.output()), daemon.output()
-        publish(site, [("kayani", "Army chief visits", "General Kayani visited the troops."),
-                       ("old", "Old story", "Nothing to see.")])
-        assert wait_for(lambda: len(hook.received) == 1), daemon.output()
-    finally:
-        assert daemon.stop() == 0, daemon.output()
+        alert_on_kayani(site, hook, daemon)
     assert hook.received[0]["title"] == "[desk] Army chief visits"
 
 
@@ -153,11 +166,8 @@ def test_a_new_watchlist_pattern_applies_when_its_first_file_appears(
     matches no file); creating the file completes the config, and it applies then, with
     no second touch of monitor.yaml."""
     site, hook = newsroom
-    publish(site, [("old", "Old story", "Nothing to see.")])
-    config = write_config(tmp_path, site, hook)
-    daemon = Daemon(config, tmp_path / "daemon.log")
-    try:
-        assert wait_for(lambda: "status=baseline" in daemon.output()), daemon.output()
+    config = tmp_path / "monitor.yaml"
+    with baselined_daemon(tmp_path, site, hook) as daemon:
         edited = tmp_path / "monitor.yaml.new"  # renamed into place: no check sees it half-written
         edited.write_text(config.read_text().replace('watchlists: ["watchlists/*.yaml"]',
                                                      'watchlists: ["watchlists/*.yaml", "army/*.yaml"]'))
@@ -170,11 +180,7 @@ def test_a_new_watchlist_pattern_applies_when_its_first_file_appears(
         chief.write_text("name: army\nkeywords: [Kayani]\nnotify: [chat]\n")
         os.replace(chief, tmp_path / "army" / "chief.yaml")
         assert wait_for(lambda: "reload applied sources=1 watchlists=2" in daemon.output()), daemon.output()
-        publish(site, [("kayani", "Army chief visits", "General Kayani visited the troops."),
-                       ("old", "Old story", "Nothing to see.")])
-        assert wait_for(lambda: len(hook.received) == 1), daemon.output()
-    finally:
-        assert daemon.stop() == 0, daemon.output()
+        alert_on_kayani(site, hook, daemon)
     assert hook.received[0]["title"] == "[army] Army chief visits"
     assert daemon.output().count("reload rejected") == 1  # watched, not re-read every check
 
