@@ -230,12 +230,16 @@ def serve_smtp() -> Iterator[Mailbox]:
 @dataclass
 class Site:
     """Pages keyed by path and ``page`` query parameter (other parameters are ignored),
-    each with its own headers; ``requests`` logs every path+query asked for, in order."""
+    each with its own headers; ``requests`` logs every path+query asked for, in order.
+    ``connections`` counts the TCP connections made to it; ``idle_timeout`` (seconds) closes
+    a kept-alive connection that long idle, as a server's keep-alive timeout does."""
 
     pages: dict[str, tuple[int, bytes, str, dict[str, str]]] = field(default_factory=dict)
     requests: list[str] = field(default_factory=list)
     base_url: str = ""
     lock: threading.Lock = field(default_factory=threading.Lock)
+    connections: int = 0
+    idle_timeout: float | None = None
 
     def put(self, key: str, body: str | bytes, content_type: str = "text/html; charset=utf-8",
             headers: dict[str, str] | None = None, status: int = 200) -> None:
@@ -257,6 +261,12 @@ def serve_site() -> Iterator[Site]:
 
         def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib name
             pass
+
+        def setup(self) -> None:
+            self.timeout = state.idle_timeout  # the socket's: an idle connection's next read times out
+            super().setup()
+            with state.lock:
+                state.connections += 1
 
         def do_GET(self) -> None:  # noqa: N802 - stdlib name
             parts = urlsplit(self.path)

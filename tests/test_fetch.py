@@ -23,7 +23,7 @@ from monitor.fetch import Fetcher, _decoded, _reason
 from monitor.headers import parse_retry_after
 from monitor.models import Response
 from tests.faultserver import PAGE, FaultServer, gzip_bomb, serve_faults
-from tests.servers import Newsroom, free_port, serve_newsroom
+from tests.servers import Newsroom, free_port, serve_newsroom, serve_site
 
 DEADLINE = 2.0
 
@@ -377,3 +377,30 @@ def test_headers_read_in_one_pass_equal_what_httpx_reads(raw: list[tuple[bytes, 
     assert set(decoded) == {name.decode().lower() for name, _ in raw}
     for name in decoded:
         assert decoded[name] == headers.get(name) == headers.get(name.upper())
+
+
+def _two_gets(gap: float, *, idle_timeout: float | None = None) -> tuple[int, list[int]]:
+    """Two GETs of one host ``gap`` seconds apart: the TCP connections the server saw, and the statuses."""
+    with serve_site() as site:
+        site.idle_timeout = idle_timeout
+        site.put("/feed.xml", "<rss/>", "application/rss+xml")
+
+        async def run() -> list[int]:
+            async with Fetcher() as fetcher:
+                first = await fetcher.get(site.base_url + "/feed.xml", timeout=DEADLINE)
+                await asyncio.sleep(gap)
+                second = await fetcher.get(site.base_url + "/feed.xml", timeout=DEADLINE)
+                return [first.status, second.status]
+
+        statuses = asyncio.run(run())
+        return site.connections, statuses
+
+
+def test_a_host_asked_again_at_once_reuses_its_connection() -> None:
+    assert _two_gets(0.1) == (1, [200, 200])
+
+
+def test_a_connection_the_server_closed_while_idle_is_replaced_unseen() -> None:
+    """A server whose keep-alive timeout is shorter than the client's (5 s): the next GET
+    takes a new connection, with no error for the poll."""
+    assert _two_gets(1.5, idle_timeout=0.5) == (2, [200, 200])
