@@ -95,7 +95,8 @@ def containments(item: Fingerprint, theirs: np.ndarray, sizes: np.ndarray) -> np
     if not len(theirs):
         return np.zeros(0)
     mine = np.frombuffer(item.signature, dtype="<u4")
-    jaccard = (theirs == mine).mean(axis=1)
+    # Counted in int32, then divided once: mean() of the booleans, summed as floats, was ~1.5x slower.
+    jaccard = (theirs == mine).sum(axis=1, dtype=np.int32) / theirs.shape[1]
     counts = np.asarray(sizes, dtype=float)
     smaller = np.maximum(np.minimum(counts, item.shingles), 1)
     shared = jaccard * (counts + item.shingles) / (1 + jaccard)
