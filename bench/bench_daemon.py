@@ -76,7 +76,7 @@ def main() -> None:
             daemon = subprocess.Popen([*MONITOR, "--log-format", "text", "run", "-c", str(config)],
                                       stdout=sink, stderr=subprocess.STDOUT, cwd=work)
         started = time.monotonic()
-        peak_rss = peak_workers = 0
+        peak_rss = peak_workers = before_publish = 0
         published = False
         while time.monotonic() - started < args.seconds and daemon.poll() is None:
             time.sleep(1)
@@ -87,6 +87,7 @@ def main() -> None:
                 print(f"  t={second:4d}s RSS {rss / 1024:.0f} MB, peak so far {peak_rss / 1024:.0f} MB", flush=True)
             peak_workers = max(peak_workers, sum(pss_kb(p) for p in descendants(daemon.pid)))
             if not published and time.monotonic() - started > args.seconds / 2:
+                before_publish = peak_rss  # what the sources cost before any article page is read
                 site.publish(0.1)  # new items on 10% of sources: the page workers read articles
                 published = True
         cpu = _cpu_seconds([daemon.pid, *descendants(daemon.pid)])
@@ -98,7 +99,8 @@ def main() -> None:
             statuses[match.group(1)] = statuses.get(match.group(1), 0) + 1
         polls = sum(statuses.values())
         print(f"daemon with {args.sources} sources every {args.every}, run {args.seconds:.0f}s, exit {code}")
-        print(f"  peak RSS of the daemon process: {max(hwm, peak_rss) / 1024:.0f} MB (VmHWM)")
+        print(f"  peak RSS of the daemon process: {max(hwm, peak_rss) / 1024:.0f} MB (VmHWM); "
+              f"{before_publish / 1024:.0f} MB before the publish")
         print(f"  page workers (forkserver and workers), peak summed PSS: {peak_workers / 1024:.0f} MB")
         counts = " ".join(f"{k}={v}" for k, v in sorted(statuses.items()))
         print(f"  polls: {polls} ({polls / args.seconds:.0f}/s) {counts}")
