@@ -16,10 +16,13 @@ Library exceptions are translated into these at the edge module that calls the l
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from monitor.redact import redact
+
+if TYPE_CHECKING:  # for the annotation only: monitor.config imports this module
+    from monitor.config.stamps import Stamps
 
 
 class MonitorError(Exception):
@@ -43,19 +46,18 @@ class Problem:
 class ConfigError(MonitorError):
     """Raised when the config or a watch list is invalid; carries every problem found.
 
-    ``globs``: each file pattern the rejected config names, with the files it matched
-    (``monitor.config.stamps``), so a daemon keeping its old config still sees a file
-    appear that a new pattern waits for."""
+    ``stamps``: what the rejected read took in (``monitor.config.stamps.Stamps``), so a
+    daemon keeping its old config watches the files the edit names, a new pattern's first
+    file among them; None where no whole read was made."""
 
-    def __init__(self, problems: list[Problem], *,
-                 globs: Mapping[str, tuple[tuple[str, int], ...]] | None = None) -> None:
+    def __init__(self, problems: list[Problem], *, stamps: Stamps | None = None) -> None:
         self.problems = problems
-        self.globs = dict(globs or {})
+        self.stamps = stamps
         super().__init__("\n".join(str(p) for p in problems))
 
     def __reduce__(self) -> tuple[object, ...]:
         # Pickled by its problems, not its message: the daemon's config loader raises it in a child process.
-        return (type(self), (self.problems,), {"globs": self.globs})
+        return (type(self), (self.problems,), {"stamps": self.stamps})
 
 
 class FetchError(MonitorError):

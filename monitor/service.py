@@ -8,10 +8,9 @@ import math
 import signal
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AsyncExitStack, contextmanager
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -21,7 +20,6 @@ from monitor import eventloop, metrics
 from monitor.config import Config, SourceConfig, WatchListConfig
 from monitor.config.apart import reload_config_apart
 from monitor.config.schema import listen_address
-from monitor.config.stamps import GlobStamp, file_stamp, glob_stamp
 from monitor.dispatch import Schedule
 from monitor.endpoint import Endpoint
 from monitor.errors import ConfigError
@@ -134,10 +132,9 @@ class Daemon:
         self.stop_deadline = stop_deadline
         self._stop = asyncio.Event()
         self._inflight: set[asyncio.Task[object]] = set()
-        self._mtimes: dict[Path | str, object] = {}
-        # The globs of the last config a reload rejected that the running one lacks, with
-        # the files each matched then: a new watch-list pattern that matched nothing yet.
-        self._rejected_globs: dict[str, GlobStamp] = {}
+        # What the last read of the config took in, the running one's or a rejected edit's
+        # (a new watch-list pattern that matches nothing yet among it): see _check_reload.
+        self._stamps = config.stamps
         self._heartbeat = time.monotonic()
         self._index_warned = -math.inf
         self._reload_after = -math.inf  # after a reload that failed for a reason not in the files
@@ -170,7 +167,6 @@ class Daemon:
                                    next_run_time=datetime.now(timezone.utc))
             self.scheduler.add_job(self._check_reload, IntervalTrigger(seconds=RELOAD_CHECK_EVERY.total_seconds()),
                                    id="_reload", max_instances=1, coalesce=True, misfire_grace_time=60)
-            self._mtimes = _mtimes(self.config)
             self.scheduler.start()
             if self.config.http is not None:
                 await self._serve_http(stack, *listen_address(self.config.http.listen))
@@ -317,34 +313,26 @@ class Daemon:
     async def _check_reload(self) -> None:
         if self._stop.is_set():
             return  # a job the scheduler started just before the pause: no new runtime under the last drain
-        # In a thread: a `**` pattern over a large tree is a walk of it, and the loop polls meanwhile.
-        current = await asyncio.to_thread(_mtimes, self.config, self._rejected_globs)
-        if self._stop.is_set() or current == self._mtimes or time.monotonic() < self._reload_after:
+        # The last read's files and globs stamped again, in a thread: a `**` pattern over a
+        # large tree is a walk of it, and the loop polls meanwhile. Not the folders' mtimes,
+        # which every file made there changed, an editor's swap file or the database's
+        # journal: each was a reload for nothing, with a child reading 10,000 sources.
+        current = await asyncio.to_thread(self._stamps.again)
+        if self._stop.is_set() or current == self._stamps or time.monotonic() < self._reload_after:
             return  # (a stop that came meanwhile: no child started after stop took its list of jobs)
-        previous, self._mtimes = self._mtimes, current
         with self._inflight_job():  # stop waits for the child reading the files
             try:
                 config = await reload_config_apart(self.config.path)
-                after = await asyncio.to_thread(_mtimes, config)  # the new config's files, off the loop too
             except ConfigError as exc:
                 for problem in exc.problems:
                     log.error("reload rejected, keeping the running config: %s", problem)
-                # Its new patterns are watched from here, as the child found them: creating
-                # the file one waits for is the edit that makes the config whole.
-                rejected = {pattern: stamp for pattern, stamp in exc.globs.items()
-                            if pattern not in self.config.file_globs}
-                for pattern in self._rejected_globs.keys() - rejected.keys():
-                    del self._mtimes[pattern]  # an earlier rejected edit's: no longer looked at
-                self._mtimes.update(rejected)  # beside the stamps taken before the read
-                self._rejected_globs = rejected
+                # What the rejected read took in is watched from here: creating the file a
+                # new pattern waits for, or mending the file with the typo, reads it again.
+                self._stamps = exc.stamps or current
                 return
-            except asyncio.CancelledError:
-                self._mtimes = previous  # not read to the end
-                raise
             except Exception:  # neither rejected nor applied: tried again, a minute on
                 log.exception("reload failed, keeping the running config; trying again in %.0fs",
                               RELOAD_RETRY.total_seconds())
-                self._mtimes = previous
                 self._reload_after = time.monotonic() + RELOAD_RETRY.total_seconds()
                 return
         if self._stop.is_set():
@@ -356,10 +344,9 @@ class Daemon:
         self._reschedule(config)
         self.config = config
         self.runtime.apply(config)
-        # The stamps taken before the read, for the files and folders known then: one saved
-        # while the child read it has a newer stamp now, so the next check reloads again.
-        self._rejected_globs = {}
-        self._mtimes = {**after, **{path: stamp for path, stamp in current.items() if path in after}}
+        # The read's own stamps, each taken before its file was read: a file saved while
+        # the child read it has a newer stamp now, so the next check reloads again.
+        self._stamps = config.stamps
         log.info("reload applied sources=%d watchlists=%d", len(config.sources), len(config.watchlists))
 
     def _reschedule(self, config: Config) -> None:
@@ -393,17 +380,3 @@ def first_polls(sources: Sequence[SourceConfig], now: datetime) -> dict[str, dat
 
 def _signature(source: SourceConfig) -> tuple[object, ...]:
     return (source.every, source.cron, source.jitter, source.min_every, source.max_every)
-
-
-def _mtimes(config: Config, rejected_globs: Mapping[str, GlobStamp] | None = None) -> dict[Path | str, object]:
-    """What an edit of the config changes: each file's mtime, and the files each glob of
-    alias and watch-list files matches, with theirs (a new watch list, and an edit of one
-    added since, whose reload was rejected), and so for the globs of a config a reload
-    rejected. Not the folders' mtimes, which every file made there changed, an editor's
-    swap file or the database's journal: each was a reload for nothing, with a child
-    reading 10,000 sources for a second."""
-    stamps: dict[Path | str, object] = {path: file_stamp(path) for path in config.watch_files()}
-    for pattern in (*config.file_globs, *(rejected_globs or ())):
-        stamps[pattern] = glob_stamp(pattern)
-    return stamps
-

@@ -98,7 +98,7 @@ class TestValidConfig:
         assert config.path == tmp_path / "config" / "monitor.yaml"
         assert config.database == tmp_path / "data" / "monitor.db"
         assert config.watch_files() == (config.path, tmp_path / "config" / "watchlists" / "afpak.yaml")
-        assert config.file_globs == (str(tmp_path / "config" / "watchlists/*.yaml"),)
+        assert [pattern for pattern, _ in config.stamps.globs] == [str(tmp_path / "config" / "watchlists/*.yaml")]
 
     def test_defaults_are_applied_to_each_source(self, tmp_path: Path) -> None:
         """A source inherits what it does not set; its own every or cron wins."""

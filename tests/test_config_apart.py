@@ -204,7 +204,8 @@ def test_a_reload_that_fails_outside_the_files_is_tried_again_a_minute_on(
     monkeypatch.setattr(service, "reload_config_apart", failing)
 
     async def checks() -> None:
-        await daemon._check_reload()  # the stamps differ from the files' (none taken yet): a reload
+        _edit(config_file, CONFIG + "# an edit\n")
+        await daemon._check_reload()  # the file differs from its stamp: a reload
         await daemon._check_reload()  # within the minute: not tried
         daemon._reload_after -= service.RELOAD_RETRY.total_seconds()
         await daemon._check_reload()
@@ -214,11 +215,18 @@ def test_a_reload_that_fails_outside_the_files_is_tried_again_a_minute_on(
     assert "reload failed, keeping the running config; trying again in 60s" in caplog.text
 
 
+def _edit(path: Path, text: str) -> None:
+    """Write ``path`` and move its mtime on by 1 ms: two writes within the file system's
+    clock tick would otherwise keep one mtime."""
+    before = path.stat().st_mtime_ns if path.exists() else 0
+    path.write_text(text)
+    os.utime(path, ns=(0, max(path.stat().st_mtime_ns, before + 1_000_000)))
+
+
 def test_a_reload_looks_at_the_files_and_what_the_globs_match_not_the_folders(tmp_path: Path) -> None:
     """An editor's swap file or the database's journal beside the config is no edit, and
-    reloaded 10,000 sources for nothing; a new watch-list or alias file the globs match is."""
-    from monitor.service import _mtimes
-
+    reloaded 10,000 sources for nothing; a new watch-list or alias file the globs match is,
+    and so is an edit of one the config has not read yet (its first version was rejected)."""
     (tmp_path / "wl").mkdir()
     (tmp_path / "al").mkdir()
     (tmp_path / "wl" / "a.yaml").write_text("keywords: [ISAF]\nnotify: desk\n")
@@ -226,50 +234,50 @@ def test_a_reload_looks_at_the_files_and_what_the_globs_match_not_the_folders(tm
     (tmp_path / "monitor.yaml").write_text(
         'database: monitor.db\nchannels: {desk: "console://"}\naliases: al/*.yaml\nwatchlists: [wl/*.yaml]\n')
     config = load_config(tmp_path / "monitor.yaml")
-    before = _mtimes(config)
+    before = config.stamps
+    assert [path for path, _ in before.files] == [tmp_path / "monitor.yaml", tmp_path / "al" / "army.yaml",
+                                                  tmp_path / "wl" / "a.yaml"]
+    assert before.again() == before
     for noise in ("monitor.db", "monitor.db-wal", "wl/.a.yaml.swp", "wl/notes.txt", "al/army.yaml~"):
         (tmp_path / noise).write_text("")
-    assert _mtimes(config) == before
+    assert before.again() == before
     (tmp_path / "al" / "more.yaml").write_text("ispr: ISPR\n")
-    with_alias = _mtimes(config)
+    with_alias = before.again()
     assert with_alias != before
     added = tmp_path / "wl" / "b.yaml"
-    added.write_text("keywords: [Kayani\nnotify: desk\n")  # a typo: its reload is rejected
-    with_typo = _mtimes(config)
+    _edit(added, "keywords: [Kayani\nnotify: desk\n")  # a typo: its reload is rejected
+    with_typo = before.again()
     assert with_typo != with_alias
-    added.write_text("keywords: [Kayani]\nnotify: desk\n")  # the fix, to a file the config has not read
-    os.utime(added, ns=(added.stat().st_atime_ns, added.stat().st_mtime_ns + 1_000_000))
-    assert _mtimes(config) != with_typo
+    _edit(added, "keywords: [Kayani]\nnotify: desk\n")  # the fix, to a file the config has not read
+    assert before.again() != with_typo
 
 
-def test_a_rejected_configs_globs_are_watched_until_the_next_verdict(
-        config_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The globs a rejected config adds are stamped as its child found them: a file that
-    appears there is read at the next check, and nothing else is. A later rejection's
-    globs replace them, so the earlier ones set off no reload of their own."""
+def test_a_rejected_edit_is_watched_for_what_it_read(config_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """After a rejection the daemon watches what the rejected read took in, as the loader
+    found it: the file a new pattern waits for appearing is read at the next check, and an
+    unchanged rejected edit is not read again at every one."""
     from monitor import service
 
     daemon = service.Daemon(load_config(config_file))
-    army, navy = config_file.parent / "army", config_file.parent / "navy"
-    verdicts = iter([{f"{army}/*.yaml": ()}, {f"{navy}/*.yaml": ()}, {}])
     reads: list[int] = []
 
-    async def rejecting(path: Path) -> Config:
+    async def here(path: Path) -> Config:
         reads.append(1)
-        raise ConfigError([], globs=next(verdicts))
+        return load_config(path)  # the loader itself, in this process
 
-    monkeypatch.setattr(service, "reload_config_apart", rejecting)
+    monkeypatch.setattr(service, "reload_config_apart", here)
+    army = config_file.parent / "army"
 
-    def add(folder: Path) -> None:
-        folder.mkdir()
-        (folder / "list.yaml").write_text("name: x\n")
+    def add_army_list() -> None:
+        army.mkdir()
+        _edit(army / "list.yaml", "name: army\nkeywords: [Kayani\nnotify: [desk]\n")  # a typo in it
 
     async def checks() -> list[int]:
-        daemon._mtimes = service._mtimes(daemon.config)
-        config_file.write_text(CONFIG + "watchlists: [army/*.yaml]\n")  # rejected: matches no file
-        os.utime(config_file, ns=(0, config_file.stat().st_mtime_ns + 1_000_000))
         done = []
-        for change in (None, None, lambda: add(army), None, lambda: add(navy), None):
+        for change in (lambda: _edit(config_file, CONFIG.replace("watchlists:\n", "watchlists:\n  - army/*.yaml\n")),
+                       None, add_army_list, None,
+                       lambda: _edit(config_file, CONFIG.replace("watchlists:\n", "watchlists:\n  - army/*.yaml\n"
+                                                                 "  - navy/*.yaml\n")), None):
             if change is not None:
                 change()
             await daemon._check_reload()

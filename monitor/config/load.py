@@ -43,7 +43,7 @@ from monitor.config.schema import (
     WebUrl,
     format_duration,
 )
-from monitor.config.stamps import GlobStamp, glob_stamp
+from monitor.config.stamps import GlobStamp, Stamps, file_stamp, glob_stamp
 from monitor.config.translate import check, kind_of, yaml_path
 from monitor.config.yamldoc import Document, FieldPath, parse
 from monitor.errors import ConfigError, Problem
@@ -161,7 +161,8 @@ class _Loader:
         self.shown_directory = os.path.dirname(str(path))
         self.docs: list[Document] = []
         self.watch_files: list[Path] = []
-        self.globs: list[str] = []
+        # What this read took in, as it found it (``monitor.config.stamps``), for a reloader.
+        self.file_stamps: dict[Path, int] = {}
         self.glob_stamps: dict[str, GlobStamp] = {}
 
     def run(self) -> Config:
@@ -176,10 +177,15 @@ class _Loader:
         remember(secrets)
         problems = _scrubbed(problems, secrets)
         if problems or config is None:
-            raise ConfigError(problems, globs=self.glob_stamps)
+            raise ConfigError(problems, stamps=self.stamps())
         return config
 
+    def stamps(self) -> Stamps:
+        return Stamps(files=tuple(self.file_stamps.items()), globs=tuple(self.glob_stamps.items()))
+
     def read(self, path: Path, shown: str) -> Document | None:
+        # Stamped before it is read: an edit made meanwhile leaves a newer mtime, read again.
+        self.file_stamps[Path(os.path.abspath(path))] = file_stamp(path)
         try:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
@@ -246,7 +252,7 @@ class _Loader:
             allow_private=top.allow_private,
             give_up=defaults.give_up,
             files=(self.absolute, *self.watch_files),
-            file_globs=tuple(self.globs),
+            stamps=self.stamps(),
             aliases=aliases,
         )
 
@@ -378,9 +384,8 @@ class _Loader:
 
     def matches(self, pattern: str) -> list[str]:
         """The files an absolute pattern matches, stamped as this read found them: a
-        rejected config hands its stamps to the daemon (``ConfigError.globs``), which then
-        sees the file a new pattern waits for appear."""
-        self.globs.append(pattern)
+        rejected config hands its stamps to the daemon too, which then sees the file a new
+        pattern waits for appear."""
         stamp = self.glob_stamps[pattern] = glob_stamp(pattern)
         return [path for path, _ in stamp]
 

@@ -23,6 +23,7 @@ from apscheduler.triggers.cron import CronTrigger
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, WithJsonSchema, model_validator
 from pydantic_core import PydanticCustomError
 
+from monitor.config.stamps import Stamps
 from monitor.match import term_problem
 from monitor.watchlang import Condition, TermError, condition_from_yaml
 
@@ -533,8 +534,8 @@ class Config(_Model):
     """The whole validated configuration; paths are absolute, defaults applied.
 
     ``files`` is every file it was built from (the config, then each alias and watch-list file) and
-    ``file_globs`` the absolute patterns that found the alias and watch-list files, for a
-    reloader to re-check.
+    ``stamps`` what the read that built it took in: each file's mtime and what each glob
+    of alias and watch-list files matched, for a reloader to take again and compare.
     ``give_up`` is ``defaults.give_up``: how long delivery keeps retrying an alert.
     ``channel_limits`` is each rate-capped channel's ``max_per_minute``; ``story_window``
     is ``stories.window``.
@@ -557,7 +558,7 @@ class Config(_Model):
     health: HealthConfig | None = None
     allow_private: bool = True
     files: tuple[Path, ...] = ()
-    file_globs: tuple[str, ...] = ()
+    stamps: Stamps = Stamps()
     aliases: dict[str, tuple[str, ...]] = {}
 
     def watch_files(self) -> tuple[Path, ...]:
