@@ -32,6 +32,7 @@ from monitor.store import Store
 from tests import processes
 from tests.newsroom_pages import FILLER, article_page, rss_feed, when
 from tests.servers import Site, serve_newsroom, serve_site
+from tests.test_daemon import until
 
 
 def _page() -> bytes:
@@ -197,6 +198,12 @@ def test_the_pool_is_replaced_after_its_share_of_jobs_and_no_job_is_lost(monkeyp
     assert first and later and set(first).isdisjoint(later)
 
 
+def _feed_source(source_id: str, url: str, *, timeout: float) -> SourceConfig:
+    """A feed source whose new items' article pages are fetched and read."""
+    return SourceConfig.model_validate({"id": source_id, "name": source_id, "url": url, "kind": "feed",
+                                        "timeout": timedelta(seconds=timeout), "fetch_articles": True})
+
+
 class _Held:
     """What ``_slow_reader`` saw: the most article pages fetched and not yet read at once."""
 
@@ -233,8 +240,7 @@ def test_a_publish_on_many_items_holds_only_the_admitted_pages_at_once(
     with serve_site() as site:
         _Held.site, _Held.read, _Held.most = site, 0, 0
         feed_url = site.base_url + "/feed.xml"
-        config = SourceConfig.model_validate({"id": "s", "name": "s", "url": feed_url, "kind": "feed",
-                                              "timeout": timedelta(seconds=10), "fetch_articles": True})
+        config = _feed_source("s", feed_url, timeout=10)
         published = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 
         def publish(numbers: range) -> None:
@@ -269,11 +275,6 @@ def test_a_host_that_hangs_keeps_only_its_own_pages_waiting(store: Store) -> Non
     with serve_newsroom() as site:
         other_base = site.base_url.replace("127.0.0.1", "localhost")
 
-        def source(source_id: str, base: str) -> SourceConfig:
-            return SourceConfig.model_validate({"id": source_id, "name": source_id, "url": f"{base}/{source_id}.xml",
-                                                "kind": "feed", "timeout": timedelta(seconds=60),
-                                                "fetch_articles": True})
-
         def publish(source_id: str, base: str, numbers: range, *, delay: float) -> None:
             items = [(f"/{source_id}/{n}", f"Story {n}", "", when(20)) for n in numbers]
             site.publish(f"/{source_id}.xml", rss_feed(base=base, items=items), "application/rss+xml")
@@ -281,7 +282,8 @@ def test_a_host_that_hangs_keeps_only_its_own_pages_waiting(store: Store) -> Non
                 site.publish(f"/{source_id}/{n}", article_page(title=f"Story {n}", paragraphs=[
                     FILLER, f"General Kayani spoke about story {n}.", FILLER]), delay=delay)
 
-        hanging, prompt = source("hangs", site.base_url), source("prompt", other_base)
+        hanging = _feed_source("hangs", f"{site.base_url}/hangs.xml", timeout=60)
+        prompt = _feed_source("prompt", f"{other_base}/prompt.xml", timeout=60)
 
         async def run() -> PollResult:
             async with Fetcher() as fetcher:
@@ -292,10 +294,9 @@ def test_a_host_that_hangs_keeps_only_its_own_pages_waiting(store: Store) -> Non
                     publish("hangs", site.base_url, range(1, 42), delay=30)
                     publish("prompt", other_base, range(1, 3), delay=0)
                     stuck = asyncio.create_task(poller.poll(hanging, force=True))
-                    for _ in range(400):  # until the hanging host has its pages in hand (20 s at most)
-                        if sum(1 for path in site.arrived if path.startswith("/hangs/")) >= 4:
-                            break
-                        await asyncio.sleep(0.05)
+                    # until the hanging host has its pages in hand
+                    assert await until(lambda: sum(1 for p in site.arrived if p.startswith("/hangs/")) >= 4,
+                                       timeout=20)
                     try:
                         return await asyncio.wait_for(poller.poll(prompt, force=True), timeout=20)
                     finally:
@@ -314,8 +315,7 @@ def test_a_poll_waiting_for_its_pages_keeps_neither_the_feed_body_nor_the_stored
     workers. Each keeps only its new items meanwhile: it kept the feed's body and every
     entry stored before, most of a real feed's 100 KB and more, a poll in line."""
     with serve_newsroom() as site:
-        config = SourceConfig.model_validate({"id": "desk", "name": "desk", "url": f"{site.base_url}/desk.xml",
-                                              "kind": "feed", "timeout": timedelta(seconds=60)})
+        config = _feed_source("desk", f"{site.base_url}/desk.xml", timeout=60)
 
         def publish(numbers: range) -> None:
             items = [(f"/desk/{n}", f"Story {n}", "A summary. " * 50, when(20)) for n in numbers]
@@ -348,10 +348,7 @@ def test_a_poll_waiting_for_its_pages_keeps_neither_the_feed_body_nor_the_stored
                     poller._unseen = stored_entries_noted  # type: ignore[method-assign]
                     publish(range(1, 10))
                     waiting = asyncio.create_task(poller.poll(config, force=True))
-                    for _ in range(400):  # until the new item's page is asked for (20 s at most)
-                        if "/desk/9" in site.arrived:
-                            break
-                        await asyncio.sleep(0.05)
+                    assert await until(lambda: "/desk/9" in site.arrived, timeout=20)  # its page asked for
                     gc.collect()
                     alive = [held for ref in kept.values() if (held := ref()) is not None]
                     waiting.cancel()
