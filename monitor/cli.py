@@ -34,6 +34,17 @@ def _load(config_path: Path | None, *, apart: bool = False) -> Config:
         _fail_config(exc)
 
 
+class StartUpInterrupted(KeyboardInterrupt):
+    """SIGTERM or Ctrl-C while `monitor run` starts. A subclass, not KeyboardInterrupt
+    itself: CPython 3.11 notes a KeyboardInterrupt that leaves code run by exec() or eval()
+    (dataclasses and namedtuples build their methods so, at import) as unhandled, even once
+    caught, and `python -m monitor` then ends by SIGINT (exit -2) after a clean stop."""
+
+
+def _interrupt_start_up(signum: int, frame: object) -> NoReturn:
+    raise StartUpInterrupted
+
+
 config_option = click.option("-c", "--config", "config_path", type=click.Path(path_type=Path), help=CONFIG_HELP)
 
 
@@ -59,10 +70,11 @@ def run(config_path: Path | None) -> None:
     import logging
     import signal
 
-    # Until the daemon's own handlers take over, SIGTERM unwinds start-up like Ctrl-C does
+    # Until the daemon's own handlers take over, SIGTERM and Ctrl-C unwind start-up
     # (imports, migrations and the config load take a second or two), so a stop sent early,
     # e.g. by `systemctl stop` or `docker stop`, still exits 0 with the database closed.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    for stop_signal in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(stop_signal, _interrupt_start_up)
     log = logging.getLogger("monitor.service")
     log.info("daemon starting")
     try:
@@ -70,7 +82,7 @@ def run(config_path: Path | None) -> None:
         from monitor.service import Daemon
 
         eventloop.run(Daemon(_load(config_path, apart=True)).run())
-    except KeyboardInterrupt:
+    except StartUpInterrupted:
         log.info("daemon stopped during start-up")
 
 
