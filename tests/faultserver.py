@@ -31,7 +31,7 @@
     /cookie-loop       a redirect to itself that sets a new cookie every time
 
 Each connection carries one request. ``headers`` logs every request's headers in order,
-and ``peak`` is the most connections that were open at once.
+and ``peak`` is the most ``/slow`` requests that were waiting for their answer at once.
 """
 
 from __future__ import annotations
@@ -85,9 +85,6 @@ class _Handler(BaseRequestHandler):
 
     def handle(self) -> None:
         site = self.server.site
-        with site.lock:
-            site.active += 1
-            site.peak = max(site.peak, site.active)
         try:
             self.request.settimeout(5)
             target, headers = self._read_head()
@@ -100,9 +97,6 @@ class _Handler(BaseRequestHandler):
             route(self, target)
         except OSError:
             pass  # the client went away, which several faults provoke on purpose
-        finally:
-            with site.lock:
-                site.active -= 1
 
     def _read_head(self) -> tuple[str, dict[str, str]]:
         data = b""
@@ -250,7 +244,18 @@ def _empty(h: _Handler, target: str) -> None:
 
 
 def _slow(h: _Handler, target: str) -> None:
-    time.sleep(0.3)
+    site = h.server.site
+    with site.lock:
+        site.active += 1
+        site.peak = max(site.peak, site.active)
+    try:
+        time.sleep(0.3)
+    finally:
+        with site.lock:
+            site.active -= 1
+    # Counted down before the answer goes: once it is out, the client may open its next
+    # connection before this thread runs again, and a count kept to the handler's end
+    # then saw one connection more than the client ever held.
     h.send(200, PAGE)
 
 
