@@ -36,8 +36,8 @@ def _load(config_path: Path | None, *, apart: bool = False) -> Config:
 
 class StartUpInterrupted(KeyboardInterrupt):
     """SIGTERM or Ctrl-C while `monitor run` starts. A subclass, not KeyboardInterrupt
-    itself: CPython 3.11 notes a KeyboardInterrupt that leaves code run by exec() or eval()
-    (dataclasses and namedtuples build their methods so, at import) as unhandled, even once
+    itself: CPython (3.8 on) notes a KeyboardInterrupt that leaves a string run by exec() or
+    eval() (dataclasses and namedtuples build their methods so, at import) as unhandled, even once
     caught, and `python -m monitor` then ends by SIGINT (exit -2) after a clean stop."""
 
 
@@ -71,13 +71,13 @@ def run(config_path: Path | None) -> None:
     import signal
 
     # Until the daemon's own handlers take over, SIGTERM and Ctrl-C unwind start-up
-    # (imports, migrations and the config load take a second or two), so a stop sent early,
+    # (imports and the config load take a second or two), so a stop sent early,
     # e.g. by `systemctl stop` or `docker stop`, still exits 0 with the database closed.
     for stop_signal in (signal.SIGTERM, signal.SIGINT):
         signal.signal(stop_signal, _interrupt_start_up)
     log = logging.getLogger("monitor.service")
-    log.info("daemon starting")
     try:
+        log.info("daemon starting")  # inside: a stop may land while the line is still being written
         from monitor import eventloop
         from monitor.service import Daemon
 

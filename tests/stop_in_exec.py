@@ -17,7 +17,7 @@ BODY = "import os, signal\nos.kill(os.getpid(), signal.{name})\nfor _ in range(1
 
 
 def _load_in_exec(path: object) -> None:
-    exec(BODY.format(name=sys.argv[2]))  # the handler runs at the loop's first turn, inside exec
+    exec(BODY.format(name=sys.argv[2]))  # the handler runs as os.kill returns, inside exec
 
 
 if __name__ == "__main__":
