@@ -21,5 +21,5 @@ def _load_in_exec(path: object) -> None:
 
 
 if __name__ == "__main__":
-    apart.load_config_apart = _load_in_exec  # type: ignore[assignment]
+    apart.load_config_apart = _load_in_exec
     cli.main(["--log-format", "text", "run", "-c", sys.argv[1]])

@@ -177,14 +177,14 @@ def test_a_child_that_dies_without_a_word_leaves_the_files_read_here(
 def test_a_stop_during_the_load_kills_the_child(config_file: Path) -> None:
     """Ctrl-C or SIGTERM while the child reads (here it would take a minute): the daemon
     kills it rather than wait for it, and no child is left once the daemon has exited."""
-    code = ("import signal, sys, time; from pathlib import Path; from monitor.config import apart; "
-            "apart._load = lambda path, environ: time.sleep(60); "
-            "signal.signal(signal.SIGTERM, signal.default_int_handler); apart.load_config_apart(Path(sys.argv[1]))")
+    code = ("import signal, sys, time; from pathlib import Path; from monitor import cli; "
+            "from monitor.config import apart; apart._load = lambda path, environ: time.sleep(60); "
+            "signal.signal(signal.SIGTERM, cli._interrupt_start_up); apart.load_config_apart(Path(sys.argv[1]))")
     parent = subprocess.Popen([sys.executable, "-c", code, str(config_file)], stderr=subprocess.PIPE)
     children = _when_the_child_runs(parent)
     parent.send_signal(signal.SIGTERM)
     _, err = parent.communicate(timeout=30)  # a parent waiting for its child would take 60 s
-    assert b"KeyboardInterrupt" in err
+    assert b"StartUpInterrupted" in err  # the handler `monitor run` starts up with
     assert [pid for pid in children if processes.alive(pid)] == []
 
 
