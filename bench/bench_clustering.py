@@ -26,11 +26,10 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from monitor.stories import Fingerprint, containments, fingerprint, same_story, stack, words  # noqa: E402
+from monitor.signatures import SignatureTable  # noqa: E402
+from monitor.stories import NUM_PERM, Fingerprint, fingerprint, same_story, share, words  # noqa: E402
 
 DEFAULT_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "isaf-press-releases"
 _DATELINE = re.compile(r"\(([A-Z][a-z]+\.? \d{1,2}, \d{4})\)")
@@ -149,12 +148,15 @@ def build_pairs(corpus: Path, *, hard_negatives: int = 3, seed: int = 1, limit: 
             for b in group[i + 1:]:
                 low, high = sorted((a.key, b.key))
                 negatives.add((low, high))
-    signatures = stack([prints[r.key].signature for r in releases])
-    sizes = np.asarray([prints[r.key].shingles for r in releases])
+    signatures = SignatureTable(NUM_PERM)
+    for r in releases:
+        signatures.append(prints[r.key].signature)
     for i, release in enumerate(releases):
-        shares = containments(prints[release.key], signatures, sizes)
+        item = prints[release.key]
+        shares = [share(agree, item.shingles, prints[r.key].shingles)
+                  for agree, r in zip(signatures.agreements(item.signature), releases, strict=True)]
         shares[i] = -1.0
-        for j in shares.argsort()[::-1][:hard_negatives]:
+        for j in sorted(range(len(shares)), key=shares.__getitem__, reverse=True)[:hard_negatives]:
             low, high = sorted((release.key, releases[int(j)].key))
             negatives.add((low, high))
     by_key = {r.key: r for r in releases}

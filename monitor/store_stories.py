@@ -7,20 +7,22 @@ is ``monitor.stories.same_story``; this module only finds the candidates.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from array import array
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta, timezone
 
-import numpy as np
 from sqlite_utils import Database
 
+from monitor.signatures import SignatureTable
 from monitor.stories import (
     CONTAINED,
     MIN_SHINGLES,
     NUM_PERM,
     Fingerprint,
-    containments,
     same_story,
+    share,
     title_words,
+    titles_decide,
 )
 
 DEFAULT_WINDOW = timedelta(hours=72)
@@ -47,47 +49,50 @@ def _iso(moment: datetime) -> str:
 class StoryIndex:
     """The stories begun within ``window`` of now, kept in memory by the store across
     poll commits: each commit first reads only the stories begun since the last one (by
-    another process too) and forgets those that left the window, so a busy poll costs one
-    small query instead of reloading every story of three days.
+    another process too), so a busy poll costs one small query instead of reloading every
+    story of three days.
 
     An item is compared with each story's first item only: comparing with every member
     would chain stories together through an item that shares text with two of them (a
     page that is nothing but a standard closing paragraph). The store drops the index
     when a commit fails, as the stories that commit added were rolled back.
 
-    A story costs ~700 bytes here, most of it its 512-byte signature: the numbers sit in
-    arrays and a title is a tuple of shared words. Python lists of ints, ISO strings and
-    frozensets cost 2 KB a story, which three days of a busy desk's items multiply."""
+    A story costs ~560 bytes here, most of it its 512-byte signature: the signatures sit
+    in a ``SignatureTable``, the numbers in arrays and a title is a tuple of shared words.
+    Python lists of ints, ISO strings and frozensets cost 2 KB a story, which three days
+    of a busy desk's items multiply. Stories that left the window are skipped at once
+    and forgotten a table block at a time, once all of a block's have left."""
 
     def __init__(self, db: Database, *, window: timedelta = DEFAULT_WINDOW) -> None:
         self.db = db
         self.window = window
         self.now = datetime.now(timezone.utc)
+        self._cutoff = 0  # Unix seconds: stories begun before this have left the window
         self._last_id = 0
-        self._count = 0
-        self._ids = np.zeros(_FIRST_ROWS, dtype=np.int64)
-        self._sizes = np.zeros(_FIRST_ROWS, dtype=np.int64)  # shingles of the story's first item
-        self._first_seen = np.zeros(_FIRST_ROWS, dtype=np.int64)  # Unix seconds
-        self._matrix = np.zeros((_FIRST_ROWS, NUM_PERM), dtype="<u4")
+        self._signatures = SignatureTable(NUM_PERM)
+        self._ids = array("q")  # a row each, as the table's
+        self._sizes = array("q")  # shingles of the story's first item
+        self._first_seen = array("q")  # Unix seconds
         self._titles: list[tuple[str, ...]] = []
         self._words: dict[str, str] = {}  # one string per title word, shared by every title that has it
+
+    def __len__(self) -> int:
+        """The stories held, those that left the window but are not yet forgotten too."""
+        return len(self._ids)
 
     def refresh(self, now: datetime) -> None:
         """Bring the index to ``now``: stories begun since the last refresh in, stories
         older than the window out."""
         self.now = now
         oldest = now - self.window
-        cutoff = int(oldest.timestamp())  # whole seconds, as _iso writes them
-        count = self._count
-        if count and self._first_seen[0] < cutoff:
-            keep = np.flatnonzero(self._first_seen[:count] >= cutoff)
-            self._titles = [self._titles[k] for k in keep]
-            self._count = len(keep)
-            capacity = max(len(keep) * 2, _FIRST_ROWS)
-            self._ids = _rows(self._ids[keep], capacity)
-            self._sizes = _rows(self._sizes[keep], capacity)
-            self._first_seen = _rows(self._first_seen[keep], capacity)
-            self._matrix = _rows(self._matrix[keep], capacity)
+        self._cutoff = int(oldest.timestamp())  # whole seconds, as _iso writes them
+        dropped, block = False, self._signatures.block
+        while self._signatures.sealed_blocks and max(self._first_seen[:block]) < self._cutoff:
+            self._signatures.drop_first_block()
+            for column in (self._ids, self._sizes, self._first_seen, self._titles):
+                del column[:block]
+            dropped = True
+        if dropped:
             self._words = {word: word for title in self._titles for word in title}
         rows = self.db.execute(
             "SELECT s.id, i.fingerprint, i.shingles, i.title, s.first_seen FROM stories s"
@@ -104,17 +109,12 @@ class StoryIndex:
     def assign(self, item_id: int, fp: Fingerprint, *, title: str) -> int:
         """File the item under the closest story it is the same story as, or a new one;
         returns the story's id."""
-        count = self._count
-        sizes = self._sizes[:count]
-        shares = containments(fp, self._matrix[:count], sizes)
-        # Only containment or, where a text is too short to compare, titles can join a story.
-        candidates = np.flatnonzero((shares >= CONTAINED) | (np.minimum(sizes, fp.shingles) < MIN_SHINGLES))
         story_id = None
-        for index in candidates[np.argsort(-shares[candidates], kind="stable")]:
-            first = Fingerprint(signature=b"", shingles=int(sizes[index]),
+        for index, contained in self._candidates(fp):
+            first = Fingerprint(signature=b"", shingles=self._sizes[index],
                                 title_words=frozenset(self._titles[index]))
-            if same_story(fp, first, contained=float(shares[index])):
-                story_id = int(self._ids[index])
+            if same_story(fp, first, contained=contained):
+                story_id = self._ids[index]
                 break
         now = _iso(self.now)
         if story_id is None:
@@ -129,33 +129,39 @@ class StoryIndex:
                         [story_id, fp.signature, fp.shingles, item_id])
         return story_id
 
+    def _candidates(self, fp: Fingerprint) -> list[tuple[int, float]]:
+        """The rows of the stories in the window that only containment or, where a text is
+        too short to compare, titles could join the item to, with the item's containment
+        in each: the greatest first, in row order among equals."""
+        if not len(self._ids):
+            return []
+        sizes, first_seen, cutoff = self._sizes, self._first_seen, self._cutoff
+        agreements = self._signatures.agreements(fp.signature)
+        if fp.shingles < MIN_SHINGLES:
+            rows: Iterable[int] = range(len(sizes))  # the item's text is too short: titles decide against any story
+        else:  # a story that agrees nowhere has a containment of 0: only a short text of its own can make it one
+            rows = [index for index, (agree, size) in enumerate(zip(agreements, sizes, strict=True))
+                    if agree or size < MIN_SHINGLES]
+        found = []
+        for index in rows:
+            if first_seen[index] < cutoff:
+                continue
+            contained = share(agreements[index], fp.shingles, sizes[index])
+            if contained >= CONTAINED or titles_decide(fp.shingles, sizes[index]):
+                found.append((index, contained))
+        found.sort(key=lambda candidate: -candidate[1])  # stable: row order among equals
+        return found
+
     def _add(self, story_id: int, fp: Fingerprint, first_seen: datetime) -> None:
-        count = self._count
-        if count == len(self._matrix):
-            self._ids, self._sizes, self._first_seen, self._matrix = (
-                _rows(column[:count], count * 2) for column in (self._ids, self._sizes, self._first_seen,
-                                                                self._matrix))
-        self._matrix[count] = np.frombuffer(fp.signature, dtype="<u4")
-        self._ids[count] = story_id
-        self._sizes[count] = fp.shingles
+        self._signatures.append(fp.signature)
+        self._ids.append(story_id)
+        self._sizes.append(fp.shingles)
         # Seconds, as the database keeps them: a story read back is judged as one filed here.
-        self._first_seen[count] = int(first_seen.timestamp())
+        self._first_seen.append(int(first_seen.timestamp()))
         self._titles.append(tuple(self._words.setdefault(word, word) for word in sorted(fp.title_words)))
-        self._count = count + 1
         # Every story is begun by assign() with its first item's fingerprint, so the
         # highest id filed is the highest id there is: the next refresh reads from there.
         self._last_id = max(self._last_id, story_id)
-
-
-_FIRST_ROWS = 64
-
-
-def _rows(kept: np.ndarray, capacity: int) -> np.ndarray:
-    """``kept`` as the first rows of a zeroed array of ``capacity`` rows: room to add to.
-    Zeroed pages are not touched until written, so the room costs no memory until used."""
-    grown = np.zeros((capacity, *kept.shape[1:]), dtype=kept.dtype)
-    grown[:len(kept)] = kept
-    return grown
 
 
 def already_alerted(db: Database, story_id: int, watchlist: str, channel: str) -> bool:
