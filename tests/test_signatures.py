@@ -85,10 +85,15 @@ def test_minhash_is_the_least_permuted_hash_in_each_place(members: set[bytes], n
     """The packed arithmetic against the scheme's definition, one permutation at a time."""
     import hashlib
 
-    from monitor.minhash import _finalise, _permutations
+    from monitor.minhash import _permutations
+
+    def finalise(value: int) -> int:  # MurmurHash3's fmix32
+        value = ((value ^ (value >> 16)) * 0x85EBCA6B) % 2**32
+        value = ((value ^ (value >> 13)) * 0xC2B2AE35) % 2**32
+        return value ^ (value >> 16)
 
     a, b = _permutations(num_perm, seed)
-    hashes = [_finalise(int.from_bytes(hashlib.sha1(m).digest()[:4], "little")) for m in members]
+    hashes = [finalise(int.from_bytes(hashlib.sha1(m).digest()[:4], "little")) for m in members]
     expected = [min(((x * h + y) % 2**32 for h in hashes), default=2**32 - 1) for x, y in zip(a, b, strict=True)]
     assert struct.unpack(f"<{num_perm}I", signature(members, num_perm=num_perm, seed=seed)) == tuple(expected)
 
