@@ -99,8 +99,8 @@ def main() -> None:
             statuses[match.group(1)] = statuses.get(match.group(1), 0) + 1
         polls = sum(statuses.values())
         print(f"daemon with {args.sources} sources every {args.every}, run {args.seconds:.0f}s, exit {code}")
-        print(f"  peak RSS of the daemon process: {max(hwm, peak_rss) / 1024:.0f} MB (VmHWM); "
-              f"{before_publish / 1024:.0f} MB before the publish")
+        print(f"  peak RSS of the daemon process: {max(hwm, peak_rss) / 1024:.1f} MB (VmHWM); "
+              f"{before_publish / 1024:.1f} MB before the publish")
         print(f"  page workers (forkserver and workers), peak summed PSS: {peak_workers / 1024:.0f} MB")
         counts = " ".join(f"{k}={v}" for k, v in sorted(statuses.items()))
         print(f"  polls: {polls} ({polls / args.seconds:.0f}/s) {counts}")
