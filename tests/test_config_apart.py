@@ -68,11 +68,18 @@ def test_sources_share_their_equal_parts_across_the_handover(config_file: Path) 
     """Sources given the same fields hold one set of their names, and a name taken from
     the id is the id's string (memory at 10,000 sources); the sharing survives the pickle,
     and a copy with more fields gets a set of its own."""
-    config_file.write_text(CONFIG + "  - {id: app, url: \"https://app.example/feed\", every: 10m}\n")
-    ispr, dawn, app = load_config_apart(config_file).sources
+    listing = "kind: html, every: 10m, select: {item: li.release, link: a}"
+    config_file.write_text(CONFIG + "  - {id: app, url: \"https://app.example/feed\", every: 10m}\n"
+                           f"  - {{id: a1, url: \"https://a.example/1\", {listing}}}\n"
+                           f"  - {{id: a2, url: \"https://a.example/2\", {listing}}}\n")
+    ispr, dawn, app, a1, a2 = load_config_apart(config_file).sources
     assert ispr.__pydantic_fields_set__ is app.__pydantic_fields_set__  # same fields given
     assert dawn.__pydantic_fields_set__ is not ispr.__pydantic_fields_set__  # cron, not every
     assert ispr.name is ispr.id
+    # Equal values, each written out in the file, are one object each: selectors, kind, interval.
+    assert a1.select == a2.select and a1.select is a2.select
+    assert a1.kind is a2.kind and a1.every is a2.every is app.every
+    assert a1.url != a2.url and a1.id is not a2.id
     copied = ispr.model_copy(update={"kind": "feed"})
     assert "kind" in copied.model_fields_set and "kind" not in app.model_fields_set
 
