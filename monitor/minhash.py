@@ -47,6 +47,8 @@ def _permutations(num_perm: int, seed: int) -> tuple[tuple[int, ...], tuple[int,
     """The ``a`` (odd) and ``b`` of each of ``num_perm`` affine permutations, fixed by
     ``seed``: numpy's ``randint(0, 2**31)`` and ``randint(0, 2**32)`` (uint32) draw one
     32-bit value each, the first masked to 31 bits."""
+    if not 0 <= seed < 2**32:
+        raise ValueError(f"a seed of 32 bits, as numpy's RandomState takes: {seed}")
     generator = _mt19937(seed)
     a = tuple((generator.getrandbits(32) & 0x7FFFFFFF) * 2 + 1 for _ in range(num_perm))
     b = tuple(generator.getrandbits(32) for _ in range(num_perm))

@@ -75,6 +75,7 @@ class StoryIndex:
         self._sizes = array("q")  # shingles of the story's first item
         self._first_seen = array("q")  # Unix seconds
         self._titles: list[tuple[str, ...]] = []
+        self._short: list[int] = []  # the rows of stories too short to compare, whose titles decide
         self._words: dict[str, str] = {}  # one string per title word, shared by every title that has it
 
     def __len__(self) -> int:
@@ -92,6 +93,7 @@ class StoryIndex:
             self._signatures.drop_first_block()
             for column in (self._ids, self._sizes, self._first_seen, self._titles):
                 del column[:block]
+            self._short = [row - block for row in self._short if row >= block]
             dropped = True
         if dropped:
             self._words = {word: word for title in self._titles for word in title}
@@ -137,23 +139,24 @@ class StoryIndex:
         if not len(self._ids):
             return []
         sizes, first_seen, cutoff = self._sizes, self._first_seen, self._cutoff
-        agreements = self._signatures.agreements(fp.signature)
+        agreeing = self._signatures.agreeing(fp.signature)
         if fp.shingles < MIN_SHINGLES:
             rows: Iterable[int] = range(len(sizes))  # the item's text is too short: titles decide against any story
         else:  # a story that agrees nowhere has a containment of 0: only a short text of its own can make it one
-            rows = [index for index, (agree, size) in enumerate(zip(agreements, sizes, strict=True))
-                    if agree or size < MIN_SHINGLES]
+            rows = sorted({*agreeing, *self._short})
         found = []
         for index in rows:
             if first_seen[index] < cutoff:
                 continue
-            contained = share(agreements[index], fp.shingles, sizes[index])
+            contained = share(agreeing.get(index, 0), fp.shingles, sizes[index])
             if contained >= CONTAINED or titles_decide(fp.shingles, sizes[index]):
                 found.append((index, contained))
         found.sort(key=lambda candidate: -candidate[1])  # stable: row order among equals
         return found
 
     def _add(self, story_id: int, fp: Fingerprint, first_seen: datetime) -> None:
+        if fp.shingles < MIN_SHINGLES:
+            self._short.append(len(self._ids))
         self._signatures.append(fp.signature)
         self._ids.append(story_id)
         self._sizes.append(fp.shingles)

@@ -80,8 +80,21 @@ def test_sources_share_their_equal_parts_across_the_handover(config_file: Path) 
     assert a1.select == a2.select and a1.select is a2.select
     assert a1.kind is a2.kind and a1.every is a2.every is app.every
     assert a1.url != a2.url and a1.id is not a2.id
-    copied = ispr.model_copy(update={"kind": "feed"})
-    assert "kind" in copied.model_fields_set and "kind" not in app.model_fields_set
+
+
+def test_equal_selectors_given_differently_keep_what_each_source_gave() -> None:
+    """pydantic's == ignores which fields were given: selectors equal once validated (a
+    link of "a" written out, or taken as the default) stay apart, each with its own
+    fields-set, so that what a source was given is still what it says it was given."""
+    from monitor.config.load import _sharing_equal_parts
+    from monitor.config.schema import Selectors, SourceConfig
+
+    given, defaulted = Selectors(item="li", link="a"), Selectors(item="li")
+    assert given == defaulted and given.model_fields_set != defaulted.model_fields_set
+    b1, b2, b3 = _sharing_equal_parts(
+        SourceConfig(id=f"b{n}", url=f"https://b.example/{n}", kind="html", select=select)
+        for n, select in ((1, given), (2, defaulted), (3, Selectors(item="li"))))
+    assert b1.select is given and b2.select is defaulted and b3.select is defaulted
 
 
 def test_values_from_the_environment_stay_redacted_in_the_daemon(config_file: Path,

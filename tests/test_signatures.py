@@ -33,7 +33,7 @@ def _signature_like(rng: random.Random, base: bytes, places: int) -> bytes:
 
 
 @settings(max_examples=60, deadline=None)
-@given(seed=st.integers(0, 2**32 - 1), count=st.integers(0, 23), places=st.sampled_from([1, 3, 128]))
+@given(seed=st.integers(0, 2**32 - 1), count=st.integers(0, 23), places=st.sampled_from([1, 3, 128, 300]))
 def test_agreements_are_the_plain_count_of_equal_places(seed: int, count: int, places: int) -> None:
     """Through sealed blocks (of 5 rows here) and the open one, each row's count is the count
     a loop over its places gives, values at the fields' edges included."""
@@ -119,7 +119,8 @@ def test_stories_that_left_the_window_are_forgotten_a_block_at_a_time(tmp_path: 
         text = " ".join(f"word{n}" for n in range(60))
         for hour in range(7):  # one story an hour, the same text each time: all would join the first
             index.refresh(start + timedelta(hours=hour))
-            index._add(100 + hour, fingerprint(title=f"t{hour}", text=f"{text} {hour}"), start + timedelta(hours=hour))
+            index._add(100 + hour, fingerprint(title=f"title{hour}", text=f"{text} {hour}"),
+                       start + timedelta(hours=hour))
         assert len(index) == 7
         index.refresh(start + timedelta(hours=72, minutes=30))  # the first story (hour 0) left the window
         assert len(index) == 7  # its block holds stories still in it
@@ -127,7 +128,56 @@ def test_stories_that_left_the_window_are_forgotten_a_block_at_a_time(tmp_path: 
         assert joinable == [101, 102, 103, 104, 105, 106]
         index.refresh(start + timedelta(hours=75, minutes=30))  # hours 0-3 gone: the first block (0-2) is dropped
         assert len(index) == 4
-        assert sorted(index._ids[row] for row, _ in index._candidates(fingerprint(title="x", text=text))) == [
-            104, 105, 106]
+        rows = [row for row, _ in index._candidates(fingerprint(title="x", text=text))]
+        assert sorted(index._ids[row] for row in rows) == [104, 105, 106]
+        # Each row's other columns moved with it: its title is still its story's.
+        assert all(index._titles[row] == (f"title{index._ids[row] - 100}",) for row in rows)
     finally:
         store.close()
+
+
+def test_share_is_the_numpy_containment_float_for_float() -> None:
+    """Every containment, for every agreement count and shingle counts at the edges, is the
+    float the numpy version computed: sha256 of their reprs recorded from it (dc2e85c's
+    ``stories.containments``), so no decision moves by an ulp."""
+    import hashlib
+
+    from monitor.stories import share
+
+    sizes = (0, 1, 7, 8, 50, 300, 5000)
+    shares = [repr(share(agree, a, b)) for agree in range(129) for a in sizes for b in sizes]
+    assert hashlib.sha256(",".join(shares).encode()).hexdigest() == (
+        "8fdb09773bae3ec33db7b662986f9085287915e2d37f0c16502b3ed17e9d1b67")
+    assert share(128, 0, 10) == share(128, 10, 0) == 0.0  # a text without shingles contains nothing
+
+
+def test_candidates_come_in_order_of_share_then_row(tmp_path: Path) -> None:
+    """Equal shares keep the order the stories were filed in; a short story that agrees
+    nowhere is still a candidate for a long item (its title decides), one agreeing
+    nowhere and long enough is not."""
+    from monitor.store import Store
+    from monitor.store_stories import StoryIndex
+    from monitor.stories import Fingerprint
+
+    store = Store(tmp_path / "m.db")
+    index = StoryIndex(store.db, window=timedelta(hours=72))
+    try:
+        now = datetime(2026, 12, 1, tzinfo=timezone.utc)
+        index.refresh(now)
+        same = struct.pack("<128I", *range(128))
+        elsewhere = struct.pack("<128I", *range(1000, 1128))
+        for story_id, signature, shingles in ((1, same, 100), (2, elsewhere, 100), (3, same, 100), (4, elsewhere, 3)):
+            index._add(story_id, Fingerprint(signature=signature, shingles=shingles, title_words=frozenset({"x"})), now)
+        item = Fingerprint(signature=same, shingles=100, title_words=frozenset({"x"}))
+        assert [(index._ids[row], round(share, 3)) for row, share in index._candidates(item)] == [
+            (1, 1.0), (3, 1.0), (4, 0.0)]
+    finally:
+        store.close()
+
+
+def test_a_seed_numpy_would_refuse_is_refused() -> None:
+    """numpy's RandomState takes 32-bit seeds; a larger one must not be masked into another."""
+    with pytest.raises(ValueError, match="32 bits"):
+        signature([b"x"], num_perm=4, seed=2**32 + 8)
+    with pytest.raises(ValueError, match="32 bits"):
+        signature([b"x"], num_perm=4, seed=-1)

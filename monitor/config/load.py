@@ -601,7 +601,7 @@ def _sharing_equal_parts(sources: Iterable[SourceConfig]) -> tuple[SourceConfig,
     had its own string and its own selectors model (~0.5 KB, 1.2 MB over the bench's
     2,500 listings), and an interval given per source its own timedelta."""
     sets: dict[frozenset[str], set[str]] = {}
-    values: dict[tuple[str, object], object] = {}
+    values: dict[tuple[str, object, frozenset[str] | None], object] = {}
     shared = []
     for source in sources:
         given = source.__pydantic_fields_set__
@@ -611,8 +611,10 @@ def _sharing_equal_parts(sources: Iterable[SourceConfig]) -> tuple[SourceConfig,
         fields = source.__dict__
         for field, value in list(fields.items()):
             if field not in _OWN_VALUES and value is not None:
+                # A model's fields-set is in the key: pydantic's == leaves it out.
+                value_given = frozenset(value.model_fields_set) if isinstance(value, BaseModel) else None
                 try:
-                    fields[field] = values.setdefault((field, value), value)
+                    fields[field] = values.setdefault((field, value, value_given), value)
                 except TypeError:  # a value that cannot be hashed stays the source's own
                     pass
         shared.append(source)
