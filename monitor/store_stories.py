@@ -155,9 +155,10 @@ class StoryIndex:
         return found
 
     def _add(self, story_id: int, fp: Fingerprint, first_seen: datetime) -> None:
+        row = len(self._ids)
+        self._signatures.append(fp.signature)  # first: it refuses a signature of the wrong size
         if fp.shingles < MIN_SHINGLES:
-            self._short.append(len(self._ids))
-        self._signatures.append(fp.signature)
+            self._short.append(row)
         self._ids.append(story_id)
         self._sizes.append(fp.shingles)
         # Seconds, as the database keeps them: a story read back is judged as one filed here.

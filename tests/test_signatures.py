@@ -181,3 +181,23 @@ def test_a_seed_numpy_would_refuse_is_refused() -> None:
         signature([b"x"], num_perm=4, seed=2**32 + 8)
     with pytest.raises(ValueError, match="32 bits"):
         signature([b"x"], num_perm=4, seed=-1)
+
+
+def test_a_story_whose_signature_is_refused_leaves_the_index_as_it_was(tmp_path: Path) -> None:
+    from monitor.store import Store
+    from monitor.store_stories import StoryIndex
+    from monitor.stories import Fingerprint
+
+    store = Store(tmp_path / "m.db")
+    try:
+        index = StoryIndex(store.db, window=timedelta(hours=72))
+        now = datetime(2026, 12, 1, tzinfo=timezone.utc)
+        index.refresh(now)
+        index._add(1, Fingerprint(signature=b"\1" * 512, shingles=100, title_words=frozenset({"x"})), now)
+        with pytest.raises(ValueError):
+            index._add(2, Fingerprint(signature=b"\0" * 12, shingles=2, title_words=frozenset({"x"})), now)
+        assert len(index) == 1
+        item = Fingerprint(signature=b"\0" * 512, shingles=100, title_words=frozenset({"x"}))
+        assert index._candidates(item) == []  # no row of the refused story among the short ones
+    finally:
+        store.close()
