@@ -157,7 +157,7 @@ def build_pairs(corpus: Path, *, hard_negatives: int = 3, seed: int = 1, limit: 
                   for agree, r in zip(signatures.agreements(item.signature), releases, strict=True)]
         shares[i] = -1.0
         for j in sorted(range(len(shares)), key=shares.__getitem__, reverse=True)[:hard_negatives]:
-            low, high = sorted((release.key, releases[int(j)].key))
+            low, high = sorted((release.key, releases[j].key))
             negatives.add((low, high))
     by_key = {r.key: r for r in releases}
     for a_key, b_key in sorted(negatives):

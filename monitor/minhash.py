@@ -91,7 +91,7 @@ def signature(shingles: Iterable[bytes], *, num_perm: int, seed: int) -> bytes:
     a, b, values, carry = _packed(num_perm, seed)
     least = values | carry  # every value all ones (an empty set's), and each field's carry bit set above it
     digests = [hashlib.sha1(shingle).digest()[:4] for shingle in shingles]
-    for hashed in _finalised(digests) if digests else ():
+    for hashed in _finalised(digests):
         permuted = (hashed * a + b) & values  # a*h + b, modulo 2**32 in each field
         # Per field: least + 2**32 - permuted keeps the carry bit where least >= permuted ...
         lower = (least - permuted) & carry

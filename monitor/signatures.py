@@ -71,8 +71,9 @@ class SignatureTable:
         return len(self._sealed)
 
     def append(self, signature: bytes) -> None:
-        for place, value in zip(self._open, self._unpack(signature), strict=True):
-            place += value.to_bytes(4, "little")
+        self._check(signature)
+        for place, (value,) in zip(self._open, struct.iter_unpack("4s", signature), strict=True):  # 4 bytes a place
+            place += value
         self._open_rows += 1
         self._open_places = None
         if self._open_rows == self.block:
@@ -110,7 +111,10 @@ class SignatureTable:
         agreeing = self.agreeing(signature)
         return [agreeing.get(row, 0) for row in range(len(self))]
 
-    def _unpack(self, signature: bytes) -> tuple[int, ...]:
+    def _check(self, signature: bytes) -> None:
         if len(signature) != 4 * self.num_perm:
             raise ValueError(f"a signature of {len(signature)} bytes where {4 * self.num_perm} were expected")
+
+    def _unpack(self, signature: bytes) -> tuple[int, ...]:
+        self._check(signature)
         return struct.unpack(f"<{self.num_perm}I", signature)

@@ -59,10 +59,11 @@ class StoryIndex:
 
     A story costs ~600 bytes here, most of it its 512-byte signature: the signatures sit
     in a ``SignatureTable`` (twice that for the rows of its open block), the numbers in
-    arrays, and a title is a tuple of shared words.
-    Python lists of ints, ISO strings and frozensets cost 2 KB a story, which three days
-    of a busy desk's items multiply. Stories that left the window are skipped at once
-    and forgotten a table block at a time, once all of a block's have left."""
+    arrays, and a title is a tuple of shared words. Python lists of ints, ISO strings and
+    frozensets cost 2 KB a story, which three days of a busy desk's items multiply.
+
+    Stories that left the window are skipped at once, and forgotten a table block at a
+    time, once all of a block's have left."""
 
     def __init__(self, db: Database, *, window: timedelta = DEFAULT_WINDOW) -> None:
         self.db = db
