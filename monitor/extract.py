@@ -31,6 +31,9 @@ _PRUNE = " | ".join(
     ["//aside", "//nav", "//footer[not(ancestor::article)]", "//*[contains(@class, '_contacts')]"]
     + [f"//*[contains(concat(' ', normalize-space(@class), ' '), ' {name} ')]" for name in _BOX_CLASSES]
 )
+# Shorter than this, trafilatura's own extraction is taken to have missed the article, and
+# its fallbacks get their turn: trafilatura's own threshold for that (MIN_EXTRACTED_SIZE).
+_FALLBACK_BELOW = 250
 
 
 def extract_article(
@@ -47,7 +50,6 @@ def extract_article(
     """
     tree = parse_html(html, content_type)
     page = tree.html or ""
-    document = _bare_extraction(page, url)
     metadata = _LazyMetadata(page, url)
     title = _title(metadata, tree)
     if content_selector is not None:
@@ -57,7 +59,7 @@ def extract_article(
             raise SourceError(f"{url}: select.content {content_selector!r} is not valid CSS") from exc
         text = "\n".join(t for t in (node_text(n) for n in nodes) if t)
     else:
-        text = (document.text or "").strip() if document is not None else ""
+        text = _main_text(page, url)
     # The page's own markup states a time; trafilatura's guess is a day; a dateline is text.
     published = page_date(tree, tz) or _date(metadata.date, tz) or dateline_date(text, tz)
     return Article(text=text, title=title, published=published)
@@ -90,7 +92,21 @@ class _LazyMetadata:
         return self._document.date if self._document is not None else None
 
 
-def _bare_extraction(page: str, url: str) -> Document | None:
+def _main_text(page: str, url: str) -> str:
+    """trafilatura's own extraction, and its fallbacks (readability, then jusText) only for
+    a page where that found next to nothing. trafilatura runs readability on every page to
+    compare, a third of its cost; on the extraction benchmark the comparison changed 6 of
+    181 pages, 5 where its own text was under 250 characters (readability rescued them) and
+    one of 894 where it made things worse (F1 0.99 -> 0.33)."""
+    document = _bare_extraction(page, url, fast=True)
+    text = (document.text or "").strip() if document is not None else ""
+    if len(text) < _FALLBACK_BELOW:
+        document = _bare_extraction(page, url, fast=False)
+        text = (document.text or "").strip() if document is not None else ""
+    return text
+
+
+def _bare_extraction(page: str, url: str, *, fast: bool) -> Document | None:
     if not page:
         return None
     try:
@@ -105,6 +121,7 @@ def _bare_extraction(page: str, url: str) -> Document | None:
             deduplicate=False,
             with_metadata=False,
             prune_xpath=_PRUNE,
+            fast=fast,
         )
     except (LxmlError, ValueError, TypeError) as exc:
         raise SourceError(f"{url}: article extraction failed: {exc}") from exc
