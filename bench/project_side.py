@@ -44,6 +44,12 @@ def _cpu() -> float:
     return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime + sum(_seen_cpu.values())
 
 
+def _own_cpu() -> float:
+    """CPU seconds of this process alone: the event loop's share of ``_cpu``."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    return own.ru_utime + own.ru_stime
+
+
 def _workers_mb() -> float:
     """The summed peak RSS of the live descendants (shared pages are counted in each)."""
     return sum(status_kb(pid, "VmHWM") for pid in descendants(os.getpid())) / 1024
@@ -57,16 +63,16 @@ def _peak_mb() -> float:
 
 async def _phase(poller: Poller, sources: list, store: Store) -> dict[str, object]:
     last_match = store.db.execute("SELECT COALESCE(MAX(id), 0) FROM matches").fetchone()[0]
-    wall0, cpu0 = time.perf_counter(), _cpu()
+    wall0, cpu0, own0 = time.perf_counter(), _cpu(), _own_cpu()
     indexing = asyncio.create_task(_index_every_second(store))
     results = await asyncio.gather(*(poller.poll(s, force=True) for s in sources))
     indexing.cancel()
     store.index_for_search()  # the daemon's next dispatch tick would
     await poller.fetcher.aclose()  # a phase is a separate moment: no warm connections carried over
-    wall, cpu = time.perf_counter() - wall0, _cpu() - cpu0
+    wall, cpu, own = time.perf_counter() - wall0, _cpu() - cpu0, _own_cpu() - own0
     matched = [row[0] for row in store.db.execute(
         "SELECT i.url FROM matches m JOIN items i ON i.id = m.item_id WHERE m.id > ?", [last_match])]
-    return {"wall": wall, "cpu": cpu, "peak_mb": _peak_mb(), "workers_mb": _workers_mb(),
+    return {"wall": wall, "cpu": cpu, "own_cpu": own, "peak_mb": _peak_mb(), "workers_mb": _workers_mb(),
             "statuses": dict(Counter(r.status for r in results)),
             "new": sum(r.new for r in results), "matched_urls": matched,
             "errors": [f"{r.source_id}: {r.error}" for r in results if r.failed][:5]}
