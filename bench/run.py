@@ -384,7 +384,8 @@ def table(results: dict[str, dict[str, Figures]], sources: int, runs: int) -> st
         lines.append(f"ours, page-reading worker processes (forkserver and workers, CPU counted above): "
                      f"{workers:.0f} MB peak RSS summed, shared pages counted in each")
     ours_by_phase = [(phase, results[phase]["ours"]) for phase in PHASES]
-    split = ", ".join(f"{phase} {fig.own_cpu:.2f} / {max(fig.cpu - fig.own_cpu, 0):.2f} s" for phase, fig in ours_by_phase)
+    split = ", ".join(f"{phase} {fig.own_cpu:.2f} / {max(fig.cpu - fig.own_cpu, 0):.2f} s"
+                      for phase, fig in ours_by_phase)
     lines.append(f"ours, CPU of the daemon's own process / of its page workers: {split}")
     for phase in PHASES:
         for side, fig in results[phase].items():

@@ -315,6 +315,33 @@ class TestRequest:
         assert len(faults.headers) == 6
         assert faults.peak == 2
 
+    def test_max_connections_bounds_requests_across_hosts(self, faults: FaultServer) -> None:
+        """With max_connections=2, six concurrent GETs to two host names (per_host=4) never
+        hold more than two connections, and every one is answered."""
+        other_host = faults.url("/slow").replace("127.0.0.1", "localhost")
+        assert other_host != faults.url("/slow")
+
+        async def run() -> None:
+            async with Fetcher(per_host=4, max_connections=2) as fetcher:
+                await asyncio.gather(*(fetcher.get(url, timeout=DEADLINE * 4)
+                                       for url in [faults.url("/slow"), other_host] * 3))
+
+        asyncio.run(run())
+        assert len(faults.headers) == 6
+        assert faults.peak == 2
+
+    def test_time_queued_for_a_connection_is_not_the_requests(self, faults: FaultServer) -> None:
+        """A request that waits for one of max_connections has its whole timeout once it gets it:
+        behind a 0.3 s answer, a 0.2 s timeout still fetches the page."""
+        async def run() -> list[Response]:
+            async with Fetcher(max_connections=1) as fetcher:
+                slow = asyncio.create_task(fetcher.get(faults.url("/slow"), timeout=DEADLINE))
+                await asyncio.sleep(0.05)  # the slow request holds the one connection
+                return [await fetcher.get(faults.url("/page"), timeout=0.2), await slow]
+
+        page, slow = asyncio.run(run())
+        assert page.status == 200 and slow.status == 200
+
     def test_fetcher_is_built_outside_a_loop_and_reopens_after_close(self, faults: FaultServer) -> None:
         """The client is made lazily inside the running loop, and again after aclose."""
         fetcher = Fetcher()
