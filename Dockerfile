@@ -7,9 +7,9 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     MONITOR_CONFIG=/config/monitor.yaml
 
 WORKDIR /app
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md constraints.txt ./
 COPY monitor ./monitor
-RUN pip install --no-cache-dir . \
+RUN pip install --no-cache-dir -c constraints.txt . \
     && useradd --system --uid 10001 --home-dir /data monitor \
     && mkdir -p /data /config \
     && chown monitor /data

@@ -6,10 +6,11 @@ CONFIG ?= config/monitor.yaml
 
 .PHONY: run test install clean bench bench-daemon bench-clustering schema lint
 
-$(BIN)/monitor: pyproject.toml
+# constraints.txt: the exact versions everything was tested and measured with.
+$(BIN)/monitor: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[test]'
 	touch $@
 
 install: $(BIN)/monitor
@@ -22,7 +23,7 @@ test: install
 
 # ruff (rules in pyproject.toml) and mypy strict on monitor/; the linters install on first use.
 lint: install
-	$(BIN)/pip install --quiet ruff mypy
+	$(BIN)/pip install --quiet -c constraints.txt ruff mypy
 	$(BIN)/ruff check monitor tests bench
 	$(BIN)/mypy monitor
 
