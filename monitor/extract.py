@@ -27,12 +27,17 @@ _WORD = re.compile(r"\w+")
 _BOX_CLASSES = ("sidebar", "recent-news", "recent-posts", "must-read", "most-read", "most-popular")
 # Press contacts (names, phone numbers) close many releases ("ep-a_contacts" on the European
 # Parliament's pages); they are boilerplate, never what a watch list is about.
+# And "teaser" blocks (related stories), as trafilatura drops them, except in its fast mode's
+# recovery pass for a page it found little on: there they could pass for the article.
+_TEASERS = ("//*[self::div or self::p or self::section or self::span]"
+            "[contains(translate(@id, 'T', 't'), 'teaser') or contains(translate(@class, 'T', 't'), 'teaser')]")
 _PRUNE = " | ".join(
-    ["//aside", "//nav", "//footer[not(ancestor::article)]", "//*[contains(@class, '_contacts')]"]
+    ["//aside", "//nav", "//footer[not(ancestor::article)]", "//*[contains(@class, '_contacts')]", _TEASERS]
     + [f"//*[contains(concat(' ', normalize-space(@class), ' '), ' {name} ')]" for name in _BOX_CLASSES]
 )
 # Shorter than this, trafilatura's own extraction is taken to have missed the article, and
-# its fallbacks get their turn: trafilatura's own threshold for that (MIN_EXTRACTED_SIZE).
+# its fallbacks get their turn. trafilatura's MIN_EXTRACTED_SIZE, the length under which it
+# calls a text too short (and tries jusText, or its recovery pass).
 _FALLBACK_BELOW = 250
 
 
@@ -94,10 +99,10 @@ class _LazyMetadata:
 
 def _main_text(page: str, url: str) -> str:
     """trafilatura's own extraction, and its fallbacks (readability, then jusText) only for
-    a page where that found next to nothing. trafilatura runs readability on every page to
-    compare, a third of its cost; on the extraction benchmark the comparison changed 6 of
-    181 pages, 5 where its own text was under 250 characters (readability rescued them) and
-    one of 894 where it made things worse (F1 0.99 -> 0.33)."""
+    a page where that found next to nothing. Left to itself, trafilatura runs readability on
+    every page to compare, a third of its cost; on the extraction benchmark the comparison
+    changed 6 of 181 pages: 5 where its own text was under 250 characters (readability
+    rescued them) and one of 894 where readability won and did worse (F1 0.99 -> 0.33)."""
     document = _bare_extraction(page, url, fast=True)
     text = (document.text or "").strip() if document is not None else ""
     if len(text) < _FALLBACK_BELOW:

@@ -122,9 +122,9 @@ def test_fallbacks_read_a_page_the_first_pass_misses(page_id: str) -> None:
     assert recall >= 0.9 and 2 * precision * recall / (precision + recall) >= 0.85
 
 
-def test_a_page_read_in_one_pass(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A page whose article the first pass finds is not read again by the fallbacks (a third
-    of trafilatura's cost): trafilatura is asked once, with its fast flag."""
+@pytest.fixture
+def passes(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """The fast flag of each trafilatura pass over a page (the real passes, counted)."""
     import trafilatura
 
     calls: list[bool] = []
@@ -135,5 +135,35 @@ def test_a_page_read_in_one_pass(monkeypatch: pytest.MonkeyPatch) -> None:
         return real(*args, **kwargs)
 
     monkeypatch.setattr(trafilatura, "bare_extraction", counted)
+    return calls
+
+
+_RELATED = "".join(
+    f'<div class="teaser"><h3><a href="/r/{k}">Related story {k}</a></h3><p>Elsewhere today the finance'
+    f" minister resigns after a long row over the budget, sources say ({k}).</p></div>" for k in range(4))
+SHORT_NOTE = f"""<!DOCTYPE html><html><head><title>Short note</title></head><body>
+<article><h1>Short note</h1><p>The press office confirmed the meeting took place on Tuesday in Rawalpindi.</p>
+</article>{_RELATED}</body></html>""".encode()
+
+
+def test_a_page_read_in_one_pass(passes: list[bool]) -> None:
+    """A page whose article the first pass finds is not read again by the fallbacks (a third
+    of trafilatura's cost): trafilatura is asked once, with its fast flag."""
     assert "ISAF" in extract_article(ARTICLE, url=URL).text
-    assert calls == [True]
+    assert passes == [True]
+
+
+def test_a_short_page_gets_the_fallbacks_and_no_related_stories(passes: list[bool]) -> None:
+    """Under 250 characters found, the fallbacks get their turn; and the "teaser" boxes of
+    related stories, which trafilatura's fast pass keeps on such a page, are not the text."""
+    text = extract_article(SHORT_NOTE, url="https://example.org/note.html").text
+    assert passes == [True, False]
+    assert "meeting took place on Tuesday" in text
+    assert "minister resigns" not in text
+
+
+def test_a_content_selector_needs_no_trafilatura_pass(passes: list[bool]) -> None:
+    """With select.content naming the text, trafilatura does not read the page at all."""
+    text = extract_article(ARTICLE, url=URL, content_selector="div.story-body, article").text
+    assert text
+    assert passes == []
