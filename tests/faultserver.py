@@ -312,6 +312,7 @@ _PREFIX_ROUTES: list[tuple[str, Callable[[_Handler, str], None]]] = [
 
 class _Server(ThreadingTCPServer):
     daemon_threads = True
+    request_queue_size = 256  # listen backlog: a test may open over a hundred connections at once
     allow_reuse_address = True
     site: FaultServer
 

@@ -6,7 +6,7 @@ import asyncio
 import socket
 import time
 import tracemalloc
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -305,7 +305,7 @@ class TestRequest:
         assert faults.headers[0]["if-none-match"].encode("latin-1") == '"caf\u00e9"'.encode()
 
     def test_per_host_limit_bounds_concurrent_connections(self, faults: FaultServer) -> None:
-        """With per_host=2, six concurrent GETs to one host never hold more than two connections."""
+        """With per_host=2, six concurrent GETs to one host never have more than two in flight."""
         async def run() -> None:
             async with Fetcher(per_host=2) as fetcher:
                 await asyncio.gather(*(fetcher.get(faults.url("/slow"), timeout=DEADLINE * 2)
@@ -317,7 +317,7 @@ class TestRequest:
 
     def test_max_connections_bounds_requests_across_hosts(self, faults: FaultServer) -> None:
         """With max_connections=2, six concurrent GETs to two host names (per_host=4) never
-        hold more than two connections, and every one is answered."""
+        have more than two in flight, and every one is answered."""
         other_host = faults.url("/slow").replace("127.0.0.1", "localhost")
         assert other_host != faults.url("/slow")
 
@@ -336,11 +336,34 @@ class TestRequest:
         async def run() -> list[Response]:
             async with Fetcher(max_connections=1) as fetcher:
                 slow = asyncio.create_task(fetcher.get(faults.url("/slow"), timeout=DEADLINE))
-                await asyncio.sleep(0.05)  # the slow request holds the one connection
+                await _until(lambda: faults.active == 1)  # the slow request holds the one slot
                 return [await fetcher.get(faults.url("/page"), timeout=0.2), await slow]
 
         page, slow = asyncio.run(run())
         assert page.status == 200 and slow.status == 200
+
+    def test_time_queued_between_redirect_hops_is_not_the_requests(self, faults: FaultServer) -> None:
+        """A redirect's next hop queues for its slots anew, off the clock: a 0.2 s request
+        whose second hop waits 0.3 s behind another request still arrives."""
+        async def run() -> list[Response]:
+            async with Fetcher(max_connections=1) as fetcher:
+                hops = asyncio.create_task(fetcher.get(faults.url("/hops/1"), timeout=0.2))
+                slow = asyncio.create_task(fetcher.get(faults.url("/slow"), timeout=DEADLINE))
+                return [await hops, await slow]  # /slow takes the slot between the two hops
+
+        page, slow = asyncio.run(run())
+        assert page.status == 200 and page.url.endswith("/hops/0") and slow.status == 200
+        assert faults.peak == 1
+
+    def test_more_than_a_hundred_in_flight_when_asked(self, faults: FaultServer) -> None:
+        """max_connections is the only cap: aiohttp's pool adds none of its own (its default
+        is 100), so 120 GETs are in flight at once when 150 are allowed."""
+        async def run() -> None:
+            async with Fetcher(per_host=150, max_connections=150) as fetcher:
+                await asyncio.gather(*(fetcher.get(faults.url("/slow"), timeout=DEADLINE * 4) for _ in range(120)))
+
+        asyncio.run(run())
+        assert faults.peak == 120
 
     def test_fetcher_is_built_outside_a_loop_and_reopens_after_close(self, faults: FaultServer) -> None:
         """The client is made lazily inside the running loop, and again after aclose."""
@@ -354,6 +377,15 @@ class TestRequest:
 
         asyncio.run(run())
         assert len(faults.headers) == 2
+
+
+async def _until(condition: Callable[[], bool], timeout: float = DEADLINE) -> None:
+    """Wait for a condition another thread makes true (the fault server's counts)."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while not condition():
+        assert loop.time() < end, "condition not met in time"
+        await asyncio.sleep(0.01)
 
 
 class TestParseRetryAfter:
