@@ -169,7 +169,8 @@ class Figures:
     caught: int = 0
     false_alerts: int = 0
     workers_mb: float = 0.0  # ours: summed peak RSS of the page-reading worker processes
-    own_cpu: float = 0.0  # ours: the CPU seconds of the daemon's own process (the rest: page workers)
+    own_cpu: float = 0.0  # ours: the CPU seconds of the daemon's own process
+    workers_cpu: float = 0.0  # ours: those of its page workers (0 with --executor thread: counted as own)
     note: str = ""
 
 
@@ -209,7 +210,8 @@ class Project:
         if data["errors"]:
             note += " errors: " + "; ".join(data["errors"])
         return Figures(wall=data["wall"], cpu=data["cpu"], peak_mb=data["peak_mb"], workers_mb=data["workers_mb"],
-                       own_cpu=data["own_cpu"], alerts=len(data["matched_urls"]),
+                       own_cpu=data["own_cpu"], workers_cpu=max(data["cpu"] - data["own_cpu"], 0.0),
+                       alerts=len(data["matched_urls"]),
                        caught=len(matched & planted), false_alerts=len(matched - planted), note=note)
 
     def close(self) -> None:
@@ -353,7 +355,8 @@ def combine(runs: list[dict[str, dict[str, Figures]]]) -> dict[str, dict[str, Fi
             figs = [r[phase][side] for r in runs]
             merged = Figures(**{k: statistics.median(getattr(f, k) for f in figs)
                                 for k in ("wall", "cpu", "peak_mb", "requests", "bytes", "share304", "alerts",
-                                          "caught", "false_alerts", "workers_mb", "own_cpu")}, note=first.note)
+                                          "caught", "false_alerts", "workers_mb", "own_cpu", "workers_cpu")},
+                             note=first.note)
             merged.planted = getattr(first, "planted", 0)  # type: ignore[attr-defined]
             out[phase][side] = merged
     return out
@@ -384,8 +387,7 @@ def table(results: dict[str, dict[str, Figures]], sources: int, runs: int) -> st
         lines.append(f"ours, page-reading worker processes (forkserver and workers, CPU counted above): "
                      f"{workers:.0f} MB peak RSS summed, shared pages counted in each")
     ours_by_phase = [(phase, results[phase]["ours"]) for phase in PHASES]
-    split = ", ".join(f"{phase} {fig.own_cpu:.2f} / {max(fig.cpu - fig.own_cpu, 0):.2f} s"
-                      for phase, fig in ours_by_phase)
+    split = ", ".join(f"{phase} {fig.own_cpu:.2f} / {fig.workers_cpu:.2f} s" for phase, fig in ours_by_phase)
     lines.append(f"ours, CPU of the daemon's own process / of its page workers: {split}")
     for phase in PHASES:
         for side, fig in results[phase].items():
