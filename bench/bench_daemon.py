@@ -85,7 +85,8 @@ def main() -> None:
             second = int(time.monotonic() - started)
             if args.timeline and second % 10 == 0:
                 print(f"  t={second:4d}s RSS {rss / 1024:.0f} MB, peak so far {peak_rss / 1024:.0f} MB", flush=True)
-            peak_workers = max(peak_workers, sum(pss_kb(p) for p in descendants(daemon.pid)))
+            if published:  # before it, the daemon's only child may be the one that reads the config
+                peak_workers = max(peak_workers, sum(pss_kb(p) for p in descendants(daemon.pid)))
             if not published and time.monotonic() - started > args.seconds / 2:
                 before_publish = peak_rss  # what the sources cost before any article page is read
                 site.publish(0.1)  # new items on 10% of sources: the page workers read articles
@@ -101,7 +102,8 @@ def main() -> None:
         print(f"daemon with {args.sources} sources every {args.every}, run {args.seconds:.0f}s, exit {code}")
         print(f"  peak RSS of the daemon process: {max(hwm, peak_rss) / 1024:.1f} MB (VmHWM); "
               f"{before_publish / 1024:.1f} MB before the publish")
-        print(f"  page workers (forkserver and workers), peak summed PSS: {peak_workers / 1024:.0f} MB")
+        print(f"  page workers (forkserver and workers), peak summed PSS after the publish: "
+              f"{peak_workers / 1024:.0f} MB")
         counts = " ".join(f"{k}={v}" for k, v in sorted(statuses.items()))
         print(f"  polls: {polls} ({polls / args.seconds:.0f}/s) {counts}")
         print(f"  CPU: {cpu:.1f}s in all, {cpu * 1000 / max(polls, 1):.2f} ms per poll (start-up included)")
