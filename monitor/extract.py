@@ -20,15 +20,17 @@ from monitor.models import Article
 from monitor.sources.base import collapse, node_text, parse_html
 from monitor.sources.dates import as_utc, dateline_date, page_date
 
-# Boxes that are never the article, whatever trafilatura's scoring says: asides, menus,
-# page footers, and boxes whose class is exactly "sidebar", "recent-news", "must-read"...
-# Why exact class tokens: substrings ("has-sidebar", "read-more") also name page wrappers.
 _WORD = re.compile(r"\w+")
+
+# Boxes that are never the article, whatever trafilatura's scoring says:
+# - asides, menus and page footers;
+# - boxes whose class is exactly "sidebar", "recent-news", "must-read"... (whole class
+#   tokens: substrings such as "has-sidebar" or "read-more" also name page wrappers);
+# - press contacts (names, phone numbers), which close many releases ("ep-a_contacts" on
+#   the European Parliament's pages): boilerplate, never what a watch list is about;
+# - "teaser" blocks (related stories), which trafilatura drops too, except in its fast
+#   mode's recovery pass for a page it found little on, where they could pass for the article.
 _BOX_CLASSES = ("sidebar", "recent-news", "recent-posts", "must-read", "most-read", "most-popular")
-# Press contacts (names, phone numbers) close many releases ("ep-a_contacts" on the European
-# Parliament's pages); they are boilerplate, never what a watch list is about.
-# And "teaser" blocks (related stories), as trafilatura drops them, except in its fast mode's
-# recovery pass for a page it found little on: there they could pass for the article.
 _TEASERS = ("//*[self::div or self::p or self::section or self::span]"
             "[contains(translate(@id, 'T', 't'), 'teaser') or contains(translate(@class, 'T', 't'), 'teaser')]")
 _PRUNE = " | ".join(
@@ -36,7 +38,7 @@ _PRUNE = " | ".join(
     + [f"//*[contains(concat(' ', normalize-space(@class), ' '), ' {name} ')]" for name in _BOX_CLASSES]
 )
 # Shorter than this, trafilatura's own extraction is taken to have missed the article, and
-# its fallbacks get their turn. trafilatura's MIN_EXTRACTED_SIZE, the length under which it
+# its fallbacks get their turn: trafilatura's MIN_EXTRACTED_SIZE, the length under which it
 # calls a text too short (and tries jusText, or its recovery pass).
 _FALLBACK_BELOW = 250
 
@@ -103,17 +105,13 @@ def _main_text(page: str, url: str) -> str:
     every page to compare, a third of its cost; on the extraction benchmark the comparison
     changed 6 of 181 pages: 5 where its own text was under 250 characters (readability
     rescued them) and one of 894 where readability won and did worse (F1 0.99 -> 0.33)."""
-    document = _bare_extraction(page, url, fast=True)
-    text = (document.text or "").strip() if document is not None else ""
-    if len(text) < _FALLBACK_BELOW:
-        document = _bare_extraction(page, url, fast=False)
-        text = (document.text or "").strip() if document is not None else ""
-    return text
+    text = _extracted(page, url, fast=True)
+    return text if len(text) >= _FALLBACK_BELOW else _extracted(page, url, fast=False)
 
 
-def _bare_extraction(page: str, url: str, *, fast: bool) -> Document | None:
+def _extracted(page: str, url: str, *, fast: bool) -> str:
     if not page:
-        return None
+        return ""
     try:
         result = trafilatura.bare_extraction(
             page,
@@ -130,7 +128,7 @@ def _bare_extraction(page: str, url: str, *, fast: bool) -> Document | None:
         )
     except (LxmlError, ValueError, TypeError) as exc:
         raise SourceError(f"{url}: article extraction failed: {exc}") from exc
-    return result if isinstance(result, Document) else None
+    return (result.text or "").strip() if isinstance(result, Document) else ""
 
 
 def _date(value: str | None, tz: tzinfo) -> datetime | None:
