@@ -44,6 +44,7 @@ class Fetcher:
     counted while it holds one of its host's ``per_host`` slots and one of the
     ``max_connections`` slots of all hosts: time queued for them, before the first request
     or between redirect hops, does not count.
+
     A Fetcher belongs to the event loop that first uses it; close it with ``aclose`` or
     ``async with``.
     """
