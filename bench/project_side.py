@@ -35,13 +35,12 @@ _seen_cpu: dict[int, float] = {}  # page-worker pid -> its CPU seconds when last
 def _cpu() -> float:
     """CPU seconds of this process and every process under it (a page worker that has left
     counts with what it had used when last looked at)."""
-    own = resource.getrusage(resource.RUSAGE_SELF)
     kids = resource.getrusage(resource.RUSAGE_CHILDREN)
     for pid in descendants(os.getpid()):
         seconds = cpu_seconds(pid)
         if seconds is not None:
             _seen_cpu[pid] = seconds
-    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime + sum(_seen_cpu.values())
+    return _own_cpu() + kids.ru_utime + kids.ru_stime + sum(_seen_cpu.values())
 
 
 def _own_cpu() -> float:

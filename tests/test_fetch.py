@@ -6,7 +6,7 @@ import asyncio
 import socket
 import time
 import tracemalloc
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -24,6 +24,7 @@ from monitor.headers import parse_retry_after
 from monitor.models import Response
 from tests.faultserver import PAGE, FaultServer, gzip_bomb, serve_faults
 from tests.servers import Newsroom, free_port, serve_newsroom, serve_site
+from tests.test_daemon import until
 
 DEADLINE = 2.0
 
@@ -336,7 +337,7 @@ class TestRequest:
         async def run() -> list[Response]:
             async with Fetcher(max_connections=1) as fetcher:
                 slow = asyncio.create_task(fetcher.get(faults.url("/slow"), timeout=DEADLINE))
-                await _until(lambda: faults.active == 1)  # the slow request holds the one slot
+                assert await until(lambda: faults.active == 1, timeout=DEADLINE)  # the slow request holds the one slot
                 return [await fetcher.get(faults.url("/page"), timeout=0.2), await slow]
 
         page, slow = asyncio.run(run())
@@ -377,15 +378,6 @@ class TestRequest:
 
         asyncio.run(run())
         assert len(faults.headers) == 2
-
-
-async def _until(condition: Callable[[], bool], timeout: float = DEADLINE) -> None:
-    """Wait for a condition another thread makes true (the fault server's counts)."""
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while not condition():
-        assert loop.time() < end, "condition not met in time"
-        await asyncio.sleep(0.01)
 
 
 class TestParseRetryAfter:
