@@ -60,7 +60,7 @@ async def expand(fetcher: Fetcher, reader: Source, listing: Listing, *, timeout:
             break
         url = queue.pop(0)
         try:
-            response = await fetcher.get(url, timeout=timeout)
+            response = await fetcher.get(url, timeout=timeout, follow_up=True)
             child = reader.parse(response.body, url=response.url, content_type=response.content_type)
         except (FetchError, SourceError) as exc:
             failure = failure or exc
@@ -91,7 +91,7 @@ async def burst(fetcher: Fetcher, reader: Source, first: Listing, response: Resp
             break
         visited.add(url)
         try:
-            page = await fetcher.get(url, timeout=timeout)
+            page = await fetcher.get(url, timeout=timeout, follow_up=True)
             listing = reader.parse(page.body, url=page.url, content_type=page.content_type)
             listing = await expand(fetcher, reader, listing, timeout=timeout)
         except (FetchError, SourceError) as exc:

@@ -68,7 +68,7 @@ async def _check(fetcher: Fetcher, source: SourceConfig, matcher: Matcher, entry
         text, origin = entry.content, "source"
     elif source.fetch_articles:
         try:
-            response = await fetcher.get(entry.url, timeout=source.timeout.total_seconds())
+            response = await fetcher.get(entry.url, timeout=source.timeout.total_seconds(), follow_up=True)
             selector = source.select.content if source.select is not None else None
             from monitor.extract import extract_article
 

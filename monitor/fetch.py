@@ -25,6 +25,7 @@ from monitor import __version__
 from monitor.errors import BadStatus, FetchError, FetchTimeout, ResponseTooLarge, UnsafeRedirect
 from monitor.headers import parse_retry_after
 from monitor.models import Response
+from monitor.slots import Slots
 
 DEFAULT_USER_AGENT = f"press-monitor/{__version__} (+https://github.com/press-monitor)"
 
@@ -57,16 +58,16 @@ class Fetcher:
         self.user_agent = user_agent
         self.max_bytes = max_bytes
         self.per_host = per_host
-        # Our own cap on requests in flight, first come first served, rather than aiohttp's
+        # Our own cap on requests in flight (follow-ups first, else first come first served), rather than aiohttp's
         # pool limit: a request queued there is woken for a random host, one that mostly has
         # no idle connection, so it opens another while the idle ones of the host whose
         # request just ended go unused. 1,000 conditional GETs at once over 50 hosts opened
         # 180 connections that way, and 100 this way, for 10% less CPU.
-        self._in_flight = asyncio.Semaphore(max_connections)
+        self._in_flight = Slots(max_connections)
         self.max_redirects = max_redirects
         self.allow_private = allow_private
         self._client: httpx.AsyncClient | None = None
-        self._slots: dict[str, asyncio.Semaphore] = {}
+        self._slots: dict[str, Slots] = {}
         self._base_headers: list[tuple[bytes, bytes, bytes]] = []  # the client's: (name, lowercased, value)
 
     async def __aenter__(self) -> Fetcher:
@@ -83,8 +84,12 @@ class Fetcher:
             await client.aclose()
 
     async def get(self, url: str, *, timeout: float, etag: str | None = None,
-                  last_modified: str | None = None, accept: str | None = None) -> Response:
+                  last_modified: str | None = None, accept: str | None = None,
+                  follow_up: bool = False) -> Response:
         """GET ``url``, following redirects; a 304 to our validators gives ``not_modified``.
+
+        A ``follow_up`` (a page of work already under way: a new item's article) queues for
+        its slots ahead of the others (``monitor.slots``), as does every hop after a redirect.
 
         Raises FetchTimeout, ResponseTooLarge, BadStatus, UnsafeRedirect (also for a host
         that resolves to a non-public address when ``allow_private`` is off) or FetchError.
@@ -105,10 +110,18 @@ class Fetcher:
         visited = {str(current)}
         hops = 0
         while True:
-            async with self._slot(current.host), self._in_flight:
-                deadline = loop.time() + left
-                outcome = await self._exchange(current, headers, deadline, timeout)
-                left = deadline - loop.time()
+            host = self._slot(current.host)
+            await host.acquire(follow_up=follow_up)
+            try:
+                await self._in_flight.acquire(follow_up=follow_up)
+                try:
+                    deadline = loop.time() + left
+                    outcome = await self._exchange(current, headers, deadline, timeout)
+                    left = deadline - loop.time()
+                finally:
+                    self._in_flight.release()
+            finally:
+                host.release()
             if isinstance(outcome, Response):
                 if outcome.not_modified:
                     # Servers may omit validators on a 304; the stored ones are still current.
@@ -116,14 +129,15 @@ class Fetcher:
                                                last_modified=outcome.last_modified or last_modified)
                 return outcome
             hops += 1
+            follow_up = True  # the next hop finishes a request begun
             self._check_redirect(current, outcome, visited, hops)
             visited.add(str(outcome.target))
             current = outcome.target
 
-    def _slot(self, host: str) -> asyncio.Semaphore:
+    def _slot(self, host: str) -> Slots:
         slot = self._slots.get(host)
         if slot is None:
-            slot = self._slots[host] = asyncio.Semaphore(self.per_host)
+            slot = self._slots[host] = Slots(self.per_host)
         return slot
 
     def _check_redirect(self, source: httpx.URL, redirect: _Redirect, visited: set[str], hops: int) -> None:

@@ -265,7 +265,7 @@ class Poller:
 
     async def _article(self, source: SourceConfig, url: str) -> Reading:
         async with self.pages.admit(host_of(url)):
-            response = await self.fetcher.get(url, timeout=source.timeout.total_seconds())
+            response = await self.fetcher.get(url, timeout=source.timeout.total_seconds(), follow_up=True)
             content_selector = source.select.content if source.select is not None else None
             return await self.pages.read(response.body, response.url, content_selector=content_selector,
                                          content_type=response.content_type, tz=crawl.zone(source))

@@ -31,7 +31,8 @@
     /cookie-loop       a redirect to itself that sets a new cookie every time
 
 Each connection carries one request. ``headers`` logs every request's headers in order,
-and ``peak`` is the most ``/slow`` requests that were waiting for their answer at once.
+``targets`` its request target (path and query), and ``peak`` is the most ``/slow``
+requests that were waiting for their answer at once.
 """
 
 from __future__ import annotations
@@ -69,6 +70,7 @@ class FaultServer:
     base_url: str = ""
     xxe_target: str = "file:///etc/passwd"
     headers: list[dict[str, str]] = field(default_factory=list)
+    targets: list[str] = field(default_factory=list)
     active: int = 0
     peak: int = 0
     stopping: threading.Event = field(default_factory=threading.Event)
@@ -90,6 +92,7 @@ class _Handler(BaseRequestHandler):
             target, headers = self._read_head()
             with site.lock:
                 site.headers.append(headers)
+                site.targets.append(target)
             self.request_headers = headers
             path = urlsplit(target).path
             route = _ROUTES.get(path) or next(

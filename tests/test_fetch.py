@@ -356,6 +356,41 @@ class TestRequest:
         assert page.status == 200 and page.url.endswith("/hops/0") and slow.status == 200
         assert faults.peak == 1
 
+    @pytest.mark.parametrize("limits", [{"per_host": 1}, {"max_connections": 1, "per_host": 8}],
+                             ids=["host", "all hosts"])
+    def test_a_follow_up_goes_before_the_requests_queued_earlier(self, faults: FaultServer,
+                                                                  limits: dict[str, int]) -> None:
+        """An article page (``follow_up``) waits for its host's slot and the pool's ahead of
+        the polls queued before it, so a publish on many sources does not hold its alerts
+        until every feed is in. It can still wait behind the requests of its host that hold
+        a host slot while they queue for the pool's, at most ``per_host`` of them."""
+        async def run() -> None:
+            async with Fetcher(**limits) as fetcher:
+                slow = asyncio.create_task(fetcher.get(faults.url("/slow"), timeout=DEADLINE))
+                assert await until(lambda: faults.active == 1, timeout=DEADLINE)
+                polls = [asyncio.create_task(fetcher.get(faults.url(f"/page?poll={k}"), timeout=DEADLINE))
+                         for k in range(3)]
+                await asyncio.sleep(0.05)  # the polls queue first
+                await fetcher.get(faults.url("/page?article"), timeout=DEADLINE, follow_up=True)
+                await asyncio.gather(slow, *polls)
+
+        asyncio.run(run())
+        assert faults.targets == ["/slow", "/page?article", "/page?poll=0", "/page?poll=1", "/page?poll=2"]
+
+    def test_a_redirects_next_hop_goes_before_the_requests_queued_earlier(self, faults: FaultServer) -> None:
+        """A request already under way is a follow-up from its second hop on: it does not
+        queue behind every poll that came after it."""
+        async def run() -> None:
+            async with Fetcher(max_connections=1) as fetcher:
+                hops = asyncio.create_task(fetcher.get(faults.url("/hops/1"), timeout=DEADLINE))
+                polls = [asyncio.create_task(fetcher.get(faults.url(f"/page?poll={k}"), timeout=DEADLINE))
+                         for k in range(3)]
+                await asyncio.gather(hops, *polls)
+
+        asyncio.run(run())
+        # The first hop's release hands its slot to the first poll waiting; the next hop goes next.
+        assert faults.targets == ["/hops/1", "/page?poll=0", "/hops/0", "/page?poll=1", "/page?poll=2"]
+
     def test_more_than_a_hundred_in_flight_when_asked(self, faults: FaultServer) -> None:
         """max_connections is the only cap: aiohttp's pool adds none of its own (its default
         is 100), so 120 GETs are in flight at once when 150 are allowed."""

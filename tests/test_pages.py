@@ -268,6 +268,46 @@ def test_a_publish_on_many_items_holds_only_the_admitted_pages_at_once(
     assert 2 <= _Held.most <= most  # threads: admitted as for two workers
 
 
+def test_a_new_items_page_is_fetched_before_the_polls_queued_behind_its_feed(store: Store) -> None:
+    """With one request in flight at a time and five polls due at once, the article page of
+    the first source's new item is fetched as soon as the request then in flight ends, not
+    after every other feed: its alert does not wait for the rest of the round."""
+    with serve_newsroom() as site:
+        def publish_desk(numbers: range) -> None:
+            items = [(f"/desk/{n}", f"Story {n}", "", when(20)) for n in numbers]
+            site.publish("/desk.xml", rss_feed(base=site.base_url, items=items), "application/rss+xml")
+            for n in numbers:
+                site.publish(f"/desk/{n}", article_page(title=f"Story {n}", paragraphs=[
+                    FILLER, f"General Kayani spoke about story {n}.", FILLER]))
+
+        others = [_feed_source(f"other{k}", f"{site.base_url}/other{k}.xml", timeout=30) for k in range(4)]
+        desk = _feed_source("desk", f"{site.base_url}/desk.xml", timeout=30)
+        publish_desk(range(1, 2))
+
+        def publish_others(delay: float) -> None:
+            for k in range(4):
+                site.publish(f"/other{k}.xml", rss_feed(base=site.base_url, items=[
+                    (f"/other{k}/1", "Old story", "", when(20))]), "application/rss+xml", delay=delay)
+
+        publish_others(0)
+
+        async def run() -> list[PollResult]:
+            async with Fetcher(max_connections=1, per_host=8) as fetcher:
+                with opened(0) as pool:
+                    poller = Poller(store=store, fetcher=fetcher, matcher=Matcher([]), routes={}, pages=pool)
+                    for config in (desk, *others):
+                        assert (await poller.poll(config)).status == "baseline"
+                    publish_desk(range(1, 3))
+                    publish_others(0.3)  # long enough for the desk's feed to be read meanwhile
+                    site.arrived.clear()
+                    return await asyncio.gather(*(poller.poll(c, force=True) for c in (desk, *others)))
+
+        results = asyncio.run(run())
+    assert [r.status for r in results] == ["ok"] + ["not-modified"] * 4
+    # The first other feed had the slot when the desk's page was asked for; the rest wait for it.
+    assert site.arrived == ["/desk.xml", "/other0.xml", "/desk/2", "/other1.xml", "/other2.xml", "/other3.xml"]
+
+
 def test_a_host_that_hangs_keeps_only_its_own_pages_waiting(store: Store) -> None:
     """One source publishes 40 items whose pages hang (more than the pool admits at once);
     another source, on another host, publishes one: its page is read while the first
