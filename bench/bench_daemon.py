@@ -16,6 +16,8 @@ import argparse
 import json
 import re
 import signal
+import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -25,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from newsite import KEYWORDS, Site  # noqa: E402  (bench/newsite.py)
+from newsite import KEYWORDS, Item, Site  # noqa: E402  (bench/newsite.py)
 from procfs import cpu_seconds, descendants, pss_kb, status_kb  # noqa: E402
 from run import HOSTS, ROOT, clean_up, ensure_nginx, free_port, loopback_hosts, start_nginx  # noqa: E402
 
@@ -48,6 +50,23 @@ def write_config(work: Path, site: Site, every: str) -> Path:
     config = work / "monitor.yaml"
     config.write_text("\n".join(lines) + "\n")
     return config
+
+
+def alert_latency(database: Path, planted: set[str], published_at: datetime, took: float, every: str) -> str:
+    """How soon after the publish the daemon had each alert queued (a match stored with its
+    outbox rows, in the poll's commit; delivery itself goes to a closed port here), counted
+    from when the publish began writing, and how many of the planted keywords it caught."""
+    with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as db:
+        rows = db.execute("SELECT i.url, MIN(m.created_at) FROM matches m JOIN items i ON i.id = m.item_id"
+                          " WHERE i.baseline = 0 GROUP BY i.url").fetchall()
+    if not rows:
+        return "alerts after the publish: none"
+    delays = sorted((datetime.fromisoformat(at) - published_at).total_seconds() for _, at in rows)
+    caught = len({url for url, _ in rows} & planted)
+    p95 = delays[min(len(delays) - 1, round(0.95 * (len(delays) - 1)))]
+    return (f"alerts after the publish: {len(rows)}, {caught} of the {len(planted)} planted; queued "
+            f"{statistics.median(delays):.0f} s after it (median), {p95:.0f} s (95th), {delays[-1]:.0f} s (last), "
+            f"sources polled every {every}, the publish {took:.1f} s of writing, times to the second")
 
 
 def main() -> None:
@@ -78,6 +97,8 @@ def main() -> None:
         started = time.monotonic()
         peak_rss = peak_workers = before_publish = 0
         published = False
+        fresh: list[Item] = []
+        published_at, publish_took = datetime.now(UTC), 0.0
         while time.monotonic() - started < args.seconds and daemon.poll() is None:
             time.sleep(1)
             rss = status_kb(daemon.pid, "VmRSS")
@@ -89,7 +110,9 @@ def main() -> None:
                 peak_workers = max(peak_workers, sum(pss_kb(p) for p in descendants(daemon.pid)))
             if not published and time.monotonic() - started > args.seconds / 2:
                 before_publish = peak_rss  # what the sources cost before any article page is read
-                site.publish(0.1)  # new items on 10% of sources: the page workers read articles
+                published_at = datetime.now(UTC)
+                fresh = site.publish(0.1)  # new items on 10% of sources: the page workers read articles
+                publish_took = (datetime.now(UTC) - published_at).total_seconds()
                 published = True
         cpu = _cpu_seconds([daemon.pid, *descendants(daemon.pid)])
         hwm = status_kb(daemon.pid, "VmHWM")
@@ -107,6 +130,9 @@ def main() -> None:
         counts = " ".join(f"{k}={v}" for k, v in sorted(statuses.items()))
         print(f"  polls: {polls} ({polls / args.seconds:.0f}/s) {counts}")
         print(f"  CPU: {cpu:.1f}s in all, {cpu * 1000 / max(polls, 1):.2f} ms per poll (start-up included)")
+        if published:
+            print("  " + alert_latency(work / "monitor.db", {i.url for i in fresh if i.planted}, published_at,
+                                       publish_took, args.every))
     finally:
         if daemon is not None and daemon.poll() is None:
             daemon.kill()

@@ -22,10 +22,10 @@ _T0 = time.perf_counter()
 from procfs import cpu_seconds, descendants, status_kb  # noqa: E402  (bench/procfs.py)
 
 from monitor import eventloop  # noqa: E402  (timed: import cost is part of start-up)
-from monitor.config import load_config  # noqa: E402
+from monitor.config import SourceConfig, load_config  # noqa: E402
 from monitor.fetch import Fetcher  # noqa: E402
 from monitor.pages import PagePool  # noqa: E402
-from monitor.pipeline import Poller  # noqa: E402
+from monitor.pipeline import Poller, PollResult  # noqa: E402
 from monitor.service import build_matcher  # noqa: E402
 from monitor.store import Store  # noqa: E402
 
@@ -60,11 +60,17 @@ def _peak_mb() -> float:
     return max(own, kids) / 1024
 
 
-async def _phase(poller: Poller, sources: list, store: Store) -> dict[str, object]:
+async def _phase(poller: Poller, sources: list[SourceConfig], store: Store) -> dict[str, object]:
     last_match = store.db.execute("SELECT COALESCE(MAX(id), 0) FROM matches").fetchone()[0]
     wall0, cpu0, own0 = time.perf_counter(), _cpu(), _own_cpu()
     indexing = asyncio.create_task(_index_every_second(store))
-    results = await asyncio.gather(*(poller.poll(s, force=True) for s in sources))
+
+    async def timed(source: SourceConfig) -> tuple[PollResult, float]:
+        result = await poller.poll(source, force=True)
+        return result, time.perf_counter() - wall0  # its alerts are committed, queued for delivery
+
+    done = await asyncio.gather(*(timed(s) for s in sources))
+    results = [result for result, _ in done]
     indexing.cancel()
     store.index_for_search()  # the daemon's next dispatch tick would
     await poller.fetcher.aclose()  # a phase is a separate moment: no warm connections carried over
@@ -74,6 +80,8 @@ async def _phase(poller: Poller, sources: list, store: Store) -> dict[str, objec
     return {"wall": wall, "cpu": cpu, "own_cpu": own, "peak_mb": _peak_mb(), "workers_mb": _workers_mb(),
             "statuses": dict(Counter(r.status for r in results)),
             "new": sum(r.new for r in results), "matched_urls": matched,
+            # When each alert was ready, in seconds from the phase's start (a poll's matches at its commit).
+            "alert_seconds": sorted(at for result, at in done for _ in range(result.matched)),
             "errors": [f"{r.source_id}: {r.error}" for r in results if r.failed][:5]}
 
 

@@ -171,6 +171,8 @@ class Figures:
     workers_mb: float = 0.0  # ours: summed peak RSS of the page-reading worker processes
     own_cpu: float = 0.0  # ours: the CPU seconds of the daemon's own process
     workers_cpu: float = 0.0  # ours: those of its page workers (0 with --executor thread: counted as own)
+    alert_median: float = 0.0  # seconds from the phase's start until half the alerts were ready
+    alert_last: float = 0.0  # ... and the last one
     note: str = ""
 
 
@@ -209,7 +211,9 @@ class Project:
         note = " ".join(f"{k}={v}" for k, v in sorted(data["statuses"].items()))
         if data["errors"]:
             note += " errors: " + "; ".join(data["errors"])
+        ready = data["alert_seconds"]
         return Figures(wall=data["wall"], cpu=data["cpu"], peak_mb=data["peak_mb"], workers_mb=data["workers_mb"],
+                       alert_median=statistics.median(ready) if ready else 0.0, alert_last=max(ready, default=0.0),
                        own_cpu=data["own_cpu"], workers_cpu=max(data["cpu"] - data["own_cpu"], 0.0),
                        alerts=len(data["matched_urls"]),
                        caught=len(matched & planted), false_alerts=len(matched - planted), note=note)
@@ -355,7 +359,8 @@ def combine(runs: list[dict[str, dict[str, Figures]]]) -> dict[str, dict[str, Fi
             figs = [r[phase][side] for r in runs]
             merged = Figures(**{k: statistics.median(getattr(f, k) for f in figs)
                                 for k in ("wall", "cpu", "peak_mb", "requests", "bytes", "share304", "alerts",
-                                          "caught", "false_alerts", "workers_mb", "own_cpu", "workers_cpu")},
+                                          "caught", "false_alerts", "workers_mb", "own_cpu", "workers_cpu",
+                                          "alert_median", "alert_last")},
                              note=first.note)
             merged.planted = getattr(first, "planted", 0)  # type: ignore[attr-defined]
             out[phase][side] = merged
@@ -379,6 +384,14 @@ def table(results: dict[str, dict[str, Figures]], sources: int, runs: int) -> st
             wall = f"wall: ours is {theirs.wall / ours.wall:.1f}x faster"
             lines.append(f"{'':<14}{'ratio':<10}{wall:<28}cpu: {theirs.cpu / max(ours.cpu, 1e-9):.1f}x less   "
                          f"peak RSS: {ours.peak_mb / theirs.peak_mb:.2f}x")
+    ours = results["after publish"]["ours"]
+    if ours.alerts:
+        line = (f"alerts ready after publish, median / last, seconds from the phase's start: ours "
+                f"{ours.alert_median:.2f} / {ours.alert_last:.2f} (each source's at its poll's commit)")
+        if "urlwatch" in results["after publish"]:
+            theirs = results["after publish"]["urlwatch"]
+            line += f", urlwatch {theirs.wall:.2f} / {theirs.wall:.2f} (one report, at its run's end)"
+        lines.append(line)
     start = results["startup"]["ours"]
     lines.append(f"ours, process start-up once (imports, config, migrations): {start.wall:.2f}s wall, "
                  f"{start.cpu:.2f}s cpu, {start.peak_mb:.0f} MB")
