@@ -5,7 +5,9 @@ daemon on it as an operator would: every source polled every few minutes, first 
 spread over the interval, a publish in the middle so article pages are read by the page
 workers. Samples the daemon's memory from /proc once a second and prints the figures the
 performance issue names: peak RSS of the daemon process, memory of its page workers
-(PSS, shared pages counted once), polls done and their rate, CPU per poll.
+(PSS, shared pages counted once), polls done and their rate, CPU per poll; and how soon
+after the publish each alert was queued and reached the desk (a local HTTP receiver that
+apprise's ``json://`` posts to), with the planted keywords it caught.
 
     .venv/bin/python bench/bench_daemon.py [--sources 10000] [--every 2m] [--seconds 300]
 """
@@ -21,8 +23,10 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -39,9 +43,32 @@ def _cpu_seconds(pids: list[int]) -> float:
     return sum(cpu_seconds(pid) or 0.0 for pid in pids)
 
 
-def write_config(work: Path, site: Site, every: str) -> Path:
+class Desk(ThreadingHTTPServer):
+    """The alerts' recipient: takes what apprise's ``json://`` POSTs, noting when each came."""
+
+    def __init__(self) -> None:
+        self.arrivals: list[float] = []  # time.time() of each alert delivered
+
+        desk = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib name
+                pass
+
+            def do_POST(self) -> None:  # noqa: N802 - stdlib name
+                self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                desk.arrivals.append(time.time())
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        super().__init__(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+
+def write_config(work: Path, site: Site, every: str, desk_port: int) -> Path:
     lines = [f"database: {work}/monitor.db", "defaults:", f"  every: {every}", "  timeout: 30s",
-             "channels:", "  desk: \"json://127.0.0.1:9/\"", "watchlists:",
+             "channels:", f"  desk: \"json://127.0.0.1:{desk_port}/alerts\"", "watchlists:",
              "  - name: bench", f"    keywords: {json.dumps(list(KEYWORDS))}", "    notify: [desk]", "sources:"]
     for s in site.sources:
         lines.append(f"  - {{id: {s.id}, url: \"{s.url}\"}}" if s.kind != "html" else
@@ -69,6 +96,16 @@ def alert_latency(database: Path, planted: set[str], published_at: datetime, too
             f"sources polled every {every}, the publish {took:.1f} s of writing, times to the second")
 
 
+def delivered(arrivals: list[float], published: float) -> str:
+    """How soon after the publish each alert reached the recipient."""
+    if not arrivals:
+        return "alerts delivered: none"
+    delays = sorted(at - published for at in arrivals)
+    p95 = delays[min(len(delays) - 1, round(0.95 * (len(delays) - 1)))]
+    return (f"alerts delivered to the desk (apprise json://): {len(delays)}, {statistics.median(delays):.1f} s "
+            f"after the publish (median), {p95:.1f} s (95th), {delays[-1]:.1f} s (last)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sources", type=int, default=10_000)
@@ -89,7 +126,8 @@ def main() -> None:
         site = Site.generate(work / "site", count=args.sources, hosts=hosts, port=port,
                              base_time=datetime.now(UTC) - timedelta(minutes=30))
         server = start_nginx(nginx, work, work / "site", hosts, port)
-        config = write_config(work, site, args.every)
+        desk = Desk()
+        config = write_config(work, site, args.every, desk.server_address[1])
         log = work / "daemon.log"
         with log.open("wb") as sink:
             daemon = subprocess.Popen([*MONITOR, "--log-format", "text", "run", "-c", str(config)],
@@ -133,6 +171,7 @@ def main() -> None:
         if published:
             print("  " + alert_latency(work / "monitor.db", {i.url for i in fresh if i.planted}, published_at,
                                        publish_took, args.every))
+            print("  " + delivered(desk.arrivals, published_at.timestamp()))
     finally:
         if daemon is not None and daemon.poll() is None:
             daemon.kill()
