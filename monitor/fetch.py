@@ -58,11 +58,11 @@ class Fetcher:
         self.user_agent = user_agent
         self.max_bytes = max_bytes
         self.per_host = per_host
-        # Our own cap on requests in flight (follow-ups first, else first come first served), rather than aiohttp's
-        # pool limit: a request queued there is woken for a random host, one that mostly has
-        # no idle connection, so it opens another while the idle ones of the host whose
-        # request just ended go unused. 1,000 conditional GETs at once over 50 hosts opened
-        # 180 connections that way, and 100 this way, for 10% less CPU.
+        # Our own cap on requests in flight (follow-ups first, then first come first served)
+        # rather than aiohttp's pool limit: a request queued there is woken for a random
+        # host, one that mostly has no idle connection, so it opens another while the idle
+        # ones of the host whose request just ended go unused. 1,000 conditional GETs at
+        # once over 50 hosts opened 180 connections that way, and 100 this way, for 10% less CPU.
         self._in_flight = Slots(max_connections)
         self.max_redirects = max_redirects
         self.allow_private = allow_private
@@ -106,14 +106,15 @@ class Fetcher:
             (b"Accept", accept), (b"If-None-Match", etag), (b"If-Modified-Since", last_modified),
         ) if value is not None}
         loop = asyncio.get_running_loop()
+        ahead = follow_up  # queue ahead of the others: from a redirect's second hop on, always
         left = timeout  # of the whole request's time: each hop queues for its slots anew, off the clock
         visited = {str(current)}
         hops = 0
         while True:
             host = self._slot(current.host)
-            await host.acquire(follow_up=follow_up)
+            await host.acquire(follow_up=ahead)
             try:
-                await self._in_flight.acquire(follow_up=follow_up)
+                await self._in_flight.acquire(follow_up=ahead)
                 try:
                     deadline = loop.time() + left
                     outcome = await self._exchange(current, headers, deadline, timeout)
@@ -129,7 +130,7 @@ class Fetcher:
                                                last_modified=outcome.last_modified or last_modified)
                 return outcome
             hops += 1
-            follow_up = True  # the next hop finishes a request begun
+            ahead = True  # the next hop finishes a request begun
             self._check_redirect(current, outcome, visited, hops)
             visited.add(str(outcome.target))
             current = outcome.target

@@ -16,34 +16,36 @@ from collections import deque
 class Slots:
     """``size`` slots for the tasks of one event loop: follow-ups first, then everyone
     else, each queue first come first served. A new poll waits while follow-ups keep
-    coming, which is bounded: each poll has only so many pages to follow."""
+    coming, which is bounded: each poll has only so many pages to follow.
+
+    A slot is free only while no live waiter is queued (``release`` hands a slot to one
+    before it frees any), so a free slot may be taken at once without looking at the
+    queues, which also hold the futures of waiters cancelled there, skipped later."""
 
     def __init__(self, size: int) -> None:
         if size < 1:
             raise ValueError(f"Slots needs at least one slot, not {size}")
+        self.size = size
         self._free = size
         self._follow_ups: deque[asyncio.Future[None]] = deque()
         self._others: deque[asyncio.Future[None]] = deque()
-        self._waiting = 0  # waiters neither served nor cancelled (the deques also hold cancelled ones)
 
     @property
     def free(self) -> int:
+        """Slots no one holds, nor has been handed (for tests and status)."""
         return self._free
 
     async def acquire(self, *, follow_up: bool = False) -> None:
         """Wait for a slot; give it back with ``release``."""
-        if self._free and not self._waiting:
+        if self._free:
             self._free -= 1
             return
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         (self._follow_ups if follow_up else self._others).append(waiter)
-        self._waiting += 1
         try:
             await waiter
         except asyncio.CancelledError:
-            if waiter.cancelled():  # cancelled in the queue: release skips it there
-                self._waiting -= 1
-            else:  # handed a slot as it was cancelled: pass the slot on
+            if not waiter.cancelled():  # handed a slot as it was cancelled: pass the slot on
                 self.release()
             raise
 
@@ -52,8 +54,9 @@ class Slots:
         for queue in (self._follow_ups, self._others):
             while queue:
                 waiter = queue.popleft()
-                if not waiter.done():
-                    self._waiting -= 1
+                if not waiter.done():  # not cancelled while it waited
                     waiter.set_result(None)
                     return
+        if self._free == self.size:
+            raise RuntimeError("Slots released more often than acquired")
         self._free += 1

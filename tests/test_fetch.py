@@ -370,7 +370,8 @@ class TestRequest:
                 assert await until(lambda: faults.active == 1, timeout=DEADLINE)
                 polls = [asyncio.create_task(fetcher.get(faults.url(f"/page?poll={k}"), timeout=DEADLINE))
                          for k in range(3)]
-                await asyncio.sleep(0.05)  # the polls queue first
+                for _ in range(5):
+                    await asyncio.sleep(0)  # the polls queue first, each in its first steps
                 await fetcher.get(faults.url("/page?article"), timeout=DEADLINE, follow_up=True)
                 await asyncio.gather(slow, *polls)
 
@@ -381,7 +382,7 @@ class TestRequest:
         """A request already under way is a follow-up from its second hop on: it does not
         queue behind every poll that came after it."""
         async def run() -> None:
-            async with Fetcher(max_connections=1) as fetcher:
+            async with Fetcher(max_connections=1, per_host=8) as fetcher:  # the pool's queue, not the host's
                 hops = asyncio.create_task(fetcher.get(faults.url("/hops/1"), timeout=DEADLINE))
                 polls = [asyncio.create_task(fetcher.get(faults.url(f"/page?poll={k}"), timeout=DEADLINE))
                          for k in range(3)]

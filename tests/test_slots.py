@@ -111,3 +111,30 @@ def test_a_free_slot_waits_for_nobody_once_the_queue_is_only_cancelled_waiters()
 def test_size_must_be_positive() -> None:
     with pytest.raises(ValueError, match="at least one slot"):
         Slots(0)
+
+
+def test_a_slot_freed_while_a_cancelled_waiter_has_not_run_yet_is_taken_at_once() -> None:
+    """A waiter cancelled in the queue, whose task has not run since, does not keep the next
+    acquire (a redirect's next hop, in the same step as its release) from a free slot."""
+    async def run() -> int:
+        slots = Slots(1)
+        await slots.acquire()
+        gone = asyncio.create_task(slots.acquire())
+        await _settle()
+        gone.cancel()
+        slots.release()
+        await asyncio.wait_for(slots.acquire(), 1)
+        return slots.free
+
+    assert asyncio.run(run()) == 0
+
+
+def test_releasing_more_often_than_acquiring_is_an_error() -> None:
+    async def run() -> None:
+        slots = Slots(1)
+        await slots.acquire()
+        slots.release()
+        slots.release()
+
+    with pytest.raises(RuntimeError, match="released more often than acquired"):
+        asyncio.run(run())
