@@ -390,7 +390,8 @@ def table(results: dict[str, dict[str, Figures]], sources: int, runs: int) -> st
                 f"{ours.alert_median:.2f} / {ours.alert_last:.2f} (each source's at its poll's commit)")
         if "urlwatch" in results["after publish"]:
             theirs = results["after publish"]["urlwatch"]
-            line += f", urlwatch {theirs.wall:.2f} / {theirs.wall:.2f} (one report, at its run's end)"
+            line += (f", urlwatch {theirs.wall:.2f} / {theirs.wall:.2f} (one report, at the end of its run,"
+                     " its process start-up included)")
         lines.append(line)
     start = results["startup"]["ours"]
     lines.append(f"ours, process start-up once (imports, config, migrations): {start.wall:.2f}s wall, "
