@@ -8,10 +8,15 @@ are APScheduler's, as the daemon used them: at most one poll of a source at a ti
 firing while it still runs is skipped), missed firings coalesce into one, and a firing
 later than its grace (the machine slept, the loop was blocked) is skipped rather than run
 late, so a laptop waking up does not poll every source at once.
+
+An interval source fires at its own point in each interval (``spread``): sources are
+spread evenly over their interval rather than bunched where they were first polled, and
+a restart leaves each source's times where they were.
 """
 
 from __future__ import annotations
 
+import hashlib
 import heapq
 import logging
 import math
@@ -42,11 +47,20 @@ class Firing(NamedTuple):
 @dataclass(slots=True)
 class _Slot:
     every: float  # seconds between firings of an interval source (0 for cron)
+    offset: float  # an interval source's firings fall this many seconds into each interval (Unix time)
     cron: CronTrigger | None
     jitter: float  # a firing lands up to this many seconds after its time
     grace: float
     base: float  # the next firing's time before jitter (Unix seconds): the next is computed from it
     fire: float  # when that firing is due: base plus its jitter
+
+
+def spread(source_id: str) -> float:
+    """Where in each of its intervals a source fires, as a share of the interval: a hash of
+    its id, so the same on every start and in every process, and evenly spread over sources."""
+    # Not CRC32, which is linear: ids such as s0001, s0002 ... bunch in a few places.
+    digest = hashlib.blake2b(source_id.encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2**64
 
 
 def grace(source: SourceConfig) -> float:
@@ -64,10 +78,12 @@ class Schedule:
     """Every source's next firing. Not thread-safe: the daemon's event loop owns it."""
 
     def __init__(self, tz: str, *, clock: Callable[[], float] = time.time,
-                 jitter: Callable[[float], float] = lambda most: random.uniform(0, most)) -> None:
+                 jitter: Callable[[float], float] = lambda most: random.uniform(0, most),
+                 phase: Callable[[str], float] = spread) -> None:
         self.tz = tz
         self.clock = clock
         self._jitter = jitter
+        self._phase = phase
         self._slots: dict[str, _Slot] = {}
         self._heap: list[tuple[float, str]] = []  # (fire, source id); stale entries are skipped on pop
         self._running: set[str] = set()
@@ -79,14 +95,23 @@ class Schedule:
         return source_id in self._slots
 
     def add(self, source: SourceConfig, *, first: datetime | None = None) -> None:
-        """Schedule ``source`` (anew, if it was): first at ``first``, else at its next time from now."""
+        """Schedule ``source`` (anew, if it was): first at ``first``, else at its next time
+        from now. An interval source then fires at its own point in each interval, the
+        second time at least half an interval after a ``first``."""
         now = self.clock()
-        slot = _Slot(every=0.0 if source.cron else source.firing_every.total_seconds(),
+        every = 0.0 if source.cron else source.firing_every.total_seconds()
+        slot = _Slot(every=every, offset=self._phase(source.id) * every,
                      cron=_cron(source.cron, self.tz) if source.cron else None,
                      jitter=source.jitter.total_seconds(), grace=grace(source), base=now, fire=now)
-        if first is not None:
+        if first is not None and slot.cron is not None:
             slot.base = slot.fire = first.timestamp()
+        elif first is not None:
+            slot.fire = first.timestamp()
+            slot.base = slot.fire - (slot.fire - slot.offset) % every  # its own time at or before the first
+            if slot.base + every - slot.fire < every / 2:
+                slot.base += every
         else:
+            slot.base = now - (now - slot.offset) % every if every else now
             self._advance(slot, now)
         self._slots[source.id] = slot
         heapq.heappush(self._heap, (slot.fire, source.id))

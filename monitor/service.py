@@ -8,7 +8,7 @@ import math
 import signal
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AsyncExitStack, contextmanager
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
@@ -189,9 +189,9 @@ class Daemon:
     # -- jobs ------------------------------------------------------------------------
 
     def _schedule_sources(self, sources: Sequence[SourceConfig]) -> None:
-        starts = first_polls(sources, datetime.now(timezone.utc))
+        starts = first_polls(sources, datetime.now(timezone.utc), self.runtime.store.last_polls())
         for source in sources:
-            self.schedule.add(source, first=starts[source.id])
+            self.schedule.add(source, first=starts.get(source.id))
         self._record_next_polls(s.id for s in sources)
 
     def _record_next_polls(self, source_ids: Iterable[str]) -> None:
@@ -362,20 +362,26 @@ class Daemon:
         retimed = [s for sid, s in new.items() if sid in old and (_signature(old[sid]) != _signature(s)
                                                                   or (zone_moved and s.cron is not None))]
         for source in retimed:
-            self.schedule.add(source)  # next at its new interval from now, as a fresh schedule would
+            self.schedule.add(source)  # next at its own time in its new interval, as a fresh schedule would
             log.info("reload: source=%s rescheduled", source.id)
         self._record_next_polls(s.id for s in retimed)
         for source in added:
             log.info("reload: source=%s added", source.id)
 
 
-def first_polls(sources: Sequence[SourceConfig], now: datetime) -> dict[str, datetime]:
-    """When each source first polls after start: spread evenly over the smaller of its
-    interval and STAGGER_WINDOW. Why: a daemon starting with many overdue sources would
-    otherwise hit every publisher, and its own event loop, in the same second."""
-    count = max(len(sources), 1)
+def first_polls(sources: Sequence[SourceConfig], now: datetime,
+                last_polls: Mapping[str, datetime]) -> dict[str, datetime]:
+    """When the sources that cannot wait for their own time first poll after start: those
+    never polled, or not within their interval (the daemon was down), and cron sources,
+    spread evenly over the smaller of their interval and STAGGER_WINDOW. The others are
+    left out: a restart changes nothing of when they poll (``dispatch.spread``). Why the
+    spreading: many sources overdue at once would otherwise hit every publisher, and our
+    own event loop, in the same second."""
+    overdue = [source for source in sources if source.cron or source.id not in last_polls
+               or last_polls[source.id] + source.firing_every <= now]
+    count = max(len(overdue), 1)
     return {source.id: now + min(source.firing_every if source.every else STAGGER_WINDOW, STAGGER_WINDOW) * (i / count)
-            for i, source in enumerate(sources)}
+            for i, source in enumerate(overdue)}
 
 
 def _signature(source: SourceConfig) -> tuple[object, ...]:

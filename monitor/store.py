@@ -299,6 +299,11 @@ class Store:
             feed_ttl=timedelta(seconds=feed_ttl) if feed_ttl else None,
         )
 
+    def last_polls(self) -> dict[str, datetime]:
+        """When each source that was ever polled was last polled (successfully or not)."""
+        rows = self.db.execute("SELECT id, last_poll_at FROM sources WHERE last_poll_at IS NOT NULL")
+        return {source_id: datetime.fromisoformat(at) for source_id, at in rows}
+
     def _upsert_source(self, source_id: str, values: dict[str, object]) -> None:
         # Plain SQL: sqlite-utils' upsert introspects the table each call (~0.5 ms a poll).
         # The column names come from this module, never from input.

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 import pytest
 
 from monitor.config import SourceConfig
-from monitor.dispatch import MIN_GRACE, Firing, Schedule
+from monitor.dispatch import MIN_GRACE, Firing, Schedule, spread
 
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc).timestamp()
 
@@ -19,6 +19,12 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
+
+
+def aligned(clock: Clock, tz: str = "UTC") -> Schedule:
+    """A schedule whose interval sources fire at the start of each interval (T0 is on every
+    interval's start from 1m to 1h), so that the tests' times read plainly."""
+    return Schedule(tz, clock=clock, phase=lambda _: 0.0)
 
 
 def source(source_id: str = "ispr", **fields: object) -> SourceConfig:
@@ -42,24 +48,53 @@ def fires(schedule: Schedule, clock: Clock, *, until: float, step: float = 1.0) 
     return out
 
 
-def test_an_interval_source_fires_first_when_told_then_every_interval() -> None:
+def test_an_interval_source_fires_first_when_told_then_at_its_own_time_in_every_interval() -> None:
     clock = Clock()
-    schedule = Schedule("UTC", clock=clock)
+    schedule = aligned(clock)
     schedule.add(source(every="1m", jitter="0s"), first=datetime.fromtimestamp(T0 + 5, timezone.utc))
-    assert fires(schedule, clock, until=T0 + 190) == [(5, "ispr"), (65, "ispr"), (125, "ispr"), (185, "ispr")]
-    assert schedule.next_fire("ispr") == datetime.fromtimestamp(T0 + 245, timezone.utc)
+    assert fires(schedule, clock, until=T0 + 190) == [(5, "ispr"), (60, "ispr"), (120, "ispr"), (180, "ispr")]
+    assert schedule.next_fire("ispr") == datetime.fromtimestamp(T0 + 240, timezone.utc)
 
 
-def test_without_a_first_time_a_source_waits_one_interval() -> None:
+def test_the_second_firing_comes_at_least_half_an_interval_after_the_first() -> None:
+    """A first poll just before the source's own time is not followed by another at once."""
     clock = Clock()
-    schedule = Schedule("UTC", clock=clock)
+    schedule = aligned(clock)
+    schedule.add(source(every="1m", jitter="0s"), first=datetime.fromtimestamp(T0 + 50, timezone.utc))
+    assert fires(schedule, clock, until=T0 + 190) == [(50, "ispr"), (120, "ispr"), (180, "ispr")]
+
+
+def test_without_a_first_time_a_source_waits_for_its_own_time_in_the_interval() -> None:
+    clock = Clock()
+    schedule = Schedule("UTC", clock=clock, phase=lambda _: 0.25)
     schedule.add(source(every="2m", jitter="0s"))
-    assert fires(schedule, clock, until=T0 + 300) == [(120, "ispr"), (240, "ispr")]
+    assert fires(schedule, clock, until=T0 + 300) == [(30, "ispr"), (150, "ispr"), (270, "ispr")]
+
+
+def test_sources_are_spread_evenly_over_their_interval_the_same_way_on_every_start() -> None:
+    """Without first times, 1,000 sources every 10 minutes fire spread over the 10 minutes
+    (each minute has its tenth, within 30%), and a second schedule built later, as after a
+    restart, gives every source the same times."""
+    clock = Clock()
+    sources = [source(f"s{i:04d}", every="10m", jitter="0s") for i in range(1000)]
+    first, again = Schedule("UTC", clock=clock), Schedule("UTC", clock=lambda: T0 + 3 * 600)
+    for config in sources:
+        first.add(config)
+        again.add(config)
+    times = [first.next_fire(s.id) for s in sources]
+    per_minute = [0] * 10
+    for at in times:
+        assert at is not None and T0 < at.timestamp() <= T0 + 600
+        per_minute[min(int((at.timestamp() - T0) // 60), 9)] += 1
+    assert all(70 <= count <= 130 for count in per_minute), per_minute
+    assert [again.next_fire(s.id) for s in sources] == [
+        datetime.fromtimestamp(at.timestamp() + 3 * 600, timezone.utc) for at in times if at is not None]
+    assert 0 <= spread("ispr") < 1 and spread("ispr") != spread("dawn")
 
 
 def test_jitter_delays_each_firing_within_its_bound_and_does_not_accumulate() -> None:
     clock = Clock()
-    schedule = Schedule("UTC", clock=clock)  # real random jitter
+    schedule = aligned(clock)  # real random jitter
     schedule.add(source(every="1m", jitter="10s"), first=datetime.fromtimestamp(T0, timezone.utc))
     times = [t for t, _ in fires(schedule, clock, until=T0 + 3600, step=0.5)]
     assert len(times) == 60
@@ -74,7 +109,7 @@ def test_jitter_beyond_the_grace_delays_firings_and_never_drops_them(fields: dic
     """A jitter is a delay asked for, not lateness: with 50 s of it on a 1-minute source
     (grace 30 s) every firing still polls, once a minute for an hour."""
     clock = Clock()
-    schedule = Schedule("UTC", clock=clock)
+    schedule = aligned(clock)
     schedule.add(source(**fields))
     assert len(fires(schedule, clock, until=T0 + 3600 + 60)) == 60
 
@@ -82,35 +117,35 @@ def test_jitter_beyond_the_grace_delays_firings_and_never_drops_them(fields: dic
 def test_a_source_still_polling_skips_its_firing(caplog: pytest.LogCaptureFixture) -> None:
     """Whether it still runs is asked when its poll would start, not when the tick hands it out."""
     clock = Clock()
-    schedule = Schedule("UTC", clock=clock)
+    schedule = aligned(clock)
     schedule.add(source(every="1m", jitter="0s"), first=datetime.fromtimestamp(T0 + 1, timezone.utc))
     assert polls(schedule, T0 + 1) == [(T0 + 1, "ispr")]  # a tick looks one second ahead
     assert schedule.claim("ispr")
-    clock.now = T0 + 61
-    assert polls(schedule, clock.now) == [(T0 + 61, "ispr")]
+    clock.now = T0 + 60
+    assert polls(schedule, clock.now) == [(T0 + 60, "ispr")]
     assert not schedule.claim("ispr")  # the first poll has not finished: at most one at a time
     assert "poll source=ispr status=overlap" in caplog.text
     schedule.finished("ispr")
-    clock.now = T0 + 121
-    assert polls(schedule, clock.now) == [(T0 + 121, "ispr")] and schedule.claim("ispr")
+    clock.now = T0 + 120
+    assert polls(schedule, clock.now) == [(T0 + 120, "ispr")] and schedule.claim("ispr")
 
 
 def test_a_daemon_that_slept_polls_each_source_once_on_waking() -> None:
     """Missed firings coalesce into one poll at once when the newest of them is recent, as
     APScheduler's coalescing judges it: an hour asleep does not mean an hour more of waiting."""
     clock = Clock()
-    schedule = Schedule("UTC", clock=clock)
+    schedule = aligned(clock)
     schedule.add(source("minutely", every="1m", jitter="0s"), first=datetime.fromtimestamp(T0, timezone.utc))
     schedule.add(source("daily", every="1d", jitter="0s"), first=datetime.fromtimestamp(T0, timezone.utc))
     clock.now = T0 + 49 * 3600 + 1
     assert polls(schedule, clock.now) == [(T0, "daily"), (T0, "minutely")]
     assert schedule.next_fire("minutely") == datetime.fromtimestamp(T0 + 49 * 3600 + 60, timezone.utc)
-    assert schedule.next_fire("daily") == datetime.fromtimestamp(T0 + 3 * 86400, timezone.utc)
+    assert schedule.next_fire("daily") == datetime(2026, 12, 4, 0, 0, tzinfo=timezone.utc)  # its own time: midnight
 
 
 def test_a_firing_missed_beyond_its_grace_is_skipped(caplog: pytest.LogCaptureFixture) -> None:
     clock = Clock()
-    schedule = Schedule("UTC", clock=clock)
+    schedule = aligned(clock)
     schedule.add(source(every="10m", jitter="0s"), first=datetime.fromtimestamp(T0, timezone.utc))
     clock.now = T0 + 400  # grace is half of 10 minutes, and no later firing was missed
     with caplog.at_level(logging.WARNING, logger="monitor.dispatch"):
@@ -121,7 +156,7 @@ def test_a_firing_missed_beyond_its_grace_is_skipped(caplog: pytest.LogCaptureFi
 
 def test_a_firing_late_within_its_grace_still_runs_once() -> None:
     clock = Clock()
-    schedule = Schedule("UTC", clock=clock)
+    schedule = aligned(clock)
     schedule.add(source(every="10m", jitter="0s"), first=datetime.fromtimestamp(T0, timezone.utc))
     clock.now = T0 + MIN_GRACE + 60  # grace is half of 10 minutes
     assert polls(schedule, clock.now) == [(T0, "ispr")]
@@ -130,7 +165,7 @@ def test_a_firing_late_within_its_grace_still_runs_once() -> None:
 
 def test_a_cron_source_missed_overnight_polls_once_if_its_last_time_was_recent() -> None:
     clock = Clock()
-    schedule = Schedule("UTC", clock=clock)
+    schedule = aligned(clock)
     schedule.add(source(cron="*/5 * * * *", jitter="0s"), first=datetime.fromtimestamp(T0, timezone.utc))
     clock.now = T0 + 8 * 3600 + 10  # the newest missed time, 17:00, is 10 s old
     assert polls(schedule, clock.now) == [(T0, "ispr")]
@@ -139,14 +174,14 @@ def test_a_cron_source_missed_overnight_polls_once_if_its_last_time_was_recent()
 
 def test_an_adaptive_source_fires_every_min_every() -> None:
     clock = Clock()
-    schedule = Schedule("UTC", clock=clock)
+    schedule = aligned(clock)
     schedule.add(source(every="30m", min_every="5m", max_every="1h", jitter="0s"))
     assert [t for t, _ in fires(schedule, clock, until=T0 + 1200)] == [300, 600, 900, 1200]
 
 
 def test_a_cron_source_fires_at_its_times_in_the_configured_zone() -> None:
     clock = Clock()  # 09:00 UTC is 14:00 in Karachi
-    schedule = Schedule("Asia/Karachi", clock=clock)
+    schedule = aligned(clock, "Asia/Karachi")
     schedule.add(source(cron="30 14,15 * * *", jitter="0s"))
     got = fires(schedule, clock, until=T0 + 3 * 3600, step=10)
     assert [t for t, _ in got] == [1800, 5400]
@@ -155,7 +190,7 @@ def test_a_cron_source_fires_at_its_times_in_the_configured_zone() -> None:
 
 def test_removed_and_retimed_sources_leave_no_stale_firings() -> None:
     clock = Clock()
-    schedule = Schedule("UTC", clock=clock)
+    schedule = aligned(clock)
     schedule.add(source("gone", every="1m", jitter="0s"))
     schedule.add(source("kept", every="1m", jitter="0s"))
     clock.now = T0 + 30
@@ -163,12 +198,12 @@ def test_removed_and_retimed_sources_leave_no_stale_firings() -> None:
     schedule.add(source("kept", every="5m", jitter="0s"))  # a reload changed its interval
     assert "gone" not in schedule and len(schedule) == 1
     assert schedule.next_fire("gone") is None
-    assert fires(schedule, clock, until=T0 + 700) == [(330, "kept"), (630, "kept")]
+    assert fires(schedule, clock, until=T0 + 700) == [(300, "kept"), (600, "kept")]
 
 
 def test_many_sources_come_due_in_time_order() -> None:
     clock = Clock()
-    schedule = Schedule("UTC", clock=clock)
+    schedule = aligned(clock)
     for i in range(1000):
         schedule.add(source(f"s{i:04d}", every="10m", jitter="0s"),
                      first=datetime.fromtimestamp(T0 + (i * 7919) % 600, timezone.utc))
@@ -190,7 +225,7 @@ def test_a_firing_may_start_half_an_interval_late() -> None:
 def test_a_cron_source_added_again_after_the_zone_changed_fires_in_the_new_zone() -> None:
     """A reload that moves the config's timezone re-adds every cron source (monitor.service)."""
     clock = Clock()  # 09:00 UTC
-    schedule = Schedule("Asia/Karachi", clock=clock)
+    schedule = aligned(clock, "Asia/Karachi")
     schedule.add(source(cron="0 18 * * *", jitter="0s"))
     assert schedule.next_fire("ispr") == datetime(2026, 12, 1, 13, 0, tzinfo=timezone.utc)
     schedule.tz = "Europe/London"
