@@ -232,7 +232,8 @@ class Site:
     """Pages keyed by path and ``page`` query parameter (other parameters are ignored),
     each with its own headers; ``requests`` logs every path+query asked for, in order.
     ``connections`` counts the TCP connections made to it; ``idle_timeout`` (seconds) closes
-    a kept-alive connection that long idle, as a server's keep-alive timeout does."""
+    a kept-alive connection that long idle, as a server's keep-alive timeout does; ``delays``
+    holds a page's answer back (its request is logged first)."""
 
     pages: dict[str, tuple[int, bytes, str, dict[str, str]]] = field(default_factory=dict)
     requests: list[str] = field(default_factory=list)
@@ -240,6 +241,7 @@ class Site:
     lock: threading.Lock = field(default_factory=threading.Lock)
     connections: int = 0
     idle_timeout: float | None = None
+    delays: dict[str, float] = field(default_factory=dict)  # seconds a page's answer waits, by key
 
     def put(self, key: str, body: str | bytes, content_type: str = "text/html; charset=utf-8",
             headers: dict[str, str] | None = None, status: int = 200) -> None:
@@ -275,6 +277,8 @@ def serve_site() -> Iterator[Site]:
             with state.lock:
                 state.requests.append(self.path)
                 status, body, content_type, headers = state.pages.get(key, (404, b"not found", "text/plain", {}))
+                delay = state.delays.get(key, 0.0)
+            time.sleep(delay)
             self.send_response(status)
             self.send_header("Content-Type", content_type)
             for name, value in headers.items():

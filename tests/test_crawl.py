@@ -140,6 +140,33 @@ class TestHtmlListing:
         assert result.new == 15
         assert site.asked("/releases")[1:] == ["/releases", "/releases?page=2", "/releases?page=3"]
 
+    def test_a_bursts_next_page_goes_before_the_polls_queued_behind_it(self, site: Site, store: Store) -> None:
+        """With one request in flight at a time, the next page of a listing whose first page
+        is all new is asked for as soon as the request then in flight ends (a follow-up),
+        before the polls of other sources that queued behind the listing's."""
+        site.put("/releases", listing(site, range(20, 15, -1), "/releases?page=2"))
+        others = [source(site.base_url + f"/other{k}", "html").model_copy(update={"id": f"other{k}"})
+                  for k in range(3)]
+        for k in range(3):
+            site.put(f"/other{k}", listing(site, range(100 * k + 5, 100 * k, -1), None))
+        config = source(site.base_url + "/releases", "html", max_pages=2)
+        for each in (config, *others):
+            poll(store, each)
+        site.put("/releases", listing(site, range(35, 30, -1), "/releases?page=2"))
+        site.put("/releases?page=2", listing(site, range(30, 25, -1), None))
+        for k in range(3):
+            site.delays[f"/other{k}"] = 0.3  # long enough for the listing to be read meanwhile
+        del site.requests[:]
+
+        async def run() -> list[PollResult]:
+            async with Fetcher(max_connections=1, per_host=8) as fetcher:
+                poller = Poller(store=store, fetcher=fetcher, matcher=Matcher([]), routes={}, clock=Clock())
+                return await asyncio.gather(*(poller.poll(c, force=True) for c in (config, *others)))
+
+        results = asyncio.run(run())
+        assert results[0].new == 10
+        assert site.requests == ["/releases", "/other0", "/releases?page=2", "/other1", "/other2"]
+
     def test_failing_next_page_is_a_warning_not_an_error(self, site: Site, store: Store) -> None:
         """A next page that cannot be read leaves the first page's items and a warning."""
         site.put("/releases", listing(site, range(20, 15, -1), "/releases?page=2"))
