@@ -11,11 +11,13 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
+from monitor.dispatch import spread
+from monitor.store import Store
 from tests.newsroom_pages import FILLER, article_page, rss_feed, when
 from tests.servers import Newsroom, WebhookReceiver, serve_newsroom, serve_webhook
 
@@ -123,6 +125,42 @@ def test_daemon_alerts_within_a_poll_and_never_repeats_after_restart(
     finally:
         assert again.stop() == 0, again.output()
     assert len(hook.received) == 1
+
+
+def test_a_restart_polls_at_once_only_the_sources_past_their_interval(
+        tmp_path: Path, newsroom: tuple[Newsroom, WebhookReceiver]) -> None:
+    """Hourly sources: one polled five minutes before the restart keeps its own time in the
+    hour (dispatch.spread), so a restart, or a crash loop, does not poll it again; one last
+    polled two hours ago, and one never polled, are polled within the minute."""
+    site, hook = newsroom
+    for name in ("recent", "stale", "new"):
+        site.publish(f"/{name}.xml", rss_feed(base=site.base_url, items=[
+            (f"/news/{name}", f"{name} story", "Nothing to see.", when(20))]), "application/rss+xml")
+    config = write_config(tmp_path, site, hook)
+    listed = "".join(f'  - {{id: {name}, url: "{site.url(f"/{name}.xml")}", every: 1h}}\n'
+                     for name in ("recent", "stale", "new"))
+    config.write_text(config.read_text().split("sources:\n")[0] + "sources:\n" + listed
+                      + 'watchlists: ["watchlists/*.yaml"]\n')
+    now = datetime.now(timezone.utc)
+    store = Store(tmp_path / "monitor.db")
+    store.record_not_modified("recent", now=now - timedelta(minutes=5))
+    store.record_not_modified("stale", now=now - timedelta(hours=2))
+    store.close()
+    daemon = Daemon(config, tmp_path / "daemon.log")
+    try:
+        assert wait_for(lambda: site.hits("/stale.xml") and site.hits("/new.xml"), timeout=70), daemon.output()
+        time.sleep(1)  # the dispatch tick after those polls stores every next poll time
+    finally:
+        assert daemon.stop() == 0, daemon.output()
+    assert site.hits("/recent.xml") == []
+    db = sqlite3.connect(tmp_path / "monitor.db")
+    try:
+        (stored,) = db.execute("SELECT next_poll_at FROM sources WHERE id = 'recent'").fetchone()
+    finally:
+        db.close()
+    offset = spread("recent") * 3600
+    own_time = now.timestamp() + (offset - now.timestamp()) % 3600  # its first time in the hour from now
+    assert abs(datetime.fromisoformat(stored).timestamp() - own_time) <= 2
 
 
 @contextmanager

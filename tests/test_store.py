@@ -56,6 +56,16 @@ def test_known_reports_urls_and_guids(store: Store) -> None:
     assert store.known("other", [], ["tag:1"])[1] == set()
 
 
+def test_last_polls_name_every_source_polled_and_when_whatever_the_outcome(store: Store) -> None:
+    """What a restart schedules by: a success and a failure both count; a source with
+    only a scheduled next poll (never polled) does not."""
+    commit(store, [item("http://x/1")])
+    store.record_failure("broken", url="http://y/feed", error="timeout", now=NOW + timedelta(minutes=1),
+                         retry_at=None)
+    store.record_next_polls({"waiting": NOW + timedelta(minutes=5)})
+    assert store.last_polls() == {"news": NOW, "broken": NOW + timedelta(minutes=1)}
+
+
 def test_outbox_retry_then_sent(store: Store) -> None:
     """A retried alert keeps its delivered targets and leaves the queue once sent."""
     commit(store, [item("http://x/1", matched=True)])
