@@ -11,7 +11,7 @@ late, so a laptop waking up does not poll every source at once.
 
 An interval source fires at its own point in each interval (``spread``): sources are
 spread evenly over their interval rather than bunched where they were first polled, and
-a restart leaves each source's times where they were.
+a restart keeps the times of the sources that are not ``overdue``.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ class Firing(NamedTuple):
 @dataclass(slots=True)
 class _Slot:
     every: float  # seconds between firings of an interval source (0 for cron)
-    offset: float  # an interval source's firings fall this many seconds into each interval (Unix time)
+    offset: float  # seconds into each of its intervals, counted from the Unix epoch, that it fires at
     cron: CronTrigger | None
     jitter: float  # a firing lands up to this many seconds after its time
     grace: float
@@ -55,17 +55,24 @@ class _Slot:
     fire: float  # when that firing is due: base plus its jitter
 
 
-def spread(source_id: str) -> float:
-    """Where in each of its intervals a source fires, as a share of the interval: a hash of
-    its id, so the same on every start and in every process, and evenly spread over sources."""
+def spread(source_id: str, seed: bytes = b"") -> float:
+    """Where in each of its intervals a source fires, as a share of the interval in [0, 1):
+    a hash of its id and of ``seed``, so the same on every start and in every process,
+    evenly spread over sources, and, with the database's own seed, not the same second as
+    in every other copy of the same config."""
     # Not CRC32, which is linear: ids such as s0001, s0002 ... bunch in a few places.
-    digest = hashlib.blake2b(source_id.encode("utf-8"), digest_size=8).digest()
-    return int.from_bytes(digest, "big") / 2**64
+    digest = hashlib.blake2b(source_id.encode("utf-8"), digest_size=8, key=seed).digest()
+    return (int.from_bytes(digest, "big") >> 11) / 2**53  # 53 bits: a float below 1.0
 
 
 def grace(source: SourceConfig) -> float:
     """How late a firing may start: half an interval, at least MIN_GRACE."""
     return max(MIN_GRACE, source.firing_every.total_seconds() // 2)
+
+
+def _own_time_after(slot: _Slot, moment: float) -> float:
+    """An interval slot's first own time (before jitter) at or after ``moment``."""
+    return moment + (slot.offset - moment) % slot.every
 
 
 @lru_cache(maxsize=256)
@@ -94,10 +101,11 @@ class Schedule:
     def __contains__(self, source_id: object) -> bool:
         return source_id in self._slots
 
-    def add(self, source: SourceConfig, *, first: datetime | None = None) -> None:
+    def add(self, source: SourceConfig, *, first: datetime | None = None, last: datetime | None = None) -> None:
         """Schedule ``source`` (anew, if it was): first at ``first``, else at its next time
-        from now. An interval source then fires at its own point in each interval, the
-        second time at least half an interval after a ``first``."""
+        from now. An interval source fires at its own point in each interval, at least
+        half an interval after a ``first`` or after its ``last`` poll (a restart, a
+        reload's new interval)."""
         now = self.clock()
         every = 0.0 if source.cron else source.firing_every.total_seconds()
         slot = _Slot(every=every, offset=self._phase(source.id) * every,
@@ -107,14 +115,30 @@ class Schedule:
             slot.base = slot.fire = first.timestamp()
         elif first is not None:
             slot.fire = first.timestamp()
-            slot.base = slot.fire - (slot.fire - slot.offset) % every  # its own time at or before the first
-            if slot.base + every - slot.fire < every / 2:
-                slot.base += every
-        else:
-            slot.base = now - (now - slot.offset) % every if every else now
+            slot.base = _own_time_after(slot, slot.fire + every / 2) - every  # _advance moves it on
+        elif slot.cron is not None:
             self._advance(slot, now)
+        else:
+            after = now if last is None else max(now, last.timestamp() + every / 2)
+            slot.base = _own_time_after(slot, after) - every
+            self._advance(slot, after)
         self._slots[source.id] = slot
         heapq.heappush(self._heap, (slot.fire, source.id))
+
+    def overdue(self, source: SourceConfig, last: datetime | None) -> bool:
+        """Whether ``source``, last polled at ``last``, should poll now rather than wait for
+        its next time: never polled, or one of its times came and went since (half an
+        interval after that poll or later, for an interval source): the daemon was down."""
+        if last is None:
+            return True
+        if source.cron:
+            start = datetime.fromtimestamp(last.timestamp() + 1e-6, timezone.utc)
+            upcoming = _cron(source.cron, self.tz).get_next_fire_time(None, start)
+            return upcoming is not None and upcoming.timestamp() <= self.clock()
+        every = source.firing_every.total_seconds()
+        slot = _Slot(every=every, offset=self._phase(source.id) * every, cron=None, jitter=0.0, grace=0.0,
+                     base=0.0, fire=0.0)
+        return _own_time_after(slot, last.timestamp() + every / 2) <= self.clock()
 
     def remove(self, source_id: str) -> None:
         """Stop firing ``source_id``; a poll of it still running finishes."""

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import math
 import signal
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AsyncExitStack, contextmanager
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
@@ -20,7 +21,7 @@ from monitor import eventloop, metrics
 from monitor.config import Config, SourceConfig, WatchListConfig
 from monitor.config.apart import reload_config_apart
 from monitor.config.schema import listen_address
-from monitor.dispatch import Schedule
+from monitor.dispatch import Schedule, spread
 from monitor.endpoint import Endpoint
 from monitor.errors import ConfigError
 from monitor.fetch import Fetcher
@@ -156,7 +157,8 @@ class Daemon:
             stack.callback(pages.close)
             self.runtime = Runtime(self.config, store, fetcher, pages)
             self.scheduler = AsyncIOScheduler(timezone=ZoneInfo(self.config.timezone))
-            self.schedule = Schedule(self.config.timezone)
+            # Each source's point in its interval hashes its id with this database's seed.
+            self.schedule = Schedule(self.config.timezone, phase=functools.partial(spread, seed=store.schedule_seed()))
             self._schedule_sources(self.config.sources)
             self.scheduler.add_job(self._dispatch, IntervalTrigger(seconds=DISPATCH_EVERY), id="_dispatch",
                                    max_instances=1, coalesce=True, misfire_grace_time=60,
@@ -189,9 +191,16 @@ class Daemon:
     # -- jobs ------------------------------------------------------------------------
 
     def _schedule_sources(self, sources: Sequence[SourceConfig]) -> None:
-        starts = first_polls(sources, datetime.now(timezone.utc), self.runtime.store.last_polls())
+        """Schedule sources at start or as a reload adds them: those ``overdue`` (never
+        polled, or the daemon was down over one of their times) first poll soon; the
+        others at their own times, which a restart leaves as they were."""
+        if not sources:
+            return
+        last = self.runtime.store.last_polls()
+        starts = first_polls([s for s in sources if self.schedule.overdue(s, last.get(s.id))],
+                             datetime.now(timezone.utc))
         for source in sources:
-            self.schedule.add(source, first=starts.get(source.id))
+            self.schedule.add(source, first=starts.get(source.id), last=last.get(source.id))
         self._record_next_polls(s.id for s in sources)
 
     def _record_next_polls(self, source_ids: Iterable[str]) -> None:
@@ -361,27 +370,24 @@ class Daemon:
         self._schedule_sources(added)
         retimed = [s for sid, s in new.items() if sid in old and (_signature(old[sid]) != _signature(s)
                                                                   or (zone_moved and s.cron is not None))]
+        last = self.runtime.store.last_polls() if retimed else {}
         for source in retimed:
-            self.schedule.add(source)  # next at its own time in its new interval, as a fresh schedule would
+            # At its own time in its new interval, at least half an interval after its last poll.
+            self.schedule.add(source, last=last.get(source.id))
             log.info("reload: source=%s rescheduled", source.id)
         self._record_next_polls(s.id for s in retimed)
         for source in added:
             log.info("reload: source=%s added", source.id)
 
 
-def first_polls(sources: Sequence[SourceConfig], now: datetime,
-                last_polls: Mapping[str, datetime]) -> dict[str, datetime]:
-    """When the sources that cannot wait for their own time first poll after start: those
-    never polled, or not within their interval (the daemon was down), and cron sources,
-    spread evenly over the smaller of their interval and STAGGER_WINDOW. The others are
-    left out: a restart changes nothing of when they poll (``dispatch.spread``). Why the
-    spreading: many sources overdue at once would otherwise hit every publisher, and our
-    own event loop, in the same second."""
-    overdue = [source for source in sources if source.cron or source.id not in last_polls
-               or last_polls[source.id] + source.firing_every <= now]
-    count = max(len(overdue), 1)
+def first_polls(sources: Sequence[SourceConfig], now: datetime) -> dict[str, datetime]:
+    """When sources that should poll now rather than at their next time (``Schedule.overdue``)
+    first poll: spread evenly over the smaller of their interval and STAGGER_WINDOW. Why:
+    a first start, or a daemon down for a while, would otherwise hit every publisher, and
+    its own event loop, in the same second."""
+    count = max(len(sources), 1)
     return {source.id: now + min(source.firing_every if source.every else STAGGER_WINDOW, STAGGER_WINDOW) * (i / count)
-            for i, source in enumerate(overdue)}
+            for i, source in enumerate(sources)}
 
 
 def _signature(source: SourceConfig) -> tuple[object, ...]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -168,6 +169,15 @@ def m008_search_in_batches(db: Database) -> None:
     store_search.migrate_to_batches(db)
 
 
+@migrations()
+def m009_schedule_seed(db: Database) -> None:
+    # A random value of this database's own, hashed with each source's id into its point in
+    # its interval (dispatch.spread): copies of one config (the example's, say) do not all
+    # poll a publisher in the same second.
+    db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    db.execute("INSERT INTO meta (key, value) VALUES ('schedule_seed', ?)", [secrets.token_hex(8)])
+
+
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -298,6 +308,11 @@ class Store:
             due_at=_parse(due_at),
             feed_ttl=timedelta(seconds=feed_ttl) if feed_ttl else None,
         )
+
+    def schedule_seed(self) -> bytes:
+        """This database's own random value for spreading sources over their intervals."""
+        (value,) = self.db.execute("SELECT value FROM meta WHERE key = 'schedule_seed'").fetchone()
+        return bytes.fromhex(value)
 
     def last_polls(self) -> dict[str, datetime]:
         """When each source that was ever polled was last polled (successfully or not)."""

@@ -161,9 +161,9 @@ def test_a_success_restores_the_normal_interval(store: Store) -> None:
 
 
 def test_first_polls_are_spread_over_a_minute_at_most() -> None:
-    """Many sources never polled before poll at distinct moments within a minute, the first at once."""
+    """Many overdue sources at start poll at distinct moments within a minute, the first at once."""
     sources = [source(f"s{i}", f"https://example.org/{i}") for i in range(100)]
-    starts = first_polls(sources, START, {})
+    starts = first_polls(sources, START)
     offsets = sorted(moment - START for moment in starts.values())
     assert offsets[0] == timedelta(0)
     assert offsets[-1] < STAGGER_WINDOW
@@ -173,16 +173,5 @@ def test_first_polls_are_spread_over_a_minute_at_most() -> None:
 def test_first_polls_of_a_frequent_source_stay_within_its_interval() -> None:
     """A source polled every 5 s never waits longer than 5 s for its first poll."""
     sources = [source(f"s{i}", f"https://example.org/{i}", every=timedelta(seconds=5)) for i in range(10)]
-    assert max(first_polls(sources, START, {}).values()) < START + timedelta(seconds=5)
+    assert max(first_polls(sources, START).values()) < START + timedelta(seconds=5)
 
-
-def test_after_a_restart_only_the_sources_past_their_interval_poll_at_once() -> None:
-    """A source polled within its interval keeps its own time (it is left out); one whose
-    last poll is an interval old or more, or that was never polled, polls within the minute."""
-    every = timedelta(minutes=10)
-    recent, stale, new = (source(name, f"https://example.org/{name}", every=every)
-                          for name in ("recent", "stale", "new"))
-    starts = first_polls([recent, stale, new], START, {"recent": START - timedelta(minutes=9),
-                                                       "stale": START - every})
-    assert set(starts) == {"stale", "new"}
-    assert all(START <= at < START + STAGGER_WINDOW for at in starts.values())

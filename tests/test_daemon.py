@@ -129,9 +129,10 @@ def test_daemon_alerts_within_a_poll_and_never_repeats_after_restart(
 
 def test_a_restart_polls_at_once_only_the_sources_past_their_interval(
         tmp_path: Path, newsroom: tuple[Newsroom, WebhookReceiver]) -> None:
-    """Hourly sources: one polled five minutes before the restart keeps its own time in the
-    hour (dispatch.spread), so a restart, or a crash loop, does not poll it again; one last
-    polled two hours ago, and one never polled, are polled within the minute."""
+    """Hourly sources: one polled five minutes before the restart waits for its own time in
+    the hour (dispatch.spread), at least half an hour after that poll, so a restart, or a
+    crash loop, does not poll it again early; one last polled two hours ago, and one never
+    polled, are polled within the minute."""
     site, hook = newsroom
     for name in ("recent", "stale", "new"):
         site.publish(f"/{name}.xml", rss_feed(base=site.base_url, items=[
@@ -142,9 +143,11 @@ def test_a_restart_polls_at_once_only_the_sources_past_their_interval(
     config.write_text(config.read_text().split("sources:\n")[0] + "sources:\n" + listed
                       + 'watchlists: ["watchlists/*.yaml"]\n')
     now = datetime.now(timezone.utc)
+    last = (now - timedelta(minutes=5)).replace(microsecond=0)  # as the store keeps it
     store = Store(tmp_path / "monitor.db")
-    store.record_not_modified("recent", now=now - timedelta(minutes=5))
+    store.record_not_modified("recent", now=last)
     store.record_not_modified("stale", now=now - timedelta(hours=2))
+    seed = store.schedule_seed()
     store.close()
     daemon = Daemon(config, tmp_path / "daemon.log")
     try:
@@ -158,8 +161,10 @@ def test_a_restart_polls_at_once_only_the_sources_past_their_interval(
         (stored,) = db.execute("SELECT next_poll_at FROM sources WHERE id = 'recent'").fetchone()
     finally:
         db.close()
-    offset = spread("recent") * 3600
-    own_time = now.timestamp() + (offset - now.timestamp()) % 3600  # its first time in the hour from now
+    # Its own time in the hour (the database's seed in the hash), at least half an hour after
+    # its last poll: the same whenever in the hour the test runs.
+    after = (last + timedelta(minutes=30)).timestamp()
+    own_time = after + (spread("recent", seed) * 3600 - after) % 3600
     assert abs(datetime.fromisoformat(stored).timestamp() - own_time) <= 2
 
 

@@ -71,6 +71,53 @@ def test_without_a_first_time_a_source_waits_for_its_own_time_in_the_interval() 
     assert fires(schedule, clock, until=T0 + 300) == [(30, "ispr"), (150, "ispr"), (270, "ispr")]
 
 
+def test_after_a_restart_the_next_time_is_at_least_half_an_interval_after_the_last_poll() -> None:
+    """Restarted a minute before its own time (xx:30) and half a minute after its last poll,
+    an hourly source waits for its own time in the next hour, not for the minute."""
+    clock = Clock()
+    clock.now = T0 + 29 * 60 + 30
+    schedule = Schedule("UTC", clock=clock, phase=lambda _: 0.5)
+    schedule.add(source(every="1h", jitter="0s"), last=datetime.fromtimestamp(T0 + 29 * 60, timezone.utc))
+    assert schedule.next_fire("ispr") == datetime.fromtimestamp(T0 + 90 * 60, timezone.utc)
+    schedule.add(source(every="1h", jitter="0s"), last=datetime.fromtimestamp(T0 - 50 * 60, timezone.utc))
+    assert schedule.next_fire("ispr") == datetime.fromtimestamp(T0 + 30 * 60, timezone.utc)
+
+
+@pytest.mark.parametrize(("last", "overdue"), [
+    (None, True),  # never polled
+    (T0 - 3600 + 20, True),  # a slow poll that ended at 08:00:20: 09:00 came and went while down
+    (T0 - 40 * 60, True),  # 08:20: 09:00 came and went
+    (T0 - 3 * 3600, True),
+    (T0 - 20 * 60, False),  # 08:40: 09:00 is less than half an hour after it, so it waits for 10:00
+    (T0 - 5 * 60, False),
+])
+def test_a_source_is_overdue_when_one_of_its_times_passed_since_its_last_poll(last: float | None,
+                                                                              overdue: bool) -> None:
+    """An hourly source firing on the hour, restarted at 09:00:10."""
+    clock = Clock()
+    clock.now = T0 + 10
+    schedule = aligned(clock)
+    polled = None if last is None else datetime.fromtimestamp(last, timezone.utc)
+    assert schedule.overdue(source(every="1h"), polled) is overdue
+
+
+def test_a_cron_source_is_overdue_only_when_a_cron_time_passed_since_its_last_poll() -> None:
+    clock = Clock()  # 09:00 UTC
+    schedule = aligned(clock)
+    cron = source(cron="0 * * * *")
+    assert schedule.overdue(cron, datetime.fromtimestamp(T0 - 10, timezone.utc))  # 09:00 passed since
+    assert not schedule.overdue(cron, datetime.fromtimestamp(T0, timezone.utc))  # polled at 09:00 itself
+    clock.now = T0 + 1800
+    assert not schedule.overdue(cron, datetime.fromtimestamp(T0 + 60, timezone.utc))
+
+
+def test_the_point_in_the_interval_is_fixed_by_the_id_and_the_seed() -> None:
+    """The same in every process (not Python's salted hash), and moved by a database's seed."""
+    assert spread("ispr") == pytest.approx(0.6555554743748474, abs=1e-12)
+    assert spread("ispr", b"\x01" * 8) != spread("ispr") and spread("dawn") != spread("ispr")
+    assert all(0 <= spread(f"s{i}", bytes([i % 256]) * 8) < 1 for i in range(1000))
+
+
 def test_sources_are_spread_evenly_over_their_interval_the_same_way_on_every_start() -> None:
     """Without first times, 1,000 sources every 10 minutes fire spread over the 10 minutes
     (each minute has its tenth, within 30%), and a second schedule built later, as after a

@@ -66,6 +66,18 @@ def test_last_polls_name_every_source_polled_and_when_whatever_the_outcome(store
     assert store.last_polls() == {"news": NOW, "broken": NOW + timedelta(minutes=1)}
 
 
+def test_the_schedule_seed_is_kept_by_a_database_and_differs_between_databases(tmp_path: Path) -> None:
+    first = Store(tmp_path / "a.db")
+    seed = first.schedule_seed()
+    first.close()
+    again, other = Store(tmp_path / "a.db"), Store(tmp_path / "b.db")
+    try:
+        assert len(seed) == 8 and again.schedule_seed() == seed and other.schedule_seed() != seed
+    finally:
+        again.close()
+        other.close()
+
+
 def test_outbox_retry_then_sent(store: Store) -> None:
     """A retried alert keeps its delivered targets and leaves the queue once sent."""
     commit(store, [item("http://x/1", matched=True)])
