@@ -70,9 +70,10 @@ def grace(source: SourceConfig) -> float:
     return max(MIN_GRACE, source.firing_every.total_seconds() // 2)
 
 
-def _own_time_after(slot: _Slot, moment: float) -> float:
-    """An interval slot's first own time (before jitter) at or after ``moment``."""
-    return moment + (slot.offset - moment) % slot.every
+def _own_time_after(offset: float, every: float, moment: float) -> float:
+    """The first time at or after ``moment`` that is ``offset`` seconds into an interval of
+    ``every`` seconds (counted from the Unix epoch): an interval source's own time, before jitter."""
+    return moment + (offset - moment) % every
 
 
 @lru_cache(maxsize=256)
@@ -115,12 +116,12 @@ class Schedule:
             slot.base = slot.fire = first.timestamp()
         elif first is not None:
             slot.fire = first.timestamp()
-            slot.base = _own_time_after(slot, slot.fire + every / 2) - every  # _advance moves it on
+            slot.base = _own_time_after(slot.offset, every, slot.fire + every / 2) - every  # _advance moves it on
         elif slot.cron is not None:
             self._advance(slot, now)
         else:
             after = now if last is None else max(now, last.timestamp() + every / 2)
-            slot.base = _own_time_after(slot, after) - every
+            slot.base = _own_time_after(slot.offset, every, after) - every
             self._advance(slot, after)
         self._slots[source.id] = slot
         heapq.heappush(self._heap, (slot.fire, source.id))
@@ -136,9 +137,7 @@ class Schedule:
             upcoming = _cron(source.cron, self.tz).get_next_fire_time(None, start)
             return upcoming is not None and upcoming.timestamp() <= self.clock()
         every = source.firing_every.total_seconds()
-        slot = _Slot(every=every, offset=self._phase(source.id) * every, cron=None, jitter=0.0, grace=0.0,
-                     base=0.0, fire=0.0)
-        return _own_time_after(slot, last.timestamp() + every / 2) <= self.clock()
+        return _own_time_after(self._phase(source.id) * every, every, last.timestamp() + every / 2) <= self.clock()
 
     def remove(self, source_id: str) -> None:
         """Stop firing ``source_id``; a poll of it still running finishes."""
