@@ -79,6 +79,11 @@ def write_config(work: Path, site: Site, every: str, desk_port: int) -> Path:
     return config
 
 
+def _nearest_rank(ordered: list[float], share: float) -> float:
+    """The value ``share`` of the way through sorted ``ordered`` (a percentile, nearest rank)."""
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
 def alert_latency(database: Path, planted: set[str], published_at: datetime, took: float, every: str) -> str:
     """How soon after the publish the daemon had each alert queued (a match stored with its
     outbox rows, in the poll's commit), counted from when the publish began writing, and
@@ -92,7 +97,7 @@ def alert_latency(database: Path, planted: set[str], published_at: datetime, too
     since = published_at.replace(microsecond=0)
     delays = sorted((datetime.fromisoformat(at) - since).total_seconds() for _, at in rows)
     caught = len({url for url, _ in rows} & planted)
-    p95 = delays[min(len(delays) - 1, round(0.95 * (len(delays) - 1)))]
+    p95 = _nearest_rank(delays, 0.95)
     return (f"alerts after the publish: {len(rows)}, {caught} of the {len(planted)} planted; queued "
             f"{statistics.median(delays):.0f} s after it (median), {p95:.0f} s (95th), {delays[-1]:.0f} s (last), "
             f"sources polled every {every}, the publish {took:.1f} s of writing, times to the second (+0-1 s)")
@@ -103,7 +108,7 @@ def delivered(arrivals: list[float], published: float) -> str:
     if not arrivals:
         return "alerts delivered: none"
     delays = sorted(at - published for at in arrivals)
-    p95 = delays[min(len(delays) - 1, round(0.95 * (len(delays) - 1)))]
+    p95 = _nearest_rank(delays, 0.95)
     return (f"alerts delivered to the desk (apprise json://): {len(delays)}, {statistics.median(delays):.1f} s "
             f"after the publish (median), {p95:.1f} s (95th), {delays[-1]:.1f} s (last)")
 
