@@ -36,6 +36,9 @@ from monitor.config import SourceConfig
 log = logging.getLogger(__name__)
 
 MIN_GRACE = 30.0  # seconds a firing may run late; more for sources polled less often
+# An early first poll of an overdue cron source is dropped when its next cron time comes
+# less than this many seconds after it: two polls in a minute would ask for nothing new.
+CRON_EARLY_GAP = 60.0
 
 
 class Firing(NamedTuple):
@@ -112,8 +115,13 @@ class Schedule:
         slot = _Slot(every=every, offset=self._phase(source.id) * every,
                      cron=_cron(source.cron, self.tz) if source.cron else None,
                      jitter=source.jitter.total_seconds(), grace=grace(source), base=now, fire=now)
+        if last is not None and last.timestamp() > now:  # a clock set back since: not a poll to come
+            last = datetime.fromtimestamp(now, timezone.utc)
         if first is not None and slot.cron is not None:
-            slot.base = slot.fire = first.timestamp()
+            early = first.timestamp()
+            self._advance(slot, now)  # at its next cron time: when that is before or soon after, no early poll
+            if slot.base > early + CRON_EARLY_GAP:  # (inf when no time is left)
+                slot.base = slot.fire = early
         elif first is not None:
             slot.fire = first.timestamp()
             slot.base = _own_time_after(slot.offset, every, slot.fire + every / 2) - every  # _advance moves it on
@@ -132,6 +140,7 @@ class Schedule:
         interval after that poll or later, for an interval source): the daemon was down."""
         if last is None:
             return True
+        last = min(last, datetime.fromtimestamp(self.clock(), timezone.utc))  # a clock set back since
         if source.cron:
             start = datetime.fromtimestamp(last.timestamp() + 1e-6, timezone.utc)
             upcoming = _cron(source.cron, self.tz).get_next_fire_time(None, start)

@@ -191,7 +191,7 @@ class Daemon:
     # -- jobs ------------------------------------------------------------------------
 
     def _schedule_sources(self, sources: Sequence[SourceConfig]) -> None:
-        """Schedule sources at start or as a reload adds them: those ``overdue`` (never
+        """Schedule sources at start or as a reload adds or retimes them: those ``overdue`` (never
         polled, or the daemon was down over one of their times) first poll soon; the
         others at their own times, which a restart leaves as they were."""
         if not sources:
@@ -370,12 +370,11 @@ class Daemon:
         self._schedule_sources(added)
         retimed = [s for sid, s in new.items() if sid in old and (_signature(old[sid]) != _signature(s)
                                                                   or (zone_moved and s.cron is not None))]
-        last = self.runtime.store.last_polls() if retimed else {}
+        # As at start: soon if overdue by its new schedule (or still waiting for a first poll),
+        # else at its own time in its new interval, at least half an interval after its last poll.
+        self._schedule_sources(retimed)
         for source in retimed:
-            # At its own time in its new interval, at least half an interval after its last poll.
-            self.schedule.add(source, last=last.get(source.id))
             log.info("reload: source=%s rescheduled", source.id)
-        self._record_next_polls(s.id for s in retimed)
         for source in added:
             log.info("reload: source=%s added", source.id)
 

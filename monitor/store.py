@@ -178,6 +178,22 @@ def m009_schedule_seed(db: Database) -> None:
     db.execute("INSERT INTO meta (key, value) VALUES ('schedule_seed', ?)", [secrets.token_hex(8)])
 
 
+def _migrate(db: Database) -> None:
+    """Apply pending migrations holding the write lock, which sqlite-utils does not take
+    before it reads what is pending: a daemon and `monitor status` opening an old database
+    at once both ran the same migration, and one failed ("table meta already exists").
+    A database with nothing pending (the usual open, a reader's) takes no lock."""
+    if not migrations.pending(db):
+        return
+    db.conn.execute("BEGIN IMMEDIATE")
+    try:
+        migrations.apply(db)  # its steps become savepoints in this transaction
+    except BaseException:
+        db.conn.rollback()
+        raise
+    db.conn.commit()
+
+
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -266,7 +282,7 @@ class Store:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute("PRAGMA foreign_keys=ON")
-        migrations.apply(self.db)
+        _migrate(self.db)
 
     def close(self) -> None:
         try:
@@ -311,6 +327,10 @@ class Store:
 
     def schedule_seed(self) -> bytes:
         """This database's own random value for spreading sources over their intervals."""
+        # A row lost to a hand edit or a partial restore is made again: only the spread moves.
+        with self._atomic():
+            self.db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('schedule_seed', ?)",
+                            [secrets.token_hex(8)])
         (value,) = self.db.execute("SELECT value FROM meta WHERE key = 'schedule_seed'").fetchone()
         return bytes.fromhex(value)
 

@@ -174,4 +174,3 @@ def test_first_polls_of_a_frequent_source_stay_within_its_interval() -> None:
     """A source polled every 5 s never waits longer than 5 s for its first poll."""
     sources = [source(f"s{i}", f"https://example.org/{i}", every=timedelta(seconds=5)) for i in range(10)]
     assert max(first_polls(sources, START).values()) < START + timedelta(seconds=5)
-

@@ -111,6 +111,28 @@ def test_a_cron_source_is_overdue_only_when_a_cron_time_passed_since_its_last_po
     assert not schedule.overdue(cron, datetime.fromtimestamp(T0 + 60, timezone.utc))
 
 
+def test_a_last_poll_in_the_future_counts_as_now() -> None:
+    """A clock set back (or a database from a host whose clock ran ahead) does not silence
+    a source until that future time: it waits for its next own time from now."""
+    clock = Clock()
+    schedule = aligned(clock)
+    ahead = datetime.fromtimestamp(T0 + 30 * 86400, timezone.utc)
+    assert not schedule.overdue(source(every="10m"), ahead)
+    schedule.add(source(every="10m", jitter="0s"), last=ahead)
+    assert schedule.next_fire("ispr") == datetime.fromtimestamp(T0 + 600, timezone.utc)
+
+
+def test_an_overdue_cron_source_skips_its_early_poll_when_its_time_comes_within_the_minute() -> None:
+    clock = Clock()
+    clock.now = T0 - 30  # 08:59:30; its time is 09:00
+    schedule = aligned(clock)
+    schedule.add(source(cron="0 * * * *", jitter="0s"), first=datetime.fromtimestamp(T0 - 15, timezone.utc))
+    assert schedule.next_fire("ispr") == datetime.fromtimestamp(T0, timezone.utc)
+    clock.now = T0 + 60  # 09:01: the next time is an hour off, so the early poll stands
+    schedule.add(source(cron="0 * * * *", jitter="0s"), first=datetime.fromtimestamp(T0 + 90, timezone.utc))
+    assert schedule.next_fire("ispr") == datetime.fromtimestamp(T0 + 90, timezone.utc)
+
+
 def test_the_point_in_the_interval_is_fixed_by_the_id_and_the_seed() -> None:
     """The same in every process (not Python's salted hash), and moved by a database's seed."""
     assert spread("ispr") == pytest.approx(0.6555554743748474, abs=1e-12)

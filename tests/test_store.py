@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -76,6 +77,42 @@ def test_the_schedule_seed_is_kept_by_a_database_and_differs_between_databases(t
     finally:
         again.close()
         other.close()
+
+
+def _open_at_once(path: Path, count: int) -> tuple[list[bytes], list[Exception]]:
+    """Open ``path`` from ``count`` threads at the same moment: their seeds, and what failed."""
+    start = threading.Barrier(count)
+    seeds: list[bytes] = []
+    failed: list[Exception] = []
+
+    def open_it() -> None:
+        start.wait()
+        try:
+            store = Store(path)
+        except Exception as exc:  # noqa: BLE001 - the failure is what the test reports
+            failed.append(exc)
+            return
+        seeds.append(store.schedule_seed())
+        store.close()
+
+    threads = [threading.Thread(target=open_it) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return seeds, failed
+
+
+def test_two_stores_opening_a_database_that_needs_a_migration_at_once_both_open(tmp_path: Path) -> None:
+    """A daemon and `monitor status` starting together on a database from before the newest
+    migration: one applies it, the others wait for the lock and find nothing to do."""
+    for round_ in range(8):
+        path = tmp_path / f"old-{round_}.db"
+        old = Database(path)
+        migrations.apply(old, stop_before="m009_schedule_seed")
+        old.close()
+        seeds, failed = _open_at_once(path, 4)
+        assert not failed and len(seeds) == 4 and len(set(seeds)) == 1
 
 
 def test_outbox_retry_then_sent(store: Store) -> None:
