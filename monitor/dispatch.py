@@ -112,11 +112,9 @@ class Schedule:
         reload's new interval)."""
         now = self.clock()
         every = 0.0 if source.cron else source.firing_every.total_seconds()
-        slot = _Slot(every=every, offset=self._phase(source.id) * every,
+        slot = _Slot(every=every, offset=self._offset(source.id, every),
                      cron=_cron(source.cron, self.tz) if source.cron else None,
                      jitter=source.jitter.total_seconds(), grace=grace(source), base=now, fire=now)
-        if last is not None and last.timestamp() > now:  # a clock set back since: not a poll to come
-            last = datetime.fromtimestamp(now, timezone.utc)
         if first is not None and slot.cron is not None:
             early = first.timestamp()
             self._advance(slot, now)  # at its next cron time: when that is before or soon after, no early poll
@@ -128,7 +126,7 @@ class Schedule:
         elif slot.cron is not None:
             self._advance(slot, now)
         else:
-            after = now if last is None else max(now, last.timestamp() + every / 2)
+            after = now if last is None else max(now, self._polled(last) + every / 2)
             slot.base = _own_time_after(slot.offset, every, after) - every
             self._advance(slot, after)
         self._slots[source.id] = slot
@@ -140,13 +138,21 @@ class Schedule:
         interval after that poll or later, for an interval source): the daemon was down."""
         if last is None:
             return True
-        last = min(last, datetime.fromtimestamp(self.clock(), timezone.utc))  # a clock set back since
+        now, polled = self.clock(), self._polled(last)
         if source.cron:
-            start = datetime.fromtimestamp(last.timestamp() + 1e-6, timezone.utc)
+            start = datetime.fromtimestamp(polled + 1e-6, timezone.utc)
             upcoming = _cron(source.cron, self.tz).get_next_fire_time(None, start)
-            return upcoming is not None and upcoming.timestamp() <= self.clock()
+            return upcoming is not None and upcoming.timestamp() <= now
         every = source.firing_every.total_seconds()
-        return _own_time_after(self._phase(source.id) * every, every, last.timestamp() + every / 2) <= self.clock()
+        return _own_time_after(self._offset(source.id, every), every, polled + every / 2) <= now
+
+    def _offset(self, source_id: str, every: float) -> float:
+        return self._phase(source_id) * every
+
+    def _polled(self, last: datetime) -> float:
+        """A last poll's time, no later than now: after the clock was set back (or on a
+        database from a host whose clock ran ahead) it is not a poll still to come."""
+        return min(last.timestamp(), self.clock())
 
     def remove(self, source_id: str) -> None:
         """Stop firing ``source_id``; a poll of it still running finishes."""

@@ -367,12 +367,11 @@ class Daemon:
             self.schedule.remove(source_id)
             log.info("reload: source=%s removed", source_id)
         added = [s for sid, s in new.items() if sid not in old]
-        self._schedule_sources(added)
         retimed = [s for sid, s in new.items() if sid in old and (_signature(old[sid]) != _signature(s)
                                                                   or (zone_moved and s.cron is not None))]
         # As at start: soon if overdue by its new schedule (or still waiting for a first poll),
         # else at its own time in its new interval, at least half an interval after its last poll.
-        self._schedule_sources(retimed)
+        self._schedule_sources(added + retimed)
         for source in retimed:
             log.info("reload: source=%s rescheduled", source.id)
         for source in added:

@@ -32,7 +32,7 @@ class Slots:
 
     @property
     def free(self) -> int:
-        """Slots no one holds, nor has been handed (for tests and status)."""
+        """Slots no one holds, nor has been handed (what the tests look at)."""
         return self._free
 
     async def acquire(self, *, follow_up: bool = False) -> None:

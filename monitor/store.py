@@ -173,9 +173,8 @@ def m008_search_in_batches(db: Database) -> None:
 def m009_schedule_seed(db: Database) -> None:
     # A random value of this database's own, hashed with each source's id into its point in
     # its interval (dispatch.spread): copies of one config (the example's, say) do not all
-    # poll a publisher in the same second.
+    # poll a publisher in the same second. Store.schedule_seed makes it on first use.
     db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
-    db.execute("INSERT INTO meta (key, value) VALUES ('schedule_seed', ?)", [secrets.token_hex(8)])
 
 
 def _migrate(db: Database) -> None:
@@ -326,8 +325,8 @@ class Store:
         )
 
     def schedule_seed(self) -> bytes:
-        """This database's own random value for spreading sources over their intervals."""
-        # A row lost to a hand edit or a partial restore is made again: only the spread moves.
+        """This database's own random value for spreading sources over their intervals, made
+        on first use (and again if lost to a hand edit or a partial restore: only the spread moves)."""
         with self._atomic():
             self.db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('schedule_seed', ?)",
                             [secrets.token_hex(8)])
