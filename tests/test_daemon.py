@@ -9,7 +9,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -83,6 +83,20 @@ watchlists: ["watchlists/*.yaml"]
     return config
 
 
+def publish_feeds(site: Newsroom, names: Iterable[str]) -> None:
+    """A feed of one story at ``/<name>.xml`` for each name."""
+    for name in names:
+        site.publish(f"/{name}.xml", rss_feed(base=site.base_url, items=[
+            (f"/news/{name}", f"{name} story", "Nothing to see.", when(20))]), "application/rss+xml")
+
+
+def with_sources(config: Path, site: Newsroom, sources: dict[str, str]) -> str:
+    """``write_config``'s config text with these feed sources, name -> ``every``, in place of its own."""
+    listed = "".join(f'  - {{id: {name}, url: "{site.url(f"/{name}.xml")}", every: {every}}}\n'
+                     for name, every in sources.items())
+    return config.read_text().split("sources:\n")[0] + "sources:\n" + listed + 'watchlists: ["watchlists/*.yaml"]\n'
+
+
 def publish(site: Newsroom, stories: list[tuple[str, str, str]], *, delay: float = 0.0) -> None:
     """Publish (slug, title, sentence) stories as articles and in the feed, newest first;
     each article page answers after ``delay`` seconds."""
@@ -134,14 +148,9 @@ def test_a_restart_polls_at_once_only_the_sources_past_their_interval(
     crash loop, does not poll it again early; one last polled two hours ago, and one never
     polled, are polled within the minute."""
     site, hook = newsroom
-    for name in ("recent", "stale", "new"):
-        site.publish(f"/{name}.xml", rss_feed(base=site.base_url, items=[
-            (f"/news/{name}", f"{name} story", "Nothing to see.", when(20))]), "application/rss+xml")
+    publish_feeds(site, ("recent", "stale", "new"))
     config = write_config(tmp_path, site, hook)
-    listed = "".join(f'  - {{id: {name}, url: "{site.url(f"/{name}.xml")}", every: 1h}}\n'
-                     for name in ("recent", "stale", "new"))
-    config.write_text(config.read_text().split("sources:\n")[0] + "sources:\n" + listed
-                      + 'watchlists: ["watchlists/*.yaml"]\n')
+    config.write_text(with_sources(config, site, dict.fromkeys(("recent", "stale", "new"), "1h")))
     now = datetime.now(timezone.utc)
     last = (now - timedelta(minutes=5)).replace(microsecond=0)  # as the store keeps it
     store = Store(tmp_path / "monitor.db")
@@ -244,17 +253,12 @@ def test_config_saved_by_rename_adds_removes_and_reschedules_sources_live(
     """A config replaced by rename starts an added source, stops a removed one, reschedules a retimed
     one and leaves an unchanged one polling."""
     site, hook = newsroom
-    for name in ("keep", "gone", "retimed", "fresh"):
-        site.publish(f"/{name}.xml", rss_feed(base=site.base_url, items=[
-            (f"/news/{name}", f"{name} story", "Nothing to see.", when(20))]), "application/rss+xml")
+    publish_feeds(site, ("keep", "gone", "retimed", "fresh"))
     config = write_config(tmp_path, site, hook)
 
     def save(sources: dict[str, str]) -> None:
-        listed = "".join(f'  - {{id: {name}, url: "{site.url(f"/{name}.xml")}", every: {every}}}\n'
-                         for name, every in sources.items())
-        text = config.read_text().split("sources:\n")[0] + "sources:\n" + listed + 'watchlists: ["watchlists/*.yaml"]\n'
         draft = tmp_path / ".monitor.yaml.tmp"
-        draft.write_text(text)
+        draft.write_text(with_sources(config, site, sources))
         os.replace(draft, config)  # as editors save: the watched file is a new inode
 
     def polls(name: str) -> int:

@@ -109,6 +109,7 @@ def test_two_stores_opening_a_database_that_needs_a_migration_at_once_both_open(
     for round_ in range(8):
         path = tmp_path / f"old-{round_}.db"
         old = Database(path)
+        old.execute("PRAGMA journal_mode=WAL")  # as Store left it
         migrations.apply(old, stop_before="m009_schedule_seed")
         old.close()
         seeds, failed = _open_at_once(path, 4)
