@@ -159,3 +159,23 @@ def test_allow_private_off_refuses_a_loopback_source(sites: tuple[FaultServer, N
     [result] = asyncio.run(poll_once(load_config(config)))
     assert result.status == "error" and "is the non-public address 127.0.0.1" in (result.error or "")
     assert len(faults.headers) == asked
+
+
+@pytest.mark.parametrize("bad_link", ["http://127.0.0.1:99999/x.html", "http://127.0.0.1:0x/bad",
+                                      "http://example.org:443 /x", "http://:80/x"])
+def test_an_entry_with_a_malformed_link_is_dropped_and_the_rest_are_read(bad_link: str, tmp_path: Path) -> None:
+    """One entry no one could fetch (a port out of range, a host missing) must not fail the
+    source's whole poll, on every poll while it stays in the feed: the others are stored."""
+    with serve_newsroom() as newsroom:
+        feed = rss_feed(base=newsroom.base_url, items=[
+            ("/news/talks", "ISAF talks held", "ISAF commanders met their counterparts.", when(20)),
+            ("/news/other", "Broken link", "ISAF item behind a broken link.", when(10))])
+        newsroom.publish("/feed.xml", feed.replace(f"{newsroom.base_url}/news/other", bad_link),
+                         "application/rss+xml")
+        store = Store(tmp_path / "monitor.db")
+        try:
+            [result], _ = poll_cycle(store, [source("feed", newsroom.url("/feed.xml"))])
+            assert result.status == "ok" and result.new == 1 and result.matched == 1, result
+            assert [a.title for a in store.queued_alerts()] == ["ISAF talks held"]
+        finally:
+            store.close()

@@ -18,6 +18,10 @@ from monitor.urls import canonical_url
     ("https://example.org/a?b=2&a=1", "https://example.org/a?b=2&a=1"),
     ("https://example.org", "https://example.org/"),
     ("https://example.org/Path/Case", "https://example.org/Path/Case"),
+    # What is kept is kept as written: not re-encoded, a bare name not given an "=".
+    ("https://example.org/s?q=a%20b&fbclid=1", "https://example.org/s?q=a%20b"),
+    ("https://example.org/p?id&utm_source=x", "https://example.org/p?id"),
+    ("https://example.org/p?utm%5Fsource=x&a=%C3%A9", "https://example.org/p?a=%C3%A9"),
 ])
 def test_canonical_url(raw: str, canonical: str) -> None:
     """Scheme/host case, default ports, fragments and tracking parameters never split an item."""
@@ -36,3 +40,12 @@ def test_an_absolute_link_wrapped_over_lines_is_cleaned_as_before() -> None:
 
     assert absolute_url("https://example.org/news/\n  a1", "https://example.org/") == "https://example.org/news/  a1"
     assert absolute_url("https://example.org/a\tb", "https://example.org/") == "https://example.org/ab"
+
+
+@pytest.mark.parametrize("link", ["http://127.0.0.1:99999/x", "http://example.org:0x/x", "http://example.org:443 /x",
+                                  "http://:80/x", "http://[::1/x"])
+def test_a_link_no_one_can_fetch_is_no_item(link: str) -> None:
+    """A bad port or a missing host: no item, rather than an error in every canonical URL after it."""
+    from monitor.sources.base import absolute_url
+
+    assert absolute_url(link, "https://example.org/") is None

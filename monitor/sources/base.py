@@ -168,9 +168,12 @@ def absolute_url(link: str, base: str, *, keep_fragment: bool = False) -> str | 
         if not keep_fragment and "#" in resolved:
             resolved = urldefrag(resolved).url
         parts = urlsplit(resolved)
+        parts.port  # noqa: B018  (raises ValueError for a port that is no number in 0-65535)
     except ValueError:
         return None
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    # No host, or a malformed port (``:99999``, ``:0x``, ``:443 ``): a link no one can
+    # fetch, and one that would break the canonical URL of every entry beside it.
+    if parts.scheme not in ("http", "https") or not parts.hostname:
         return None
     return resolved
 
