@@ -462,7 +462,7 @@ class Store:
                 story_id = None
                 if item.fingerprint is not None:
                     stories = stories or self._stories(now, story_window)
-                    story_id = stories.assign(item_id, item.fingerprint, title=item.title)
+                    story_id = stories.assign(item_id, item.fingerprint, title=item.title, source_id=item.source_id)
                 # Plain statements, not sqlite-utils' insert: it reads the table names and
                 # opens a randomly named savepoint for every row (54 us a row against 3 us).
                 for match in item.matches:

@@ -120,7 +120,7 @@ def test_stories_that_left_the_window_are_forgotten_a_block_at_a_time(tmp_path: 
         for hour in range(7):  # one story an hour, the same text each time: all would join the first
             index.refresh(start + timedelta(hours=hour))
             index._add(100 + hour, fingerprint(title=f"title{hour}", text=f"{text} {hour}"),
-                       start + timedelta(hours=hour))
+                       start + timedelta(hours=hour), source_id="s")
         assert len(index) == 7
         index.refresh(start + timedelta(hours=72, minutes=30))  # the first story (hour 0) left the window
         assert len(index) == 7  # its block holds stories still in it
@@ -167,7 +167,8 @@ def test_candidates_come_in_order_of_share_then_row(tmp_path: Path) -> None:
         same = struct.pack("<128I", *range(128))
         elsewhere = struct.pack("<128I", *range(1000, 1128))
         for story_id, signature, shingles in ((1, same, 100), (2, elsewhere, 100), (3, same, 100), (4, elsewhere, 3)):
-            index._add(story_id, Fingerprint(signature=signature, shingles=shingles, title_words=frozenset({"x"})), now)
+            index._add(story_id, Fingerprint(signature=signature, shingles=shingles, title_words=frozenset({"x"})), now,
+                       source_id="s")
         item = Fingerprint(signature=same, shingles=100, title_words=frozenset({"x"}))
         assert [(index._ids[row], round(share, 3)) for row, share in index._candidates(item)] == [
             (1, 1.0), (3, 1.0), (4, 0.0)]
@@ -193,9 +194,10 @@ def test_a_story_whose_signature_is_refused_leaves_the_index_as_it_was(tmp_path:
         index = StoryIndex(store.db, window=timedelta(hours=72))
         now = datetime(2026, 12, 1, tzinfo=timezone.utc)
         index.refresh(now)
-        index._add(1, Fingerprint(signature=b"\1" * 512, shingles=100, title_words=frozenset({"x"})), now)
+        index._add(1, Fingerprint(signature=b"\1" * 512, shingles=100, title_words=frozenset({"x"})), now, source_id="s")
         with pytest.raises(ValueError):
-            index._add(2, Fingerprint(signature=b"\0" * 12, shingles=2, title_words=frozenset({"x"})), now)
+            index._add(2, Fingerprint(signature=b"\0" * 12, shingles=2, title_words=frozenset({"x"})), now,
+                       source_id="s")
         assert len(index) == 1
         item = Fingerprint(signature=b"\0" * 512, shingles=100, title_words=frozenset({"x"}))
         assert index._candidates(item) == []  # no row of the refused story among the short ones

@@ -91,6 +91,24 @@ def test_a_different_release_gets_its_own_story_and_alert(store: Store) -> None:
     assert store.db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0] == 2
 
 
+def test_two_releases_of_one_source_that_share_boilerplate_are_both_alerted(store: Store) -> None:
+    """Two arrests ISAF reported on Oct. 9, 2012: the same dateline, opening and closing
+    sentence (containment ~0.5) and a title word in common, which across outlets reads as a
+    rewritten copy. From one source they are two releases: two stories, two alerts; a copy
+    of one at another outlet still joins it and alerts nobody again."""
+    rows = releases()
+    nangarhar, paktika = str(rows[21]["text"]), str(rows[54]["text"])
+    assert "Nangarhar" in nangarhar and "Paktika" in paktika and "(Oct. 9, 2012)" in nangarhar + paktika
+    commit(store, item("https://isaf.example/1", "isaf", "Taliban leader arrested in Nangarhar", nangarhar), NOW)
+    commit(store, item("https://isaf.example/2", "isaf", "Haqqani member arrested in Paktika", paktika), NOW)
+    commit(store, item("https://app.example/9", "app", "Haqqani member arrested in Paktika", paktika),
+           NOW + timedelta(minutes=30))
+    stories = [row[0] for row in store.db.execute("SELECT story_id FROM items ORDER BY id")]
+    assert stories[0] != stories[1] and stories[2] in stories[:2]
+    alerted = store.db.execute("SELECT i.url FROM outbox o JOIN items i ON i.id = o.item_id ORDER BY o.id").fetchall()
+    assert [url for (url,) in alerted] == ["https://isaf.example/1", "https://isaf.example/2"]
+
+
 def test_a_copy_after_the_window_is_a_new_story(store: Store) -> None:
     """A republication seen after the 72-hour window starts a new story and alerts again."""
     text = str(releases()[1]["text"])
@@ -178,11 +196,11 @@ def test_a_page_of_boilerplate_does_not_chain_two_stories(store: Store) -> None:
     visit = ("General Kayani, Chief of Army Staff, visited the Corps Headquarters today and was briefed on the "
              f"operational situation.\n{closing}")
     commit(store, item("https://news.example/talks", "news", "Border coordination talks held", talks), NOW)
-    commit(store, item("https://news.example/wheat", "news", "Wheat support price announced",
+    commit(store, item("https://wire.example/wheat", "wire", "Wheat support price announced",
                        f"{closing}\n{closing}"), NOW)
     commit(store, item("https://ispr.example/visit", "ispr", "COAS visits Corps Headquarters", visit), NOW)
     stories = dict(store.db.execute("SELECT url, story_id FROM items").fetchall())
-    assert stories["https://news.example/wheat"] == stories["https://news.example/talks"]
+    assert stories["https://wire.example/wheat"] == stories["https://news.example/talks"]
     assert stories["https://ispr.example/visit"] != stories["https://news.example/talks"]
     alerted = {r[0] for r in store.db.execute("SELECT i.url FROM outbox o JOIN items i ON i.id = o.item_id")}
     assert alerted == {"https://news.example/talks", "https://ispr.example/visit"}
