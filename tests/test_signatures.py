@@ -194,7 +194,8 @@ def test_a_story_whose_signature_is_refused_leaves_the_index_as_it_was(tmp_path:
         index = StoryIndex(store.db, window=timedelta(hours=72))
         now = datetime(2026, 12, 1, tzinfo=timezone.utc)
         index.refresh(now)
-        index._add(1, Fingerprint(signature=b"\1" * 512, shingles=100, title_words=frozenset({"x"})), now, source_id="s")
+        index._add(1, Fingerprint(signature=b"\1" * 512, shingles=100, title_words=frozenset({"x"})), now,
+                   source_id="s")
         with pytest.raises(ValueError):
             index._add(2, Fingerprint(signature=b"\0" * 12, shingles=2, title_words=frozenset({"x"})), now,
                        source_id="s")
