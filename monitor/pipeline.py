@@ -94,7 +94,7 @@ class Poller:
     async def poll(self, source: SourceConfig, *, force: bool = False) -> PollResult:
         """Poll once; never raises for a source's fault, returning status=error instead."""
         started = time.perf_counter()
-        state = self.store.source_state(source.id)
+        state = self.store.source_state(source.id, url=source.url)
         now = self.clock()
         if not force and state.retry_at is not None and state.retry_at > now:
             result = PollResult(source_id=source.id, status="backoff")

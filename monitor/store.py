@@ -22,6 +22,7 @@ from sqlite_utils.migrations import Migrations
 
 from monitor import store_search, store_stories
 from monitor.models import Hit, Match, Snippet
+from monitor.redact import redact
 from monitor.stories import Fingerprint
 
 log = logging.getLogger(__name__)
@@ -303,14 +304,21 @@ class Store:
 
     # -- sources ---------------------------------------------------------------------
 
-    def source_state(self, source_id: str) -> SourceState:
+    def source_state(self, source_id: str, *, url: str | None = None) -> SourceState:
+        """``url``: where the source is to be polled now. A source whose URL changed since
+        it was last polled starts over (``_start_over``)."""
         # Plain SQL: this runs on every poll, and sqlite-utils' rows_where costs ~0.2 ms.
         found = self.db.execute(
             "SELECT etag, last_modified, body_hash, baseline_at, last_success_at, consecutive_failures, retry_at,"
-            " due_at, feed_ttl FROM sources WHERE id = ?", [source_id]).fetchone()
+            " due_at, feed_ttl, url FROM sources WHERE id = ?", [source_id]).fetchone()
         if found is None:
             return SourceState(id=source_id)
-        etag, last_modified, body_hash, baseline_at, last_success_at, failures, retry_at, due_at, feed_ttl = found
+        etag, last_modified, body_hash, baseline_at, last_success_at, failures, retry_at, due_at, feed_ttl, \
+            stored_url = found
+        # Stored redacted (a row from before that, as written); redact() only for a URL with a secret in it.
+        if url is not None and stored_url is not None and stored_url != url and stored_url != redact(url):
+            self._start_over(source_id, url)
+            return SourceState(id=source_id)
         return SourceState(
             id=source_id,
             etag=etag,
@@ -323,6 +331,20 @@ class Store:
             due_at=_parse(due_at),
             feed_ttl=timedelta(seconds=feed_ttl) if feed_ttl else None,
         )
+
+    def _start_over(self, source_id: str, url: str) -> None:
+        """Forget what a source's old URL told us: its validators and body hash (sent to the
+        new URL, they got 304s from a server that happened to hold a file of that date, and
+        the new feed was never read), its baseline (the new URL's items on its first
+        successful poll are a baseline, as a new source's are), its failures and its
+        adaptive due time: a changed URL is most often the fix for a broken source."""
+        with self._atomic():
+            self._upsert_source(source_id, {
+                "url": redact(url), "etag": None, "last_modified": None, "body_hash": None, "baseline_at": None,
+                "feed_ttl": None, "due_at": None, "last_success_at": None, "consecutive_failures": 0,
+                "retry_at": None,
+            })
+        log.info("source %s: its URL changed; validators, baseline and failures of the old one dropped", source_id)
 
     def schedule_seed(self) -> bytes:
         """This database's own random value for spreading sources over their intervals, made
@@ -396,7 +418,7 @@ class Store:
         failures = self.source_state(source_id).consecutive_failures + 1
         with self._atomic():
             self._upsert_source(source_id, {
-                "url": url, "last_poll_at": _iso(now), "last_status": "error", "last_error": error,
+                "url": redact(url), "last_poll_at": _iso(now), "last_status": "error", "last_error": error,
                 "last_error_at": _iso(now), "consecutive_failures": failures, "retry_at": _iso(retry_at),
             })
         return failures
@@ -480,7 +502,7 @@ class Store:
                         " next_attempt_at, created_at, done_targets) VALUES (?,?,?,'queued',0,?,?,'[]')",
                         [item_id, watchlist, channel, stamp, stamp])
             values: dict[str, object] = {
-                "url": url, "etag": etag, "last_modified": last_modified, "body_hash": body_hash,
+                "url": redact(url), "etag": etag, "last_modified": last_modified, "body_hash": body_hash,
                 "last_poll_at": _iso(now), "last_success_at": _iso(now), "last_status": "ok",
                 "consecutive_failures": 0, "retry_at": None,
                 "warnings": json.dumps(list(warnings), ensure_ascii=False) if warnings else None,

@@ -202,3 +202,41 @@ class TestContentSelector:
                 store.close()
         assert item.watchlists == ("khyber",)
         assert "Relief convoys reached Khyber" in text and "Kashmir" not in text
+
+
+class TestUrlChange:
+    """A source pointed at a new URL starts over there: the new feed's items are a baseline."""
+
+    def test_the_new_urls_first_poll_is_a_baseline_and_its_next_item_alerts(self, tmp_path: Path) -> None:
+        from datetime import timedelta
+
+        from monitor.config import SourceConfig
+
+        def at(url: str) -> SourceConfig:
+            return SourceConfig.model_validate({"id": "desk", "name": "desk", "url": url,
+                                                "every": timedelta(minutes=10), "fetch_articles": False})
+
+        with serve_newsroom() as newsroom:
+            base = newsroom.base_url
+            newsroom.publish("/a.xml", rss_feed(base=base, items=[("/a/1", "ISAF talks", "ISAF met.", when(20))]),
+                             "application/rss+xml")
+            moved = [("/b/1", "ISAF patrol", "ISAF patrolled.", when(21)),
+                     ("/b/2", "ISAF convoy", "ISAF moved.", when(22))]
+            newsroom.publish("/b.xml", rss_feed(base=base, items=moved), "application/rss+xml")
+            store = Store(tmp_path / "monitor.db")
+
+            async def poll(url: str) -> tuple[str, int]:
+                async with Fetcher() as fetcher:
+                    poller = Poller(store=store, fetcher=fetcher, routes={"desk": ("chat",)},
+                                    matcher=Matcher([WatchRule(name="desk", keywords=("ISAF",))]))
+                    result = await poller.poll(at(url), force=True)
+                    return result.status, result.matched
+
+            try:
+                assert asyncio.run(poll(newsroom.url("/a.xml"))) == ("baseline", 0)
+                assert asyncio.run(poll(newsroom.url("/b.xml"))) == ("baseline", 0)  # not two alerts at once
+                newsroom.publish("/b.xml", rss_feed(base=base, items=[
+                    ("/b/3", "ISAF airlift", "ISAF flew.", when(23)), *moved]), "application/rss+xml")
+                assert asyncio.run(poll(newsroom.url("/b.xml"))) == ("ok", 1)
+            finally:
+                store.close()

@@ -67,6 +67,34 @@ def test_last_polls_name_every_source_polled_and_when_whatever_the_outcome(store
     assert store.last_polls() == {"news": NOW, "broken": NOW + timedelta(minutes=1)}
 
 
+def test_a_source_whose_url_changed_starts_over(store: Store) -> None:
+    """The old URL's validators would be sent to the new one (a server without ETags then
+    answers 304 for a feed never read), and its baseline would make the new feed's items
+    alerts: both go, with the failures; the same URL keeps them."""
+    store.commit_poll("news", url="http://x/feed", items=[item("http://x/1")], now=NOW, etag='"e"',
+                      last_modified="Mon, 30 Nov 2026 10:00:00 GMT", body_hash="b", warnings=(), baseline=True)
+    store.record_failure("news", url="http://x/feed", error="HTTP 500", now=NOW, retry_at=NOW + timedelta(hours=1))
+    kept = store.source_state("news", url="http://x/feed")
+    assert (kept.etag, kept.baseline_at, kept.consecutive_failures) == ('"e"', NOW, 1)
+    moved = store.source_state("news", url="http://elsewhere/feed.xml")
+    assert (moved.etag, moved.last_modified, moved.body_hash, moved.baseline_at, moved.consecutive_failures,
+            moved.retry_at) == (None, None, None, None, 0, None)
+    assert store.source_state("news", url="http://elsewhere/feed.xml") == moved  # it stays moved
+    assert store.db["sources"].get("news")["url"] == "http://elsewhere/feed.xml"
+    assert store.known("news", ["http://x/1"], [])[0] == {"http://x/1"}  # the items stay, seen
+
+
+def test_a_source_url_is_stored_without_its_secret_and_still_counts_as_the_same(store: Store) -> None:
+    from monitor.redact import remember
+
+    remember({"tok3n-in-the-url": "PM_STORE_TOKEN"})
+    url = "https://api.example/feed?key=tok3n-in-the-url"
+    store.commit_poll("api", url=url, items=[], now=NOW, etag='"e"', last_modified=None, body_hash="b",
+                      warnings=(), baseline=True)
+    assert store.db["sources"].get("api")["url"] == "https://api.example/feed?key=${PM_STORE_TOKEN}"
+    assert store.source_state("api", url=url).etag == '"e"'
+
+
 def test_the_schedule_seed_is_kept_by_a_database_and_differs_between_databases(tmp_path: Path) -> None:
     first = Store(tmp_path / "a.db")
     seed = first.schedule_seed()
