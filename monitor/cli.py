@@ -27,9 +27,11 @@ def _load(config_path: Path | None, *, apart: bool = False) -> Config:
     from monitor.config import default_config_path, load_config
     from monitor.config.apart import load_config_apart
     from monitor.errors import ConfigError
+    from monitor.notify.plugins import url_problem
 
-    try:
-        return (load_config_apart if apart else load_config)(config_path or default_config_path())
+    path = config_path or default_config_path()
+    try:  # every command that loads the config here delivers or checks: apprise reads its channel URLs
+        return load_config_apart(path) if apart else load_config(path, channel_url_problem=url_problem)
     except ConfigError as exc:
         _fail_config(exc)
 

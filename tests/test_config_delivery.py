@@ -108,3 +108,43 @@ def test_a_template_that_raises_at_load_is_a_config_error(tmp_path: Path) -> Non
     [problem] = problems(tmp_path, CONFIG.replace("{{ source }}", '{{ "{a}".format() }}'))
     assert problem.startswith("monitor.yaml:19: watchlists[0].template: is not a usable template: rendering it "
                               "raised KeyError")
+
+
+def test_a_channel_url_apprise_cannot_read_fails_validate_with_its_line(tmp_path: Path) -> None:
+    """A mistyped scheme, a service URL missing its parts and a bare https:// address are
+    refused by `monitor validate` (and so at start-up) with file, line and field, the
+    token never printed; before, they passed and every alert waited in the outbox until give-up."""
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "monitor.yaml").write_text(textwrap.dedent("""\
+        channels:
+          chat: "slak://T1JJ3T3L2/A1BRTD4JD/${PM_CHAT_TOKEN}"
+          desk:
+            url: ["console://", "tgram://"]
+          hook: https://example.org/hook
+          fine: json://127.0.0.1:9/
+        sources:
+          - {id: a, url: "https://a.example/feed.xml"}
+        watchlists:
+          - {name: w, keywords: [ISAF], notify: [chat, desk, hook, fine]}
+        """))
+    token = "TIiajkdnlazkcOXrIdevi7FQ"
+    done = subprocess.run([sys.executable, "-m", "monitor", "validate", "-c", "monitor.yaml"], cwd=tmp_path,
+                          capture_output=True, text=True, env={**os.environ, "PM_CHAT_TOKEN": token}, timeout=60)
+    assert done.returncode == 2, done
+    lines = done.stderr.strip().splitlines()
+    assert [line.split(": ")[:2] for line in lines] == [
+        ["monitor.yaml:2", "channels.chat"], ["monitor.yaml:4", "channels.desk.url[1]"],
+        ["monitor.yaml:5", "channels.hook"]], lines
+    assert "slak://" in lines[0] and "tgram://" in lines[1] and "json://" in lines[2]
+    assert token not in done.stdout + done.stderr
+
+
+def test_the_config_read_without_the_channel_check_takes_any_scheme(tmp_path: Path) -> None:
+    """As `monitor status` and the other reading commands read it: they send nothing, so a
+    channel URL apprise cannot read is no reason to refuse them (or to import every plugin)."""
+    path = tmp_path / "monitor.yaml"
+    path.write_text("channels: {chat: 'slak://x'}\nsources: [{id: a, url: 'https://a.example/'}]\n")
+    assert load_config(path).channels == {"chat": ("slak://x",)}

@@ -47,7 +47,7 @@ Loaded = tuple[Config, dict[str, str], frozenset[str]]  # the config, its secret
 
 
 def _load(path: Path, environ: dict[str, str]) -> Loaded:
-    config = load_config(path, environ=environ)
+    config = load_config(path, environ=environ, channel_url_problem=plugins.url_problem)
     return config, registered(), plugins.modules_for(_channel_urls(config))
 
 
@@ -135,7 +135,7 @@ def _received(loaded: Loaded) -> Config:
 
 def _load_here(path: Path) -> Config:
     """The fallback: the files read in this process, and every apprise plugin loaded."""
-    config = load_config(path)
+    config = load_config(path, channel_url_problem=plugins.url_problem)
     plugins.modules_for(_channel_urls(config))
     return config
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -57,13 +57,18 @@ def default_config_path() -> Path:
     return Path(os.environ.get("MONITOR_CONFIG") or "config/monitor.yaml")
 
 
-def load_config(path: Path, *, environ: Mapping[str, str] | None = None) -> Config:
+def load_config(path: Path, *, environ: Mapping[str, str] | None = None,
+                channel_url_problem: Callable[[str], str | None] | None = None) -> Config:
     """Read and validate the config at ``path`` (and its watch-list files).
 
     Raises ConfigError listing every problem found, in file and line order. Messages name
     files as the user did (``path`` as given, watch lists relative to its directory).
+
+    ``channel_url_problem``: why a channel URL cannot be sent to, or None; given by the
+    commands that deliver (``monitor.notify.plugins.url_problem``), which load apprise
+    anyway. The reading commands leave it out, and apprise unloaded.
     """
-    return _Loader(Path(path), os.environ if environ is None else environ).run()
+    return _Loader(Path(path), os.environ if environ is None else environ, channel_url_problem).run()
 
 
 def load_watchlist(path: Path, config: Config, *, environ: Mapping[str, str] | None = None) -> WatchListConfig:
@@ -153,9 +158,11 @@ class _InlineWatchListIn(_WatchListIn):
 
 
 class _Loader:
-    def __init__(self, path: Path, environ: Mapping[str, str]) -> None:
+    def __init__(self, path: Path, environ: Mapping[str, str],
+                 channel_url_problem: Callable[[str], str | None] | None = None) -> None:
         self.path = path
         self.environ = environ
+        self.channel_url_problem = channel_url_problem
         self.absolute = Path(os.path.abspath(path))
         self.directory = self.absolute.parent
         self.shown_directory = os.path.dirname(str(path))
@@ -303,6 +310,11 @@ class _Loader:
             else:
                 urls = check(_UrlsIn, value, doc, at)
                 out[name] = ChannelConfig(url=urls.root) if isinstance(urls, _UrlsIn) else None
+            if out[name] is not None and self.channel_url_problem is not None:
+                for url_at, url in _channel_urls(at, value):
+                    if (problem := self.channel_url_problem(url.strip())) is not None:
+                        doc.problem(url_at, problem)
+                        out[name] = None
         return out
 
     def defaults(self, doc: Document, raw: Any) -> Defaults | None:
@@ -415,6 +427,15 @@ class _Loader:
             if value is not None:
                 out.append((wl_doc, (), value, file.stem))
         return out
+
+
+def _channel_urls(at: FieldPath, value: Any) -> list[tuple[FieldPath, str]]:
+    """A channel's URLs with where each is written: the channel's value, its list, or its ``url``."""
+    if isinstance(value, dict):
+        at, value = (*at, "url"), value.get("url")
+    if isinstance(value, str):
+        return [(at, value)]
+    return [((*at, i), url) for i, url in enumerate(value) if isinstance(url, str)] if isinstance(value, list) else []
 
 
 def _scrubbed(problems: list[Problem], secrets: dict[str, str]) -> list[Problem]:

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import logging
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from apprise import Apprise
@@ -37,14 +38,7 @@ def modules_for(urls: Iterable[str]) -> frozenset[str]:
     """The apprise plugin modules (entries of ``apprise.plugins``) serving these URLs.
     Imports every plugin: call it in a process that is about to exit, or where every plugin
     may be loaded (after ``use_only`` it loads the rest)."""
-    apprise_log = logging.getLogger("apprise")
-    level = apprise_log.level
-    apprise_log.setLevel(logging.ERROR)  # after use_only it names each module it had already
-    try:
-        _MANAGER.load_modules()  # type: ignore[no-untyped-call]
-    finally:
-        apprise_log.setLevel(level)
-    register_console()
+    _load_all()
     names = set()
     for url in urls:
         # As a Target reads it: an https:// webhook URL is known by no scheme, but the
@@ -54,6 +48,40 @@ def modules_for(urls: Iterable[str]) -> frozenset[str]:
             for plugin in loaded:
                 names.update(_entry(type(plugin).__module__))
     return frozenset(names)
+
+
+def url_problem(url: str) -> str | None:
+    """Why apprise cannot send to ``url``, or None if it can. Loads every plugin, as
+    ``modules_for`` does. The reason names the URL's scheme, never the rest: it may hold a token."""
+    _load_all()
+    with _apprise_quiet(logging.CRITICAL):  # it would log the URL it could not read
+        if Apprise().add(url):
+            return None
+    scheme = url.partition("://")[0].lower()
+    if scheme in ("http", "https"):
+        return (f"apprise knows no service at this {scheme}:// address (a plain webhook is json://, "
+                f"jsons://, form:// or xml://; see apprise's list of services)")
+    if scheme not in _MANAGER:
+        return f"apprise has no service with the scheme {scheme}:// (a typo? see apprise's list of services)"
+    return (f"apprise cannot read this {scheme}:// URL: a part its service needs is missing or malformed "
+            f"(see the service's page in apprise's wiki)")
+
+
+def _load_all() -> None:
+    with _apprise_quiet(logging.ERROR):  # after use_only it names each module it had already
+        _MANAGER.load_modules()  # type: ignore[no-untyped-call]
+    register_console()
+
+
+@contextmanager
+def _apprise_quiet(level: int) -> Iterator[None]:
+    apprise_log = logging.getLogger("apprise")
+    before = apprise_log.level
+    apprise_log.setLevel(level)
+    try:
+        yield
+    finally:
+        apprise_log.setLevel(before)
 
 
 def _entry(module: str) -> list[str]:
