@@ -483,3 +483,14 @@ def _placeholders(path: Path) -> dict[str, str]:
     for file in [path, *path.parent.rglob("*.yaml")]:
         names.update(re.findall(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}", file.read_text(encoding="utf-8")))
     return {name: "json://localhost/placeholder" for name in names}
+
+
+@pytest.mark.parametrize("value", ["1000000000d", "24000000000h", "99999999999d", "999999999d", "3651d"])
+def test_a_duration_past_ten_years_is_a_config_error_not_a_traceback(tmp_path: Path, value: str) -> None:
+    """Past 3650d a duration overflowed timedelta (a traceback, exit 1) or, just under that,
+    the daemon's date arithmetic (every poll's dispatch failed); now it is a problem with its line."""
+    path = tmp_path / "monitor.yaml"
+    path.write_text(f"defaults:\n  every: {value}\nsources: [{{id: a, url: 'https://a.example/'}}]\n")
+    expected = rf"monitor.yaml:2: defaults.every: '{value}' is too long \(expected at most 3650d\)"
+    with pytest.raises(ConfigError, match=expected):
+        load_config(path)

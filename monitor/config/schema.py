@@ -60,12 +60,23 @@ def message(text: str) -> PydanticCustomError:
     return PydanticCustomError("monitor_message", "{message}", {"message": text})
 
 
+MAX_DURATION = timedelta(days=3650)  # past this a poll interval or a give-up age means "never", and dates overflow
+
+
+class DurationTooLong(ValueError):
+    """A duration over ``MAX_DURATION``."""
+
+
 def parse_duration(text: str) -> timedelta:
-    """``45s``, ``10m``, ``2h``, ``1d``, ``1h30m`` -> timedelta; ValueError otherwise."""
+    """``45s``, ``10m``, ``2h``, ``1d``, ``1h30m`` -> timedelta; ValueError otherwise
+    (DurationTooLong past ``MAX_DURATION``: ``1000000000d`` overflowed timedelta, and a
+    source every 999999999d broke the daemon's date arithmetic)."""
     match = _DURATION.fullmatch(text.strip())
     if not text.strip() or match is None:
         raise ValueError(f"{text!r} is not a duration ({_DURATION_HINT})")
     days, hours, minutes, seconds = (int(g) if g else 0 for g in match.groups())
+    if days * 86400 + hours * 3600 + minutes * 60 + seconds > MAX_DURATION.total_seconds():
+        raise DurationTooLong(f"{text!r} is longer than {MAX_DURATION.days}d")
     return timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
 
 
@@ -87,6 +98,8 @@ def _duration(value: Any) -> timedelta:
         raise wrong_type(f"expected a duration; {_DURATION_HINT}")
     try:
         return parse_duration(value)
+    except DurationTooLong:
+        raise invalid("is too long", f"expected at most {MAX_DURATION.days}d") from None
     except ValueError:
         raise invalid("is not a duration", _DURATION_HINT) from None
 
