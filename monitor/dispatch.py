@@ -29,9 +29,10 @@ from functools import lru_cache
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
-from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.base import BaseTrigger
 
 from monitor.config import SourceConfig
+from monitor.config.schema import crontab_trigger
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +52,7 @@ class Firing(NamedTuple):
 class _Slot:
     every: float  # seconds between firings of an interval source (0 for cron)
     offset: float  # seconds into each of its intervals, counted from the Unix epoch, that it fires at
-    cron: CronTrigger | None
+    cron: BaseTrigger | None
     jitter: float  # a firing lands up to this many seconds after its time
     grace: float
     base: float  # the next firing's time before jitter (Unix seconds): the next is computed from it
@@ -80,9 +81,9 @@ def _own_time_after(offset: float, every: float, moment: float) -> float:
 
 
 @lru_cache(maxsize=256)
-def _cron(expression: str, tz: str) -> CronTrigger:
+def _cron(expression: str, tz: str) -> BaseTrigger:
     """One trigger per distinct expression: it only answers "next time after", so sources share it."""
-    return CronTrigger.from_crontab(expression, timezone=ZoneInfo(tz))
+    return crontab_trigger(expression, ZoneInfo(tz))
 
 
 class Schedule:

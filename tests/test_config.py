@@ -170,6 +170,28 @@ class TestValidConfig:
         saturday = datetime(2026, 11, 28, 10, tzinfo=timezone.utc)
         assert trigger.get_next_fire_time(None, saturday) == datetime(2026, 11, 30, 9, tzinfo=timezone.utc)
 
+    def test_a_day_and_a_weekday_fire_on_either_as_in_cron(self, tmp_path: Path) -> None:
+        """``0 9 1 * 1``: the 1st of every month and every Monday (cron's rule), not only the
+        Mondays that fall on a 1st (APScheduler's own reading: once in eight months here)."""
+        from monitor.config.schema import crontab_trigger
+
+        write(tmp_path, {"c.yaml": 'defaults: {cron: "0 9 1 * 1"}\n'})
+        trigger = crontab_trigger(load_config(Path("c.yaml"), environ={}).defaults.cron, timezone.utc)
+        fired, moment = [], datetime(2026, 6, 20, tzinfo=timezone.utc)
+        for _ in range(4):
+            moment = trigger.get_next_fire_time(None, moment)
+            fired.append(moment.date().isoformat())
+            moment += timedelta(seconds=1)
+        assert fired == ["2026-06-22", "2026-06-29", "2026-07-01", "2026-07-06"]
+        only_days = crontab_trigger("0 9 1 * *", timezone.utc)  # one field given: that field alone
+        assert only_days.get_next_fire_time(None, datetime(2026, 6, 2, tzinfo=timezone.utc)).day == 1
+
+    def test_a_cron_time_that_never_comes_is_a_config_error(self, tmp_path: Path) -> None:
+        """February 30th passed validation and the source was never polled."""
+        write(tmp_path, {"c.yaml": 'sources: [{id: a, url: "https://a.example/", cron: "0 0 30 2 *"}]\n'})
+        with pytest.raises(ConfigError, match=r"c.yaml:1: sources\[0\].cron: '0 0 30 2 \*' never comes"):
+            load_config(Path("c.yaml"), environ={})
+
     def test_escaped_dollar_is_literal(self, tmp_path: Path) -> None:
         """$${NAME} is the literal text ${NAME}, and needs no variable."""
         write(tmp_path, {"c.yaml": 'channels: {x: "json://h/$${TOKEN}"}\n'})
