@@ -7,23 +7,27 @@ import logging
 import sys
 from datetime import datetime, timezone
 
-from monitor.redact import RedactingFormatter
+from monitor.redact import RedactingFormatter, redact
 
 _NOISY = ("httpx", "httpcore", "apscheduler", "apprise", "trafilatura", "htmldate", "courlan", "asyncio")
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line, for journald, Docker and log shippers."""
+    """One JSON object per line, for journald, Docker and log shippers.
+
+    Each field is redacted before it is encoded: a secret holding a ``"`` or a ``\\`` (or
+    a control character) is escaped in the line, where the redaction of the whole line
+    would no longer find it."""
 
     def format(self, record: logging.LogRecord) -> str:
         payload = {
             "time": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": redact(record.getMessage()),
         }
         if record.exc_info:
-            payload["exception"] = self.formatException(record.exc_info)
+            payload["exception"] = redact(self.formatException(record.exc_info))
         return json.dumps(payload, ensure_ascii=False)
 
 

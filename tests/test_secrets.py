@@ -161,3 +161,32 @@ def test_secrets_are_redacted_as_the_http_libraries_write_them(value: str) -> No
         for url in (f"http://127.0.0.1:9/feed?key={value}", f"http://127.0.0.1:9/{value}/feed"):
             written = str(make(url))
             assert redact(f"GET {written} failed").count("${PM_ODD_SECRET}") == 1, written
+
+
+@pytest.mark.parametrize("value", ['s3cr"et\\pw', "tab\tin it", "line\nbreak"])
+def test_a_secret_json_would_escape_is_redacted_in_json_log_lines(value: str) -> None:
+    """The daemon logs JSON lines (stderr not a terminal): a ``"``, ``\\`` or control
+    character in a secret is escaped there, and redacting the finished line missed it."""
+    import io
+    import json
+    import logging
+
+    from monitor.logs import JsonFormatter
+    from monitor.redact import RedactingFormatter
+
+    remember({value: "PM_JSON_SECRET"})
+    out = io.StringIO()
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(RedactingFormatter(JsonFormatter()))
+    logger = logging.getLogger("tests.json-secret")
+    logger.addHandler(handler)
+    try:
+        try:
+            raise ValueError(f"refused {value}")
+        except ValueError:
+            logger.exception("poll source=a url=http://x/?key=%s failed", value)
+    finally:
+        logger.removeHandler(handler)
+    line = json.loads(out.getvalue())
+    assert value not in line["message"] + line["exception"]
+    assert "${PM_JSON_SECRET}" in line["message"] and "${PM_JSON_SECRET}" in line["exception"]
