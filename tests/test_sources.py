@@ -509,3 +509,40 @@ def test_collapse_reads_whitespace_as_the_regex_does(text: str) -> None:
     """collapse is str.split() for speed: the same result as ``\\s+`` to one space, ends trimmed."""
     assert collapse(text) == re.sub(r"\s+", " ", text).strip()
 
+
+
+class TestNumbersAServerWrites:
+    """Page numbers and JSON integers no ``int()`` should meet as they come: ``²`` passes
+    ``isdigit()`` and ``int()`` refuses it, and 5,000 digits pass Python's limit. Each
+    raised ValueError out of a parser, and the poll failed as an internal error every time."""
+
+    @pytest.mark.parametrize("total", ["\u00b2", "9" * 5000, "\u0663"])
+    def test_a_wordpress_page_count_that_is_no_number_is_ignored(self, total: str) -> None:
+        from monitor.models import Response
+
+        reader = make_source("wordpress")
+        url = "https://news.example/wp-json/wp/v2/posts?page=2"
+        listing = reader.parse(b'[{"link": "https://news.example/a", "title": {"rendered": "A"}}]', url=url)
+        answer = Response(url=url, status=200, body=b"", headers={"x-wp-totalpages": total})
+        assert reader.next_page(listing, answer) is None  # no count read, and no Link header
+
+    def test_a_listing_page_number_too_long_to_be_one_is_not_counted_up(self) -> None:
+        from monitor.sources.listing import _following_page
+
+        huge = "9" * 5000
+        assert _following_page(f"https://news.example/list?page={huge}") == "https://news.example/list?page=2"
+        assert _following_page(f"https://news.example/news/page/{huge}/") == (
+            f"https://news.example/news/page/{huge}/?page=2")
+
+    def test_a_json_feed_with_an_integer_past_pythons_limit_is_not_a_feed(self) -> None:
+        body = ('{"version": "https://jsonfeed.org/version/1.1", "title": "T", "x": ' + "9" * 5000
+                + ', "items": []}').encode()
+        with pytest.raises(SourceError, match="not a feed"):
+            make_source("feed").parse(body, url="https://news.example/feed.json", content_type="application/json")
+
+    def test_json_ld_with_an_integer_past_pythons_limit_leaves_the_date_to_the_rest_of_the_page(self) -> None:
+        from monitor.sources.dates import page_date
+
+        page = ('<html><head><script type="application/ld+json">{"n": ' + "9" * 5000 + '}</script>'
+                '<meta property="article:published_time" content="2026-11-30T08:00:00Z"></head></html>')
+        assert page_date(parse_html(page)) == datetime(2026, 11, 30, 8, tzinfo=UTC)

@@ -150,6 +150,13 @@ def plain_text(markup: str) -> str:
     return node_text(root) if root is not None else ""
 
 
+def page_number(text: str) -> int | None:
+    """A page number or count as a server writes it (``3``), or None: ``int()`` alone takes
+    ``٣`` and refuses ``²`` (both ``isdigit()``), and 5,000 digits raise past Python's limit."""
+    text = text.strip()
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 9 else None
+
+
 def absolute_url(link: str, base: str, *, keep_fragment: bool = False) -> str | None:
     """``link`` resolved against ``base``; None unless http(s) with a host.
 

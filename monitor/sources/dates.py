@@ -133,7 +133,7 @@ def _json_ld_dates(tree: LexborHTMLParser) -> Iterator[object]:
     for script in tree.css('script[type="application/ld+json"]'):
         try:
             document = json.loads(script.text(deep=True), strict=False)
-        except (json.JSONDecodeError, RecursionError):
+        except (ValueError, RecursionError):  # ValueError: bad JSON, an integer of 4,300+ digits
             continue
         yield from _find_key(document, "datePublished", depth=0)
 

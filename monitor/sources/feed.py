@@ -205,7 +205,7 @@ def _parse_json_feed(body: bytes, *, url: str, tz: tzinfo) -> Listing:
     try:
         # strict=False: real feeds carry raw control characters inside strings.
         document = json.loads(body.decode("utf-8-sig"), strict=False)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+    except (ValueError, RecursionError) as exc:  # ValueError: bad JSON or UTF-8, an integer of 4,300+ digits
         raise SourceError(f"{url} is not a feed (got invalid JSON: {exc})") from exc
     if not isinstance(document, dict):
         raise SourceError(f"{url} is not a feed (got JSON that is not an object)")

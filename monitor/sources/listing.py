@@ -27,6 +27,7 @@ from monitor.sources.base import (
     collapse,
     looks_like_html,
     node_text,
+    page_number,
     parse_html,
 )
 from monitor.sources.dates import parse_date
@@ -130,10 +131,10 @@ def _following_page(url: str) -> str:
     """``url`` with its page number one higher (``?page=2`` for a first page)."""
     parts = urlsplit(url)
     query = parse_qsl(parts.query, keep_blank_values=True)
-    if match := _PAGE_IN_PATH.search(parts.path):
-        path = parts.path[: match.start()] + f"/page/{int(match.group(1)) + 1}/"
+    if (match := _PAGE_IN_PATH.search(parts.path)) and (in_path := page_number(match.group(1))) is not None:
+        path = parts.path[: match.start()] + f"/page/{in_path + 1}/"
         return parts._replace(path=path).geturl()
-    number = next((int(v) for k, v in query if k == "page" and v.isdigit()), 1)
+    number = next((n for k, v in query if k == "page" and (n := page_number(v)) is not None), 1)
     query = [(k, v) for k, v in query if k != "page"] + [("page", str(number + 1))]
     return parts._replace(query=urlencode(query)).geturl()
 

@@ -16,7 +16,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from monitor.errors import SourceError
 from monitor.models import Entry, Listing, Response
-from monitor.sources.base import Source, absolute_url, body_head, collapse, plain_text
+from monitor.sources.base import Source, absolute_url, body_head, collapse, page_number, plain_text
 from monitor.sources.dates import iso_date
 
 POSTS_PATH = "/wp-json/wp/v2/posts"
@@ -48,9 +48,9 @@ class WordPressSource(Source):
         total = response.headers.get("x-wp-totalpages", "").strip()
         parts = urlsplit(response.url)
         query = dict(parse_qsl(parts.query, keep_blank_values=True))
-        page = int(query["page"]) if query.get("page", "").isdigit() else 1
-        if total.isdigit():
-            if page >= int(total) or not listing.entries:
+        page = page_number(query.get("page", "")) or 1
+        if (pages := page_number(total)) is not None:
+            if page >= pages or not listing.entries:
                 return None
             query["page"] = str(page + 1)
             return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), ""))
@@ -59,7 +59,7 @@ class WordPressSource(Source):
     def parse(self, body: bytes, *, url: str, content_type: str | None = None) -> Listing:
         try:
             document = json.loads(body.decode("utf-8-sig"), strict=False)
-        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        except (ValueError, RecursionError) as exc:  # ValueError: bad JSON or UTF-8, an integer of 4,300+ digits
             raise SourceError(f"{url} is not a WordPress posts list (got invalid JSON: {exc})") from exc
         if isinstance(document, dict):
             raise SourceError(_object_problem(url, document))
