@@ -259,14 +259,35 @@ class _Redirect:
     sets_cookie: bool
 
 
+MAX_COOKIES_PER_HOST = 50  # a consent wall sets one or two; browsers keep ~180 a domain
+MAX_COOKIES = 3000  # the whole jar, the daemon's life long
+
+
 class _SetCookieOnly(httpx.Cookies):
     """The client's cookie jar, read into only from responses with a Set-Cookie header.
     Cookies still work (consent walls redirect to themselves with one); they cost nothing
-    on the great many responses that set none."""
+    on the great many responses that set none.
+
+    Bounded: a host past ``MAX_COOKIES_PER_HOST`` loses its cookies, a jar past
+    ``MAX_COOKIES`` its expired ones and then all. A host setting 100 new cookies a
+    response grew the jar, and the Cookie header sent back to it, for as long as the daemon ran."""
 
     def extract_cookies(self, response: httpx.Response) -> None:
-        if "set-cookie" in response.headers:
-            super().extract_cookies(response)
+        if "set-cookie" not in response.headers:
+            return
+        super().extract_cookies(response)
+        jar = self.jar
+        if len(jar) <= MAX_COOKIES_PER_HOST:
+            return
+        host = response.request.url.host
+        theirs = [c for c in jar if host == c.domain.lstrip(".") or host.endswith("." + c.domain.lstrip("."))]
+        if len(theirs) > MAX_COOKIES_PER_HOST:
+            for cookie in theirs:
+                jar.clear(cookie.domain, cookie.path, cookie.name)
+        if len(jar) > MAX_COOKIES:
+            jar.clear_expired_cookies()
+            if len(jar) > MAX_COOKIES:
+                jar.clear()
 
 
 class _Inflater:

@@ -242,6 +242,14 @@ def _cookie_loop(h: _Handler, target: str) -> None:
     h.send(302, headers={"Location": "/cookie-loop", "Set-Cookie": f"visit={time.monotonic_ns()}; Path=/"})
 
 
+def _many_cookies(h: _Handler, target: str) -> None:
+    """A host that sets 100 new long-lived cookies on every response (a tracker gone wild, or hostile)."""
+    stamp = time.monotonic_ns()
+    cookies = "".join(f"Set-Cookie: c{stamp}_{i}={'v' * 50}; Path=/; Max-Age=999999\r\n" for i in range(100))
+    h.request.sendall(("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 2\r\nConnection: close\r\n"
+                       f"{cookies}\r\nok").encode())
+
+
 def _empty(h: _Handler, target: str) -> None:
     h.send(200, b"")
 
@@ -307,6 +315,7 @@ _ROUTES: dict[str, Callable[[_Handler, str], None]] = {
     "/empty": _empty, "/slow": _slow, "/feed-as-png": _feed_as_png, "/garbage-as-rss": _garbage_as_rss,
     "/bad-utf8": _bad_utf8, "/wrong-charset": _wrong_charset, "/billion-laughs": _billion_laughs,
     "/xxe": _xxe, "/consent": _consent, "/cookie-loop": _cookie_loop,
+    "/many-cookies": _many_cookies,
 }
 _PREFIX_ROUTES: list[tuple[str, Callable[[_Handler, str], None]]] = [
     ("/status/", _status), ("/loop/", _loop), ("/hops/", _hops),

@@ -442,6 +442,26 @@ def test_a_cookie_set_on_a_redirect_goes_with_the_next_hop(faults: FaultServer) 
     assert faults.headers[-1].get("cookie") == "consent=yes"
 
 
+def test_the_cookie_jar_stays_bounded_against_a_host_that_sets_cookies_without_end(faults: FaultServer) -> None:
+    """100 new cookies a response, 30 responses: the jar (the daemon keeps one for its
+    life) and the Cookie header sent back stay under the per-host cap; the consent wall's
+    cookie on the same host works again afterwards."""
+    from monitor.fetch import MAX_COOKIES_PER_HOST
+
+    async def run() -> tuple[int, int]:
+        async with Fetcher() as fetcher:
+            most = 0
+            for _ in range(30):
+                await fetcher.get(faults.url("/many-cookies"), timeout=DEADLINE)
+                most = max(most, len(fetcher._http().cookies.jar))
+            await fetcher.get(faults.url("/consent"), timeout=DEADLINE)
+            return most, len(faults.headers[-1].get("cookie", "").split(";"))
+
+    most, sent = asyncio.run(run())
+    assert most <= MAX_COOKIES_PER_HOST + 100  # at most one response's worth over, before it is cleared
+    assert sent <= MAX_COOKIES_PER_HOST + 100 and "consent=yes" in faults.headers[-1]["cookie"]
+
+
 def test_a_cookie_wall_that_never_lets_in_is_stopped_by_the_redirect_cap(faults: FaultServer) -> None:
     """Revisits allowed for a cookie still count as hops: max_redirects bounds them."""
     with pytest.raises(UnsafeRedirect, match="more than 5 redirects"):
