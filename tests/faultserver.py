@@ -250,6 +250,12 @@ def _many_cookies(h: _Handler, target: str) -> None:
                        f"{cookies}\r\nok").encode())
 
 
+def _deep(h: _Handler, target: str) -> None:
+    """A listing nested 60,000 elements deep (660 KB): lexbor's tree building is quadratic in depth."""
+    h.send(200, b"<html><body>" + b"<div>" * 60000 + b'<a href="/news/deep">A story nested deep</a>'
+           + b"</div>" * 60000 + b"</body></html>")
+
+
 def _empty(h: _Handler, target: str) -> None:
     h.send(200, b"")
 
@@ -315,7 +321,7 @@ _ROUTES: dict[str, Callable[[_Handler, str], None]] = {
     "/empty": _empty, "/slow": _slow, "/feed-as-png": _feed_as_png, "/garbage-as-rss": _garbage_as_rss,
     "/bad-utf8": _bad_utf8, "/wrong-charset": _wrong_charset, "/billion-laughs": _billion_laughs,
     "/xxe": _xxe, "/consent": _consent, "/cookie-loop": _cookie_loop,
-    "/many-cookies": _many_cookies,
+    "/many-cookies": _many_cookies, "/deep": _deep,
 }
 _PREFIX_ROUTES: list[tuple[str, Callable[[_Handler, str], None]]] = [
     ("/status/", _status), ("/loop/", _loop), ("/hops/", _hops),

@@ -56,6 +56,7 @@ FAULTS = {
     "xxe": Fault(path="/xxe", reason=None, title="Leak:"),
     "empty-200": Fault(path="/empty", reason="got an empty body", kind="feed"),
     "html-for-feed": Fault(path="/page", reason="is not a feed (got HTML", kind="feed"),
+    "nested-60000-deep": Fault(path="/deep", reason="nests elements more than 4000 deep", kind="html"),
 }
 
 

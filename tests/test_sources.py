@@ -545,4 +545,49 @@ class TestNumbersAServerWrites:
 
         page = ('<html><head><script type="application/ld+json">{"n": ' + "9" * 5000 + '}</script>'
                 '<meta property="article:published_time" content="2026-11-30T08:00:00Z"></head></html>')
-        assert page_date(parse_html(page)) == datetime(2026, 11, 30, 8, tzinfo=UTC)
+        assert page_date(parse_html(page.encode())) == datetime(2026, 11, 30, 8, tzinfo=UTC)
+
+
+class TestDeepMarkup:
+    """HTML nested past ``MAX_DEPTH``: lexbor builds such a tree in time quadratic in its
+    depth (60,000 levels, 300 KB: 6.5 s on the event loop), so it is not built."""
+
+    def test_a_page_nested_past_the_limit_is_a_source_error_and_one_under_it_is_read(self) -> None:
+        from monitor.sources.base import MAX_DEPTH
+
+        def nested(levels: int) -> bytes:
+            return b"<html><body>" + b"<div>" * levels + b"<p>x" + b"</div>" * levels + b"</body></html>"
+
+        assert parse_html(nested(MAX_DEPTH - 2)).body is not None  # html and body count too
+        with pytest.raises(SourceError, match=f"more than {MAX_DEPTH} deep"):
+            parse_html(nested(MAX_DEPTH + 1))
+
+    def test_tags_in_scripts_comments_and_void_or_unclosed_flat_elements_do_not_count(self) -> None:
+        page = (b"<html><body><script>for (i=0; i<n; i++) {a<b && c<d}</script>" + b"<script>x<y </script>" * 3000
+                + b"<!-- <div> -->" * 3000 + b"<br><img src=x><p>para" * 3000 + b"<li>item" * 3000 + b"</body></html>")
+        assert parse_html(page).body is not None
+
+    def test_a_feed_description_nested_past_the_limit_keeps_its_words(self) -> None:
+        from monitor.sources.base import MAX_DEPTH, plain_text
+
+        markup = "<b>" * (MAX_DEPTH + 10) + "ISAF convoy &amp; patrol" + "</b>" * (MAX_DEPTH + 10)
+        assert plain_text(markup) == "ISAF convoy & patrol"
+
+    def test_an_article_page_nested_past_the_limit_is_not_extracted(self) -> None:
+        from monitor.extract import extract_article
+        from monitor.sources.base import MAX_DEPTH
+
+        page = b"<html><body>" + b"<div>" * (MAX_DEPTH + 1) + b"<p>ISAF</p>" + b"</div>" * (MAX_DEPTH + 1)
+        with pytest.raises(SourceError, match="deep"):
+            extract_article(page, url="https://news.example/a")
+
+    def test_a_link_deeper_than_any_listing_item_is_no_item(self) -> None:
+        from monitor.sources.listing import MAX_ANCESTORS
+
+        def listing(depth: int) -> bytes:
+            items = "".join(f'<li><a href="/news/{i}">Story number {i} about the talks</a></li>' for i in range(6))
+            return f"<html><body>{'<div>' * depth}<ul>{items}</ul>{'</div>' * depth}</body></html>".encode()
+
+        reader = make_source("html")
+        assert len(reader.parse(listing(10), url="https://news.example/list").entries) == 6
+        assert reader.parse(listing(MAX_ANCESTORS), url="https://news.example/list").entries == ()

@@ -103,6 +103,13 @@ def _selected(tree: LexborHTMLParser, item_query: str, select: ListingSelectors,
         )
 
 
+# Bounds on the heuristic's work, which is links times their depth: 10,000 links nested in
+# one another took 96 s and 3 GB. A press listing has tens of links, a mega-menu hundreds;
+# an item's link sits a few elements deep.
+MAX_LINKS = 2000  # the first links of the page are weighed as items, the rest ignored
+MAX_ANCESTORS = 64  # a link deeper than this is no listing's item
+
+
 _NEXT_WORDS = frozenset({"next", "next page", "older", "older posts", "older entries", "›", "»", ">",
                          "next ›", "next »", "next >", "next →", "→", "suivant", "weiter", "اگلا"})
 _PAGE_IN_PATH = re.compile(r"/page/(\d+)/?$")
@@ -115,7 +122,10 @@ def _next_link(tree: LexborHTMLParser, base: str, url: str) -> str | None:
         if (link := absolute_url(node.attributes.get("href") or "", base)) and link != url:
             return link
     wanted = _following_page(url)
-    for anchor in tree.css("a[href]"):
+    anchors = tree.css("a[href]")
+    if len(anchors) > 2 * MAX_LINKS:  # a pager sits above or below the list: look at both ends only
+        anchors = anchors[:MAX_LINKS] + anchors[-MAX_LINKS:]
+    for anchor in anchors:
         link = absolute_url(anchor.attributes.get("href") or "", base)
         if link is None or link == url:
             continue
@@ -209,7 +219,7 @@ def _heuristic(tree: LexborHTMLParser, base: str, tz: tzinfo) -> list[Entry]:
     if root is None:
         return []
     groups: dict[str, list[_Candidate]] = defaultdict(list)
-    for order, anchor in enumerate(root.css("a[href]")):
+    for order, anchor in enumerate(root.css("a[href]")[:MAX_LINKS]):
         link = absolute_url(anchor.attributes.get("href") or "", base)
         if link is None or _is_chrome(anchor):
             continue
@@ -243,8 +253,11 @@ def _heuristic(tree: LexborHTMLParser, base: str, tz: tzinfo) -> list[Entry]:
 
 
 def _ancestors(node: LexborNode) -> Iterator[LexborNode]:
+    """The elements around ``node`` up to the body, the nearest ``MAX_ANCESTORS`` of them."""
     parent = node.parent
-    while parent is not None and parent.tag not in ("body", "html"):
+    for _ in range(MAX_ANCESTORS):
+        if parent is None or parent.tag in ("body", "html"):
+            return
         yield parent
         parent = parent.parent
 
@@ -297,6 +310,8 @@ def _is_chrome(anchor: LexborNode) -> bool:
     node: LexborNode | None = anchor.parent
     ancestors: list[LexborNode] = []
     while node is not None and node.tag not in ("body", "html"):
+        if len(ancestors) == MAX_ANCESTORS:
+            return True  # too deep for a listing's item (see MAX_ANCESTORS)
         ancestors.append(node)
         if node.tag in ("article", "main", "h2", "h3", "h4", "h5", "h6"):
             in_entry = True
