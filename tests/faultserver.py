@@ -307,6 +307,13 @@ def _billion_laughs(h: _Handler, target: str) -> None:
     h.send(200, body, {"Content-Type": "application/rss+xml"})
 
 
+def _big_entity(h: _Handler, target: str) -> None:
+    """One 500 KB entity referred to 2,000 times (1 GB expanded), its DOCTYPE after 80 KB of comment."""
+    doctype = b"<!-- " + b"x" * 80_000 + b' -->\n<!DOCTYPE rss [<!ENTITY big "' + b"A" * 500_000 + b'">]>\n'
+    body = rss("&big;" * 2000).replace(b"<rss", doctype + b"<rss", 1)
+    h.send(200, body, {"Content-Type": "application/rss+xml"})
+
+
 def _xxe(h: _Handler, target: str) -> None:
     doctype = f'<!DOCTYPE rss [<!ENTITY xxe SYSTEM "{h.server.site.xxe_target}">]>\n'.encode()
     body = rss("Leak: &xxe;").replace(b"<rss", doctype + b"<rss", 1)
@@ -320,6 +327,7 @@ _ROUTES: dict[str, Callable[[_Handler, str], None]] = {
     "/dir/relative": _relative, "/redirect": _redirect, "/lying-type": _lying_type,
     "/empty": _empty, "/slow": _slow, "/feed-as-png": _feed_as_png, "/garbage-as-rss": _garbage_as_rss,
     "/bad-utf8": _bad_utf8, "/wrong-charset": _wrong_charset, "/billion-laughs": _billion_laughs,
+    "/big-entity": _big_entity,
     "/xxe": _xxe, "/consent": _consent, "/cookie-loop": _cookie_loop,
     "/many-cookies": _many_cookies, "/deep": _deep,
 }
