@@ -170,6 +170,15 @@ class TestSitemap:
                              b"<url><loc>https://example.org/a</loc></url></urlset>")
         assert [e.url for e in sitemap(body, SITEMAP + ".gz").entries] == ["https://example.org/a"]
 
+    def test_a_gzipped_sitemap_inflating_past_the_cap_is_refused(self) -> None:
+        """Past 10 MB inflated (the cap on any body): 2.5 MB of gzip that inflated to 49 MB
+        a child took one poll of an index to 2 GB."""
+        urls = b"".join(b"<url><loc>https://example.org/%d</loc></url>" % n for n in range(300_000))
+        body = gzip.compress(b'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">' + urls + b"</urlset>")
+        assert len(body) < 2_000_000
+        with pytest.raises(SourceError, match="inflates to more than 10000000 bytes"):
+            sitemap(body, SITEMAP + ".gz")
+
     def test_html_is_not_a_sitemap(self) -> None:
         """A web page is refused with a hint."""
         with pytest.raises(SourceError, match="home page"):
