@@ -67,8 +67,9 @@ def extract_article(
         text = "\n".join(t for t in (node_text(n) for n in nodes) if t)
     else:
         text = _main_text(page, url)
-    # The page's own markup states a time; trafilatura's guess is a day; a dateline is text.
-    published = page_date(tree, tz) or _date(metadata.date, tz) or dateline_date(text, tz)
+    # The page's own markup states a time; a dateline is the release's own word on its day;
+    # trafilatura's guess comes last: given only "2012" somewhere, it says 2012-01-01.
+    published = page_date(tree, tz) or dateline_date(text, tz) or _date(metadata.date, tz)
     return Article(text=text, title=title, published=published)
 
 

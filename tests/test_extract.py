@@ -167,3 +167,20 @@ def test_a_content_selector_needs_no_trafilatura_pass(passes: list[bool]) -> Non
     text = extract_article(ARTICLE, url=URL, content_selector="div.story-body, article").text
     assert text
     assert passes == []
+
+
+def test_a_dateline_is_taken_before_trafilaturas_guess() -> None:
+    """A real ISAF release (Oct. 9, 2012) served as a plain page with no date markup:
+    trafilatura's metadata pass guessed 2012-01-01 from the year alone, and the alert
+    showed that; the release's own dateline says the day."""
+    corpus = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "isaf-press-releases" / "press_releases.jsonl"
+    if not corpus.is_file():
+        pytest.skip(f"corpus not found at {corpus} (the isaf-press-releases set from ../shared/corpus)")
+    rows = [json.loads(line) for line in corpus.read_text(encoding="utf-8").split("\n") if line.strip()]
+    text = str(rows[21]["text"])
+    assert "(Oct. 9, 2012)" in text
+    paragraphs = "".join(f"<p>{line}</p>" for line in text.splitlines() if line.strip())
+    page = (f"<html><head><title>Taliban leader arrested | ISAF 2012</title></head><body><article>"
+            f"<h1>Taliban leader arrested</h1>{paragraphs}</article><footer>ISAF 2012</footer></body></html>")
+    article = extract_article(page.encode(), url="https://isaf.example/2012/10/release")
+    assert article.published == datetime(2012, 10, 9, tzinfo=UTC)
