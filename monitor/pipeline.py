@@ -12,6 +12,7 @@ import hashlib
 import logging
 import random
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -235,6 +236,13 @@ class Poller:
             url = canonical_url(entry.url)
             if url not in candidates:
                 candidates[url] = _Candidate(entry=entry, url=url)
+        # A GUID on several items is no item's permanent id (a feed that gives every item the
+        # site's home page as its guid): kept, it made each new item look seen.
+        guids = Counter(c.entry.guid for c in candidates.values() if c.entry.guid)
+        if guids and max(guids.values()) > 1:
+            for url, c in candidates.items():
+                if c.entry.guid and guids[c.entry.guid] > 1:
+                    candidates[url] = _Candidate(entry=replace(c.entry, guid=None), url=url)
         known_urls, known_guids = self.store.known(
             source_id, list(candidates), [c.entry.guid for c in candidates.values() if c.entry.guid])
         return [c for url, c in candidates.items()

@@ -181,3 +181,25 @@ def test_an_entry_with_a_malformed_link_is_dropped_and_the_rest_are_read(bad_lin
             assert [a.title for a in store.queued_alerts()] == ["ISAF talks held"]
         finally:
             store.close()
+
+
+def test_a_guid_shared_by_every_item_is_ignored_and_new_items_still_alert(tmp_path: Path) -> None:
+    """A feed that gives each item the site's home page as its guid: a GUID on several
+    items identifies none, so items are told apart by their links (each new one had looked seen)."""
+    def publish(newsroom: Newsroom, count: int) -> None:
+        items = "".join(f"<item><title>ISAF item {n}</title><link>{newsroom.base_url}/news/{n}</link>"
+                        f"<guid>{newsroom.base_url}/</guid><description>ISAF text {n}</description></item>"
+                        for n in range(count))
+        newsroom.publish("/feed.xml", f'<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>{items}'
+                                      "</channel></rss>", "application/rss+xml")
+
+    with serve_newsroom() as newsroom:
+        store = Store(tmp_path / "monitor.db")
+        try:
+            publish(newsroom, 2)
+            [first], _ = poll_cycle(store, [source("feed", newsroom.url("/feed.xml"))])
+            publish(newsroom, 4)
+            [second], _ = poll_cycle(store, [source("feed", newsroom.url("/feed.xml"))])
+            assert (first.new, second.new, second.matched) == (2, 2, 2)
+        finally:
+            store.close()
