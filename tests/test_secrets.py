@@ -190,3 +190,30 @@ def test_a_secret_json_would_escape_is_redacted_in_json_log_lines(value: str) ->
     line = json.loads(out.getvalue())
     assert value not in line["message"] + line["exception"]
     assert "${PM_JSON_SECRET}" in line["message"] and "${PM_JSON_SECRET}" in line["exception"]
+
+
+def test_the_reading_commands_need_no_secret_and_the_fetching_ones_do(tmp_path: Path) -> None:
+    """An operator's shell seldom holds the daemon's secrets (systemd's EnvironmentFile):
+    `monitor status` reads the database and takes an unset ${NAME} as written; `monitor
+    check` fetches the source, so it still says the variable is not set (exit 2)."""
+    import os
+    import subprocess
+    import sys
+
+    from monitor.store import Store
+
+    (tmp_path / "monitor.yaml").write_text(
+        'database: monitor.db\nchannels: {chat: "json://127.0.0.1:9/hook?token=${PM_UNSET_TOKEN}"}\n'
+        'sources: [{id: api, url: "https://api.example/feed?key=${PM_UNSET_KEY}"}]\n'
+        'watchlists: [{name: desk, keywords: [ISAF], notify: [chat]}]\n')
+    Store(tmp_path / "monitor.db").close()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PM_UNSET")}
+
+    def monitor(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "monitor", *args, "-c", "monitor.yaml"], cwd=tmp_path,
+                              capture_output=True, text=True, env=env, timeout=60)
+
+    status = monitor("status")
+    assert status.returncode == 0 and "api" in status.stdout, status
+    check = monitor("check", "api")
+    assert check.returncode == 2 and "${PM_UNSET_KEY} is not set" in check.stderr, check

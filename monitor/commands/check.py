@@ -34,7 +34,7 @@ def check(source_id: str, config_path: Path | None, limit: int) -> None:
     from monitor.errors import FetchError, SourceError
     from monitor.service import build_matcher
 
-    config = load_or_exit(config_path)
+    config = load_or_exit(config_path, fetches=True)
     source = next((s for s in config.sources if s.id == source_id), None)
     if source is None:
         known = ", ".join(s.id for s in config.sources) or "none"

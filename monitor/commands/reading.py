@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sys
+from collections.abc import Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,12 +19,39 @@ config_option = click.option("-c", "--config", "config_path", type=click.Path(pa
                              help="Config file (default: $MONITOR_CONFIG, else config/monitor.yaml).")
 
 
-def load_or_exit(config_path: Path | None) -> Config:
+class _UnsetKept(Mapping[str, str]):
+    """The environment, where a variable that is not set reads as its own ``${NAME}``.
+
+    Why: these commands read the database, not the sources or channels, and an operator's
+    shell seldom holds the daemon's secrets (systemd's EnvironmentFile, Docker's env). A
+    token in a URL then stays ``${NAME}``; a value that is nothing but a variable may still
+    fail its check, and says so."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self._environ = environ
+
+    def __getitem__(self, name: str) -> str:
+        return self._environ.get(name, f"${{{name}}}")
+
+    def __contains__(self, name: object) -> bool:
+        return True
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._environ)
+
+    def __len__(self) -> int:
+        return len(self._environ)
+
+
+def load_or_exit(config_path: Path | None, *, fetches: bool = False) -> Config:
+    """The config, or exit 2. A command that only reads the database takes unset variables
+    as written (``_UnsetKept``); one that ``fetches`` a source needs them set."""
     from monitor.config import default_config_path, load_config
     from monitor.errors import ConfigError
 
     try:
-        return load_config(config_path or default_config_path())
+        return load_config(config_path or default_config_path(),
+                           environ=os.environ if fetches else _UnsetKept(os.environ))
     except ConfigError as exc:
         click.echo(str(exc), err=True)
         sys.exit(2)
