@@ -54,7 +54,7 @@ async def dry_run(source: SourceConfig, *, matcher: Matcher, limit: int) -> DryR
         reader = crawl.reader_for(source)
         response = await fetcher.get(reader.request_url(source.url, since=None), timeout=timeout)
         reader = crawl.reader_for(source, response.body, response.content_type)
-        listing = reader.parse(response.body, url=response.url, content_type=response.content_type)
+        listing = await crawl.parse(reader, response)
         listing = await crawl.expand(fetcher, reader, listing, timeout=timeout)
         entries = listing.entries[:limit]
         items = await asyncio.gather(*(_check(fetcher, source, matcher, e) for e in entries))

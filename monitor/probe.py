@@ -40,7 +40,7 @@ async def probe(source: SourceConfig, fetcher: Fetcher) -> Probe:
         offers: tuple[Offer, ...] = ()
         if ListingSource.sniff(response.body, response.content_type):
             offers = discover(response.body, url=response.url, content_type=response.content_type)
-        listing = reader.parse(response.body, url=response.url, content_type=response.content_type)
+        listing = await crawl.parse(reader, response)
         listing = await crawl.expand(fetcher, reader, listing, timeout=timeout)
     except (FetchError, SourceError) as exc:
         return Probe(source_id=source.id, kind=reader.kind, error=str(exc))

@@ -7,6 +7,7 @@ import asyncio
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -219,3 +220,40 @@ class TestSitemap:
         poll(store, config)
         self.publish(site, range(1, 6))
         assert poll(store, config).new == 2
+
+
+def test_a_large_listing_is_parsed_off_the_event_loop_and_a_small_one_on_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """feedparser took 35 s over a 10 MB feed on the event loop, and the polls beside it
+    timed out: a body of PARSE_IN_THREAD or more is parsed in a thread, whose result the
+    poll stores as it would any other."""
+    import threading
+
+    from monitor import crawl
+    from monitor.models import Listing
+    from monitor.sources.feed import FeedSource
+    from tests.newsroom_pages import rss_feed, when
+    from tests.servers import serve_newsroom
+
+    threads: list[str] = []
+    original = FeedSource.parse
+
+    def recording(self: FeedSource, body: bytes, **options: Any) -> Listing:
+        threads.append(threading.current_thread().name)
+        return original(self, body, **options)
+
+    monkeypatch.setattr(FeedSource, "parse", recording)
+    with serve_newsroom() as newsroom:
+        def feed(path: str, padding: str = "") -> str:
+            items = [(f"{path}/1", "ISAF talks", f"ISAF met.{padding}", when(20))]
+            return newsroom.publish(f"{path}.xml", rss_feed(base=newsroom.base_url, items=items), "application/rss+xml")
+
+        small, large = feed("/small"), feed("/large", " " + "x" * crawl.PARSE_IN_THREAD)
+        store = Store(tmp_path / "monitor.db")
+        try:
+            for sid, url in (("small", small), ("large", large)):
+                result = poll(store, source(url, "feed", id=sid))
+                assert (result.status, result.new) == ("baseline", 1), result
+        finally:
+            store.close()
+    assert threads[0] == threading.main_thread().name and threads[1] != threading.main_thread().name, threads
