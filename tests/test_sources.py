@@ -567,6 +567,19 @@ class TestDeepMarkup:
                 + b"<!-- <div> -->" * 3000 + b"<br><img src=x><p>para" * 3000 + b"<li>item" * 3000 + b"</body></html>")
         assert parse_html(page).body is not None
 
+    @pytest.mark.parametrize(("name", "page", "deep"), [
+        ("an end tag of no open element closes nothing", b"<div></i>" * 4100, True),
+        ("<div/> is an open div in HTML", b"<div/>" * 4100, True),
+        ("<path/> closes itself in an SVG", b"<svg>" + b'<path d="M0 0"/>' * 4100 + b"</svg>", False),
+        ("an end tag closes what is left open inside it", b"<div><span><b>x</div>" * 3000, False),
+        ("an unclosed comment hides the rest", b"<!--" + b"<div>" * 4100, False),
+        ("an unclosed script hides the rest", b"<script>" * 4100 + b"<div>" * 10, False),
+    ])
+    def test_depth_is_read_as_a_parser_opens_and_closes(self, name: str, page: bytes, deep: bool) -> None:
+        from monitor.sources.base import too_deep
+
+        assert too_deep(b"<html><body>" + page) is deep, name
+
     def test_a_feed_description_nested_past_the_limit_keeps_its_words(self) -> None:
         from monitor.sources.base import MAX_DEPTH, plain_text
 

@@ -119,30 +119,46 @@ def header_charset(content_type: str | None) -> str | None:
 MAX_DEPTH = 4000  # elements within elements: real pages stay under ~100; lexbor takes ~40 ms at this depth
 # Elements that hold no others (void), or that end at the next of their kind (an unclosed
 # <p>, <li> or <td> does not nest), and what holds text no tag is read in.
-_FLAT = frozenset("area base br col embed hr img input link meta param source track wbr p li dt dd option tr td th"
+_FLAT = frozenset(b"area base br col embed hr img input link meta param source track wbr p li dt dd option tr td th"
                   .split())
-_TAG = re.compile(rb"<(/?)([a-zA-Z][a-zA-Z0-9-]*)")
-_ANY_TAG = re.compile(r"<[^>]*>")
-_UNREAD = re.compile(rb"<!--.*?-->|<(script|style|textarea|xmp)\b.*?</\1\s*>", re.DOTALL | re.IGNORECASE)
+_FOREIGN = (b"svg", b"math")  # inside these, and only there, <x/> closes itself (HTML ignores the slash)
+# A tag: its name and the rest up to its ">" (or the next "<", so that a "<" never
+# closed costs one scan, not one to the end of the page each).
+_TAG = re.compile(rb"<(/?)([a-zA-Z][a-zA-Z0-9-]*)([^<>]*)")
+_ANY_TAG = re.compile(r"<[^<>]*(?:>|(?=<)|\Z)")
+# What holds no tags: comments, scripts, styles; unclosed, to the end of the page, as HTML
+# reads them (and a search to a closing that never comes is made once, not at each opening).
+_UNREAD = re.compile(rb"<!--.*?(?:-->|\Z)|<(script|style|textarea|xmp)\b.*?(?:</\1\s*>|\Z)",
+                     re.DOTALL | re.IGNORECASE)
 
 
 def too_deep(markup: bytes) -> bool:
-    """Whether HTML nests more than ``MAX_DEPTH`` elements deep (an estimate from its tags,
-    never under the tree's own depth but for tags left unclosed in ways a parser repairs).
+    """Whether HTML nests more than ``MAX_DEPTH`` elements deep, read from its tags as a
+    parser opens and closes elements: an end tag closes its element and what is left open
+    inside it, and an end tag of no open element closes nothing (``<div></i>`` nests).
 
     Why: lexbor builds a tree in time quadratic in its depth. A listing of 300 KB nested
     60,000 deep took 6.5 s on the event loop, long enough to time out every other poll
     in flight; 10 MB would take hours. A page with fewer tags than the limit needs no look."""
     if markup.count(b"<") <= MAX_DEPTH:
         return False
-    depth = 0
-    for closing, name in _TAG.findall(_UNREAD.sub(b"", markup)):
-        if name.lower().decode() in _FLAT:
+    stack: list[bytes] = []
+    open_count: dict[bytes, int] = {}
+    for closing, raw_name, rest in _TAG.findall(_UNREAD.sub(b"", markup)):
+        name = raw_name.lower()
+        if name in _FLAT:
             continue
-        if closing:
-            depth = max(depth - 1, 0)
-        elif (depth := depth + 1) > MAX_DEPTH:
-            return True
+        if not closing:
+            if rest.endswith(b"/") and any(open_count.get(f) for f in _FOREIGN):
+                continue  # <path/> in an SVG
+            stack.append(name)
+            open_count[name] = open_count.get(name, 0) + 1
+            if len(stack) > MAX_DEPTH:
+                return True
+        elif open_count.get(name):
+            while (top := stack.pop()) != name:
+                open_count[top] -= 1
+            open_count[name] -= 1
     return False
 
 
