@@ -314,6 +314,14 @@ def _big_entity(h: _Handler, target: str) -> None:
     h.send(200, body, {"Content-Type": "application/rss+xml"})
 
 
+def _many_references(h: _Handler, target: str) -> None:
+    """A 1,000-character entity referred to 50,000 times behind a "]>" decoy in another
+    entity's value (a search for the subset's first "]>" stopped there): 50 MB expanded."""
+    doctype = b'<!DOCTYPE rss [<!ENTITY z "]>"><!ENTITY a "' + b"x" * 1000 + b'">]>\n'
+    body = rss("&a;" * 50_000).replace(b"<rss", doctype + b"<rss", 1)
+    h.send(200, body, {"Content-Type": "application/rss+xml"})
+
+
 def _xxe(h: _Handler, target: str) -> None:
     doctype = f'<!DOCTYPE rss [<!ENTITY xxe SYSTEM "{h.server.site.xxe_target}">]>\n'.encode()
     body = rss("Leak: &xxe;").replace(b"<rss", doctype + b"<rss", 1)
@@ -327,7 +335,7 @@ _ROUTES: dict[str, Callable[[_Handler, str], None]] = {
     "/dir/relative": _relative, "/redirect": _redirect, "/lying-type": _lying_type,
     "/empty": _empty, "/slow": _slow, "/feed-as-png": _feed_as_png, "/garbage-as-rss": _garbage_as_rss,
     "/bad-utf8": _bad_utf8, "/wrong-charset": _wrong_charset, "/billion-laughs": _billion_laughs,
-    "/big-entity": _big_entity,
+    "/big-entity": _big_entity, "/many-references": _many_references,
     "/xxe": _xxe, "/consent": _consent, "/cookie-loop": _cookie_loop,
     "/many-cookies": _many_cookies, "/deep": _deep,
 }

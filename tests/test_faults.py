@@ -54,6 +54,7 @@ FAULTS = {
     "wrong-charset": Fault(path="/wrong-charset", reason=None, title="Café in Zürich"),
     "billion-laughs": Fault(path="/billion-laughs", reason="entity-expansion bomb"),
     "one-big-entity-late": Fault(path="/big-entity", reason="entity-expansion bomb"),
+    "small-entity-many-references": Fault(path="/many-references", reason="would add 50,000,000 characters"),
     "xxe": Fault(path="/xxe", reason=None, title="Leak:"),
     "empty-200": Fault(path="/empty", reason="got an empty body", kind="feed"),
     "html-for-feed": Fault(path="/page", reason="is not a feed (got HTML", kind="feed"),
