@@ -102,7 +102,7 @@ class Poller:
     async def poll(self, source: SourceConfig, *, force: bool = False) -> PollResult:
         """Poll once; never raises for a source's fault, returning status=error instead."""
         started = time.perf_counter()
-        state = self.store.source_state(source.id, url=source.url)
+        state = self.store.source_state(source.id, url=source.url_as_stored, formerly=source.url)
         now = self.clock()
         if not force and state.retry_at is not None and state.retry_at > now:
             result = PollResult(source_id=source.id, status="backoff")
@@ -148,7 +148,7 @@ class Poller:
             honoured = min(exc.retry_after, max(BACKOFF_CAP, interval).total_seconds())
             delay = max(delay, timedelta(seconds=honoured))
         retry_at = now + delay if delay > timedelta(0) else None
-        self.store.record_failure(source.id, url=source.url, error=reason, now=now, retry_at=retry_at)
+        self.store.record_failure(source.id, url=source.url_as_stored, error=reason, now=now, retry_at=retry_at)
         return PollResult(source_id=source.id, status="error", error=reason)
 
     async def _poll(self, source: SourceConfig, state: SourceState) -> PollResult:
@@ -203,7 +203,7 @@ class Poller:
         if deferred:  # no validators or hash kept: the next poll must read the body again, even unchanged
             response, body_hash = replace(response, etag=None, last_modified=None), ""
         with self.store.transaction():
-            self.store.commit_poll(source.id, url=source.url, items=items, now=self.clock(),
+            self.store.commit_poll(source.id, url=source.url_as_stored, items=items, now=self.clock(),
                                    etag=response.etag, last_modified=response.last_modified,
                                    body_hash=body_hash, warnings=[redact(w) for w in warnings],
                                    baseline=state.baseline_at is None, story_window=self.story_window)

@@ -22,7 +22,6 @@ from sqlite_utils.migrations import Migrations
 
 from monitor import store_search, store_stories
 from monitor.models import Hit, Match, Snippet
-from monitor.redact import redact
 from monitor.stories import Fingerprint
 
 log = logging.getLogger(__name__)
@@ -304,9 +303,10 @@ class Store:
 
     # -- sources ---------------------------------------------------------------------
 
-    def source_state(self, source_id: str, *, url: str | None = None) -> SourceState:
-        """``url``: where the source is to be polled now. A source whose URL changed since
-        it was last polled starts over (``_start_over``)."""
+    def source_state(self, source_id: str, *, url: str | None = None, formerly: str | None = None) -> SourceState:
+        """``url``: the source's URL as stored (``SourceConfig.url_as_stored``), and
+        ``formerly`` as an earlier version stored it (the url, its secrets substituted). A
+        source stored under neither starts over (``_start_over``): its URL was changed."""
         # Plain SQL: this runs on every poll, and sqlite-utils' rows_where costs ~0.2 ms.
         found = self.db.execute(
             "SELECT etag, last_modified, body_hash, baseline_at, last_success_at, consecutive_failures, retry_at,"
@@ -315,8 +315,7 @@ class Store:
             return SourceState(id=source_id)
         etag, last_modified, body_hash, baseline_at, last_success_at, failures, retry_at, due_at, feed_ttl, \
             stored_url = found
-        # Stored redacted (a row from before that, as written); redact() only for a URL with a secret in it.
-        if url is not None and stored_url is not None and stored_url != url and stored_url != redact(url):
+        if url is not None and stored_url is not None and stored_url != url and stored_url != formerly:
             self._start_over(source_id, url)
             return SourceState(id=source_id)
         return SourceState(
@@ -340,9 +339,10 @@ class Store:
         adaptive due time: a changed URL is most often the fix for a broken source."""
         with self._atomic():
             self._upsert_source(source_id, {
-                "url": redact(url), "etag": None, "last_modified": None, "body_hash": None, "baseline_at": None,
+                "url": url, "etag": None, "last_modified": None, "body_hash": None, "baseline_at": None,
                 "feed_ttl": None, "due_at": None, "last_success_at": None, "consecutive_failures": 0,
-                "retry_at": None,
+                "retry_at": None, "last_error": None, "warnings": None, "cadence_seconds": None,
+                "cadence_reason": None,
             })
         log.info("source %s: its URL changed; validators, baseline and failures of the old one dropped", source_id)
 
@@ -418,7 +418,7 @@ class Store:
         failures = self.source_state(source_id).consecutive_failures + 1
         with self._atomic():
             self._upsert_source(source_id, {
-                "url": redact(url), "last_poll_at": _iso(now), "last_status": "error", "last_error": error,
+                "url": url, "last_poll_at": _iso(now), "last_status": "error", "last_error": error,
                 "last_error_at": _iso(now), "consecutive_failures": failures, "retry_at": _iso(retry_at),
             })
         return failures
@@ -502,7 +502,7 @@ class Store:
                         " next_attempt_at, created_at, done_targets) VALUES (?,?,?,'queued',0,?,?,'[]')",
                         [item_id, watchlist, channel, stamp, stamp])
             values: dict[str, object] = {
-                "url": redact(url), "etag": etag, "last_modified": last_modified, "body_hash": body_hash,
+                "url": url, "etag": etag, "last_modified": last_modified, "body_hash": body_hash,
                 "last_poll_at": _iso(now), "last_success_at": _iso(now), "last_status": "ok",
                 "consecutive_failures": 0, "retry_at": None,
                 "warnings": json.dumps(list(warnings), ensure_ascii=False) if warnings else None,

@@ -84,15 +84,28 @@ def test_a_source_whose_url_changed_starts_over(store: Store) -> None:
     assert store.known("news", ["http://x/1"], [])[0] == {"http://x/1"}  # the items stay, seen
 
 
-def test_a_source_url_is_stored_without_its_secret_and_still_counts_as_the_same(store: Store) -> None:
-    from monitor.redact import remember
+def test_a_source_url_is_stored_as_written_and_a_new_token_is_the_same_source(
+        store: Store, tmp_path: Path) -> None:
+    """The database keeps the url as the config writes it (no secret in it); a rotated
+    token, or a row an earlier version stored with the token substituted, is still the
+    same source: only an edit of the url starts it over."""
+    from monitor.config import load_config
 
-    remember({"tok3n-in-the-url": "PM_STORE_TOKEN"})
-    url = "https://api.example/feed?key=tok3n-in-the-url"
-    store.commit_poll("api", url=url, items=[], now=NOW, etag='"e"', last_modified=None, body_hash="b",
-                      warnings=(), baseline=True)
+    config = tmp_path / "monitor.yaml"
+    config.write_text('sources: [{id: api, url: "https://api.example/feed?key=${PM_STORE_TOKEN}"}]\n')
+    [source] = load_config(config, environ={"PM_STORE_TOKEN": "tok3n-one"}).sources
+    assert (source.url, source.url_as_stored) == ("https://api.example/feed?key=tok3n-one",
+                                                  "https://api.example/feed?key=${PM_STORE_TOKEN}")
+    store.commit_poll("api", url=source.url_as_stored, items=[], now=NOW, etag='"e"', last_modified=None,
+                      body_hash="b", warnings=(), baseline=True)
     assert store.db["sources"].get("api")["url"] == "https://api.example/feed?key=${PM_STORE_TOKEN}"
-    assert store.source_state("api", url=url).etag == '"e"'
+    [rotated] = load_config(config, environ={"PM_STORE_TOKEN": "tok3n-two"}).sources
+    assert store.source_state("api", url=rotated.url_as_stored, formerly=rotated.url).etag == '"e"'
+    store.db.execute("UPDATE sources SET url = ? WHERE id = 'api'", [rotated.url])  # as stored before
+    assert store.source_state("api", url=rotated.url_as_stored, formerly=rotated.url).etag == '"e"'
+    plain = tmp_path / "plain.yaml"
+    plain.write_text('sources: [{id: api, url: "https://api.example/feed"}]\n')
+    assert load_config(plain, environ={}).sources[0].url_written is None
 
 
 def test_the_schedule_seed_is_kept_by_a_database_and_differs_between_databases(tmp_path: Path) -> None:

@@ -354,6 +354,9 @@ class _Loader:
             if entry.select is not None:
                 _check_select_kind(doc, at, entry.kind, entry.select)
             merged = _merge(entry, defaults) if defaults else None
+            written = doc.raw.get((*at, "url"), "").strip()
+            if merged is not None and "${" in written and written != merged.url:
+                merged = merged.model_copy(update={"url_written": written})
             if merged is not None and isinstance(item, dict):
                 _check_bounds(doc, at, item, merged.min_every, merged.max_every,
                               cron=merged.cron if _owns_bounds(item) else None)

@@ -397,6 +397,9 @@ class SourceConfig(_Model):
     id: SourceId
     name: Text
     url: WebUrl
+    # The url as the config writes it, ${NAME} and all, when it takes a variable: what the
+    # database keeps of it, so that it holds no secret and a rotated token changes no source.
+    url_written: str | None = None
     kind: Kind | None = None
     every: PositiveDuration | None = None
     cron: Cron | None = None
@@ -409,6 +412,11 @@ class SourceConfig(_Model):
     max_pages: MaxPages = DEFAULT_MAX_PAGES
     timezone: Timezone | None = None
     select: Selectors | None = None
+
+    @property
+    def url_as_stored(self) -> str:
+        """What the database keeps of ``url`` (``url_written``, when the url takes a variable)."""
+        return self.url_written or self.url
 
     @model_validator(mode="before")
     @classmethod
