@@ -189,10 +189,14 @@ class Poller:
         if baseline:
             items = [self._baseline_item(source.id, c) for c in candidates]
         else:
-            if deferred:  # the others are not stored, so still new to the next poll, which reads on
-                warnings.append(f"{len(candidates)} new items at once: the first {MAX_NEW} were read, the others "
-                                "wait for the next polls")
-                candidates = candidates[:MAX_NEW]
+            if deferred:
+                # The last listed are read, and the others, not stored, stay new to the next
+                # poll: it reads the first page again, and a burst goes on while a page is all
+                # new, to where this one stopped. Kept first, they left a burst's later pages
+                # behind a first page all seen, where no burst begins.
+                warnings.append(f"{len(candidates)} new items at once: the {MAX_NEW} listed last were read, the "
+                                "others wait for the next polls")
+                candidates = candidates[-MAX_NEW:]
             # The new items' pages may wait their turn (a publish on a thousand sources at
             # once): meanwhile the poll keeps what it commits, not the body and the entries
             # stored before, most of a real feed's 100 KB and more.

@@ -97,6 +97,23 @@ class TestWordPress:
         assert len(site.asked("/wp-json/wp/v2/posts")) == 3  # baseline, then pages 1 and 2
         assert result.new == 15
 
+    def test_a_burst_past_the_bound_of_new_items_is_read_over_the_next_polls(
+            self, site: Site, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+        """30 new posts over three pages, 15 a poll: the poll reads the 15 listed last (pages
+        two and three), the next finds page one still all new and bursts on to them. Had it
+        kept the first 15, page one would be all seen, no burst would begin, and posts
+        101-115 would never be read."""
+        from monitor import pipeline
+
+        monkeypatch.setattr(pipeline, "MAX_NEW", 15)
+        publish_wp(site, 100)
+        config = source(site.base_url + "/", "wordpress", max_pages=5)
+        poll(store, config)
+        publish_wp(site, 130)
+        assert [poll(store, config).new for _ in range(2)] == [15, 15]
+        stored = {row[0] for row in store.db.execute("SELECT url FROM items")}
+        assert {f"{site.base_url}/{n}/" for n in range(91, 131)} == stored
+
     def test_later_polls_ask_only_for_recent_posts(self, site: Site, store: Store) -> None:
         """After a successful poll, the API is asked for posts after it (less a safety margin)."""
         publish_wp(site, 100)

@@ -74,7 +74,7 @@ def test_the_warning_says_how_many_wait(tmp_path: Path, monkeypatch: pytest.Monk
             poll(store, source(newsroom.url("/feed.xml")))
             feed(newsroom, 6)
             poll(store, source(newsroom.url("/feed.xml")))
-            assert "5 new items at once: the first 3 were read" in warnings(store)
+            assert "5 new items at once: the 3 listed last were read" in warnings(store)
         finally:
             store.close()
 
