@@ -10,9 +10,11 @@ The source kinds decide which URLs (pure); this module fetches them.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import zoneinfo
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import tzinfo
 
@@ -40,18 +42,24 @@ def reader_for(source: SourceConfig, body: bytes | None = None, content_type: st
     return make_source(kind, select=select, tz=zone(source))
 
 
-# A listing body from this size on is parsed in a thread. feedparser took 35 s over a 10 MB
-# feed (escaped HTML in every description) on the event loop, and every poll in flight
-# beside it timed out; in a thread the loop shares the GIL with it, so it slows but runs.
-# Below this, the hand-off would cost more than the parse (a 7.5 KB feed parses in 0.5 ms).
+# A listing body from this size on (or gzipped: a sitemap inflates itself) is parsed in a
+# thread. feedparser took 35 s over a 10 MB feed (escaped HTML in every description) on the
+# event loop, and every poll in flight beside it timed out; in a thread the loop shares the
+# GIL with it, so it slows but runs. Below this, the hand-off would cost more than the parse
+# (a 7.5 KB feed parses in 0.5 ms).
 PARSE_IN_THREAD = 256 * 1024
+# Its own thread, not the loop's default executor: that one resolves host names, and six
+# hostile parses would hold every one of its threads. Large parses queue for it in turn.
+_PARSING = ThreadPoolExecutor(max_workers=1, thread_name_prefix="monitor-parse")
 
 
 async def parse(reader: Source, response: Response) -> Listing:
     """``reader.parse`` of a fetched listing: a large body off the event loop."""
-    if len(response.body) < PARSE_IN_THREAD:
-        return reader.parse(response.body, url=response.url, content_type=response.content_type)
-    return await asyncio.to_thread(reader.parse, response.body, url=response.url, content_type=response.content_type)
+    body = response.body
+    if len(body) < PARSE_IN_THREAD and body[:2] != b"\x1f\x8b":
+        return reader.parse(body, url=response.url, content_type=response.content_type)
+    work = functools.partial(reader.parse, body, url=response.url, content_type=response.content_type)
+    return await asyncio.get_running_loop().run_in_executor(_PARSING, work)
 
 
 def zone(source: SourceConfig) -> tzinfo:
