@@ -185,11 +185,16 @@ class TestValidConfig:
         assert fired == ["2026-06-22", "2026-06-29", "2026-07-01", "2026-07-06"]
         only_days = crontab_trigger("0 9 1 * *", timezone.utc)  # one field given: that field alone
         assert only_days.get_next_fire_time(None, datetime(2026, 6, 2, tzinfo=timezone.utc)).day == 1
+        stepped = crontab_trigger("0 9 */2 * mon", timezone.utc)  # a day starting with *: both must match
+        assert stepped.get_next_fire_time(None, datetime(2026, 6, 2, tzinfo=timezone.utc)).date().isoformat() == (
+            "2026-06-15")
 
-    def test_a_cron_time_that_never_comes_is_a_config_error(self, tmp_path: Path) -> None:
-        """February 30th passed validation and the source was never polled."""
-        write(tmp_path, {"c.yaml": 'sources: [{id: a, url: "https://a.example/", cron: "0 0 30 2 *"}]\n'})
-        with pytest.raises(ConfigError, match=r"c.yaml:1: sources\[0\].cron: '0 0 30 2 \*' never comes"):
+    @pytest.mark.parametrize("cron", ["0 0 30 2 *", "0 9 30 2 1-5"])
+    def test_a_cron_time_that_never_comes_is_a_config_error(self, tmp_path: Path, cron: str) -> None:
+        """February 30th passed validation and the source was never polled; beside a
+        weekday, it cost every next-time question a search to the year 9999."""
+        write(tmp_path, {"c.yaml": f'sources: [{{id: a, url: "https://a.example/", cron: "{cron}"}}]\n'})
+        with pytest.raises(ConfigError, match=r"c.yaml:1: sources\[0\].cron: .* never comes"):
             load_config(Path("c.yaml"), environ={})
 
     def test_escaped_dollar_is_literal(self, tmp_path: Path) -> None:
