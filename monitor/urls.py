@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from urllib.parse import unquote_plus, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -42,10 +42,10 @@ def canonical_url(url: str) -> str:
     path = parts.path or "/"
     query = parts.query
     if query:
-        # The parameters kept are kept as written: decoded and encoded again, ``q=a%20b``
-        # would become ``q=a+b`` and a bare ``id`` ``id=``, not the link the source gave.
-        fields = query.split("&")
-        kept = [f for f in fields if not is_tracking_param(unquote_plus(f.partition("=")[0]))]
-        if len(kept) != len(fields):
-            query = "&".join(kept)
+        # Re-encoded when a tracking parameter goes (``q=a%20b`` becomes ``q=a+b``): the
+        # stored items' identity, which a change of spelling would turn into new items.
+        pairs = parse_qsl(query, keep_blank_values=True)
+        kept = [(k, v) for k, v in pairs if not is_tracking_param(k)]
+        if kept != pairs:
+            query = urlencode(kept, doseq=True)
     return urlunsplit((scheme, netloc, path, query, ""))
