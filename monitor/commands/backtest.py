@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from monitor.commands.progress import draws, progress
-from monitor.commands.reading import config_option, load_or_exit, open_store, since_option
+from monitor.commands.reading import config_option, load_or_exit, open_store, reading_environ, since_option
 
 
 @click.command()
@@ -36,7 +36,7 @@ def backtest(watchlist_file: Path, config_path: Path | None, source_ids: tuple[s
 
     config = load_or_exit(config_path)
     try:
-        watchlist = load_watchlist(watchlist_file, config)
+        watchlist = load_watchlist(watchlist_file, config, environ=reading_environ())
     except ConfigError as exc:
         sys.exit(report(exc))
     matcher = Matcher([watch_rule(watchlist)], aliases=config.aliases)

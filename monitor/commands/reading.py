@@ -43,6 +43,11 @@ class _UnsetKept(Mapping[str, str]):
         return len(self._environ)
 
 
+def reading_environ() -> Mapping[str, str]:
+    """The environment as the reading commands see it: an unset variable reads as written."""
+    return _UnsetKept(os.environ)
+
+
 def load_or_exit(config_path: Path | None, *, fetches: bool = False) -> Config:
     """The config, or exit 2. A command that only reads the database takes unset variables
     as written (``_UnsetKept``); one that ``fetches`` a source needs them set."""
@@ -51,7 +56,7 @@ def load_or_exit(config_path: Path | None, *, fetches: bool = False) -> Config:
 
     try:
         return load_config(config_path or default_config_path(),
-                           environ=os.environ if fetches else _UnsetKept(os.environ))
+                           environ=os.environ if fetches else reading_environ())
     except ConfigError as exc:
         click.echo(str(exc), err=True)
         sys.exit(2)
