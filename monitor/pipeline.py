@@ -28,7 +28,7 @@ from monitor.redact import redact
 from monitor.store import BACKOFF_CAP, NewItem, SourceState, Store, backoff_delay, utcnow
 from monitor.store_stories import DEFAULT_WINDOW as DEFAULT_STORY_WINDOW
 from monitor.stories import fingerprint
-from monitor.urls import canonical_url
+from monitor.urls import canonical_url, url_key
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +102,8 @@ class Poller:
     async def poll(self, source: SourceConfig, *, force: bool = False) -> PollResult:
         """Poll once; never raises for a source's fault, returning status=error instead."""
         started = time.perf_counter()
-        state = self.store.source_state(source.id, url=source.url_as_stored, formerly=source.url)
+        state = self.store.source_state(source.id, url=source.url_as_stored, key=url_key(source.url),
+                                        formerly=source.url)
         now = self.clock()
         if not force and state.retry_at is not None and state.retry_at > now:
             result = PollResult(source_id=source.id, status="backoff")
@@ -148,7 +149,8 @@ class Poller:
             honoured = min(exc.retry_after, max(BACKOFF_CAP, interval).total_seconds())
             delay = max(delay, timedelta(seconds=honoured))
         retry_at = now + delay if delay > timedelta(0) else None
-        self.store.record_failure(source.id, url=source.url_as_stored, error=reason, now=now, retry_at=retry_at)
+        self.store.record_failure(source.id, url=source.url_as_stored, key=url_key(source.url), error=reason,
+                                  now=now, retry_at=retry_at)
         return PollResult(source_id=source.id, status="error", error=reason)
 
     async def _poll(self, source: SourceConfig, state: SourceState) -> PollResult:
@@ -210,7 +212,8 @@ class Poller:
             self.store.commit_poll(source.id, url=source.url_as_stored, items=items, now=self.clock(),
                                    etag=response.etag, last_modified=response.last_modified,
                                    body_hash=body_hash, warnings=[redact(w) for w in warnings],
-                                   baseline=state.baseline_at is None, story_window=self.story_window)
+                                   baseline=state.baseline_at is None, story_window=self.story_window,
+                                   key=url_key(source.url))
             self._schedule_next(source, response, listing.ttl)
         matched = sum(1 for item in items if item.matches)
         return PollResult(source_id=source.id, status="baseline" if baseline else "ok",

@@ -177,6 +177,12 @@ def m009_schedule_seed(db: Database) -> None:
     db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
 
 
+@migrations()
+def m010_source_url_key(db: Database) -> None:
+    # Where a source's URL points (urls.url_key), beside the url as written: see Store.source_state.
+    db.table("sources").add_column("url_key", str)
+
+
 def _migrate(db: Database) -> None:
     """Apply pending migrations holding the write lock, which sqlite-utils does not take
     before it reads what is pending: a daemon and `monitor status` opening an old database
@@ -303,20 +309,24 @@ class Store:
 
     # -- sources ---------------------------------------------------------------------
 
-    def source_state(self, source_id: str, *, url: str | None = None, formerly: str | None = None) -> SourceState:
-        """``url``: the source's URL as stored (``SourceConfig.url_as_stored``), and
-        ``formerly`` as an earlier version stored it (the url, its secrets substituted). A
-        source stored under neither starts over (``_start_over``): its URL was changed."""
+    def source_state(self, source_id: str, *, url: str | None = None, key: str | None = None,
+                     formerly: str | None = None) -> SourceState:
+        """``url``: the source's URL as stored (``SourceConfig.url_as_stored``, variables
+        unsubstituted), ``key`` where it points now (``urls.url_key``), ``formerly`` the
+        url as an earlier version stored it (substituted, with no key). A source whose URL
+        as written or whose key changed starts over (``_start_over``); a rotated token in a
+        query changes neither."""
         # Plain SQL: this runs on every poll, and sqlite-utils' rows_where costs ~0.2 ms.
         found = self.db.execute(
             "SELECT etag, last_modified, body_hash, baseline_at, last_success_at, consecutive_failures, retry_at,"
-            " due_at, feed_ttl, url FROM sources WHERE id = ?", [source_id]).fetchone()
+            " due_at, feed_ttl, url, url_key FROM sources WHERE id = ?", [source_id]).fetchone()
         if found is None:
             return SourceState(id=source_id)
         etag, last_modified, body_hash, baseline_at, last_success_at, failures, retry_at, due_at, feed_ttl, \
-            stored_url = found
-        if url is not None and stored_url is not None and stored_url != url and stored_url != formerly:
-            self._start_over(source_id, url)
+            stored_url, stored_key = found
+        if url is not None and stored_url is not None and (
+                stored_url not in (url, formerly) if stored_key is None else (stored_url, stored_key) != (url, key)):
+            self._start_over(source_id, url, key)
             return SourceState(id=source_id)
         return SourceState(
             id=source_id,
@@ -331,7 +341,7 @@ class Store:
             feed_ttl=timedelta(seconds=feed_ttl) if feed_ttl else None,
         )
 
-    def _start_over(self, source_id: str, url: str) -> None:
+    def _start_over(self, source_id: str, url: str, key: str | None) -> None:
         """Forget what a source's old URL told us: its validators and body hash (sent to the
         new URL, they got 304s from a server that happened to hold a file of that date, and
         the new feed was never read), its baseline (the new URL's items on its first
@@ -339,7 +349,7 @@ class Store:
         adaptive due time: a changed URL is most often the fix for a broken source."""
         with self._atomic():
             self._upsert_source(source_id, {
-                "url": url, "etag": None, "last_modified": None, "body_hash": None, "baseline_at": None,
+                "url": url, "url_key": key, "etag": None, "last_modified": None, "body_hash": None, "baseline_at": None,
                 "feed_ttl": None, "due_at": None, "last_success_at": None, "consecutive_failures": 0,
                 "retry_at": None, "last_error": None, "warnings": None, "cadence_seconds": None,
                 "cadence_reason": None,
@@ -413,12 +423,12 @@ class Store:
             })
 
     def record_failure(self, source_id: str, *, url: str, error: str, now: datetime,
-                       retry_at: datetime | None) -> int:
+                       retry_at: datetime | None, key: str | None = None) -> int:
         """Count a failed poll; returns the number of failures in a row, this one included."""
         failures = self.source_state(source_id).consecutive_failures + 1
         with self._atomic():
             self._upsert_source(source_id, {
-                "url": url, "last_poll_at": _iso(now), "last_status": "error", "last_error": error,
+                "url": url, "url_key": key, "last_poll_at": _iso(now), "last_status": "error", "last_error": error,
                 "last_error_at": _iso(now), "consecutive_failures": failures, "retry_at": _iso(retry_at),
             })
         return failures
@@ -465,7 +475,7 @@ class Store:
     def commit_poll(self, source_id: str, *, url: str, items: Iterable[NewItem], now: datetime,
                     etag: str | None, last_modified: str | None, body_hash: str,
                     warnings: Sequence[str], baseline: bool,
-                    story_window: timedelta = store_stories.DEFAULT_WINDOW) -> list[int]:
+                    story_window: timedelta = store_stories.DEFAULT_WINDOW, key: str | None = None) -> list[int]:
         """Store a poll's new items, their matches and outbox rows, and the source's new
         validators, in ONE transaction: a crash before it commits leaves the source as it
         was, so the next poll sees the same items as new again and nothing is lost.
@@ -502,7 +512,7 @@ class Store:
                         " next_attempt_at, created_at, done_targets) VALUES (?,?,?,'queued',0,?,?,'[]')",
                         [item_id, watchlist, channel, stamp, stamp])
             values: dict[str, object] = {
-                "url": url, "etag": etag, "last_modified": last_modified, "body_hash": body_hash,
+                "url": url, "url_key": key, "etag": etag, "last_modified": last_modified, "body_hash": body_hash,
                 "last_poll_at": _iso(now), "last_success_at": _iso(now), "last_status": "ok",
                 "consecutive_failures": 0, "retry_at": None,
                 "warnings": json.dumps(list(warnings), ensure_ascii=False) if warnings else None,

@@ -21,6 +21,15 @@ def is_tracking_param(name: str) -> bool:
     return lowered in _TRACKING_NAMES or lowered.startswith(_TRACKING_PREFIXES)
 
 
+def url_key(url: str) -> str:
+    """Where ``url`` points: scheme, host, port and path, without its query and credentials
+    (where a rotating token lives). With the url as the config writes it, what tells a
+    source's new URL from its old one when a variable holds all or part of it."""
+    parts = urlsplit(url.strip())
+    return urlunsplit((parts.scheme.lower(), (parts.hostname or "").lower() + (f":{parts.port}" if parts.port else ""),
+                       parts.path or "/", "", ""))
+
+
 def canonical_url(url: str) -> str:
     """Normalise ``url`` so that trivially different spellings of one page compare equal.
 

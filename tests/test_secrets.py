@@ -203,9 +203,11 @@ def test_the_reading_commands_need_no_secret_and_the_fetching_ones_do(tmp_path: 
     from monitor.store import Store
 
     (tmp_path / "monitor.yaml").write_text(
-        'database: monitor.db\nchannels: {chat: "json://127.0.0.1:9/hook?token=${PM_UNSET_TOKEN}"}\n'
-        'sources: [{id: api, url: "https://api.example/feed?key=${PM_UNSET_KEY}"}]\n'
-        'watchlists: [{name: desk, keywords: [ISAF], notify: [chat]}]\n')
+        'database: monitor.db\nchannels: {chat: "json://127.0.0.1:9/hook?token=${PM_UNSET_TOKEN}",'
+        ' ops: "${PM_UNSET_APPRISE_URL}"}\n'
+        'sources: [{id: api, url: "https://api.example/feed?key=${PM_UNSET_KEY}"},'
+        ' {id: whole, url: "${PM_UNSET_FEED}"}]\n'
+        'watchlists: [{name: desk, keywords: [ISAF], notify: [chat, ops]}]\n')
     Store(tmp_path / "monitor.db").close()
     env = {k: v for k, v in os.environ.items() if not k.startswith("PM_UNSET")}
 

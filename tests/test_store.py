@@ -103,6 +103,18 @@ def test_a_source_url_is_stored_as_written_and_a_new_token_is_the_same_source(
     assert store.source_state("api", url=rotated.url_as_stored, formerly=rotated.url).etag == '"e"'
     store.db.execute("UPDATE sources SET url = ? WHERE id = 'api'", [rotated.url])  # as stored before
     assert store.source_state("api", url=rotated.url_as_stored, formerly=rotated.url).etag == '"e"'
+    moved = tmp_path / "moved.yaml"  # the whole URL in a variable: where it points tells
+    moved.write_text('sources: [{id: api, url: "${PM_STORE_FEED}"}]\n')
+    from monitor.urls import url_key
+
+    def state(feed: str) -> object:
+        [config] = load_config(moved, environ={"PM_STORE_FEED": feed}).sources
+        return store.source_state("api", url=config.url_as_stored, key=url_key(config.url), formerly=config.url)
+
+    store.commit_poll("api", url="${PM_STORE_FEED}", key=url_key("https://a.example/feed?t=1"), items=[], now=NOW,
+                      etag='"a"', last_modified=None, body_hash="b", warnings=(), baseline=True)
+    assert state("https://a.example/feed?t=2").etag == '"a"'  # a new token in the query: the same source
+    assert state("https://b.example/feed").etag is None  # another site: it starts over
     plain = tmp_path / "plain.yaml"
     plain.write_text('sources: [{id: api, url: "https://api.example/feed"}]\n')
     assert load_config(plain, environ={}).sources[0].url_written is None

@@ -20,18 +20,19 @@ config_option = click.option("-c", "--config", "config_path", type=click.Path(pa
 
 
 class _UnsetKept(Mapping[str, str]):
-    """The environment, where a variable that is not set reads as its own ``${NAME}``.
+    """The environment, where a variable that is not set reads as a URL that names it,
+    ``http://unset.invalid/${NAME}`` (a name that never resolves, RFC 2606).
 
     Why: these commands read the database, not the sources or channels, and an operator's
     shell seldom holds the daemon's secrets (systemd's EnvironmentFile, Docker's env). A
-    token in a URL then stays ``${NAME}``; a value that is nothing but a variable may still
-    fail its check, and says so."""
+    URL, the usual holder of a secret, whether a variable is all of it or a token in it,
+    still passes its check; another value made of a variable (a timezone) may not, and says so."""
 
     def __init__(self, environ: Mapping[str, str]) -> None:
         self._environ = environ
 
     def __getitem__(self, name: str) -> str:
-        return self._environ.get(name, f"${{{name}}}")
+        return self._environ.get(name, f"http://unset.invalid/${{{name}}}")
 
     def __contains__(self, name: object) -> bool:
         return True
