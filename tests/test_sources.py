@@ -604,3 +604,39 @@ class TestDeepMarkup:
         reader = make_source("html")
         assert len(reader.parse(listing(10), url="https://news.example/list").entries) == 6
         assert reader.parse(listing(MAX_ANCESTORS), url="https://news.example/list").entries == ()
+
+
+def _laughs() -> str:
+    return "".join(['<!ENTITY lol0 "lol">'] + [f'<!ENTITY lol{i} "{f"&lol{i - 1};" * 10}">' for i in range(1, 10)])
+
+
+def _with_doctype(subset: str, title: str = "&lol9;", *, before: str = "", doctype: str = "<!DOCTYPE rss [") -> str:
+    return (f'<?xml version="1.0"?>{before}{doctype}{subset}]><rss version="2.0"><channel><title>T</title>'
+            f"<item><title>{title}</title><link>https://example.org/1</link></item></channel></rss>")
+
+
+@pytest.mark.parametrize(("name", "body"), [
+    ("a ] in a comment of the subset", _with_doctype("<!-- ] -->" + _laughs()).encode()),
+    ("an unbalanced quote in a comment", _with_doctype("<!-- it's -->" + _laughs()).encode()),
+    ("a decoy DOCTYPE in an earlier comment", _with_doctype(_laughs(), before="<!-- <!DOCTYPE x []> -->").encode()),
+    ("a > in the external id", _with_doctype(_laughs(), doctype='<!DOCTYPE rss SYSTEM "a>b" [').encode()),
+    ("&#38; that becomes an & once declared",
+     _with_doctype('<!ENTITY a0 "lol"><!ENTITY a1 "' + "&#38;a0;" * 10 + '">', "&a1;").encode()),
+    ("one small entity referred to 50,000 times", _with_doctype('<!ENTITY a "' + "x" * 1000 + '">', "&a;" * 50000)
+     .encode()),
+    ("declared windows-1252, which expat does not know",
+     _with_doctype(_laughs()).replace('version="1.0"', 'version="1.0" encoding="windows-1252"').encode("cp1252")),
+    ("UTF-16", _with_doctype(_laughs()).replace('version="1.0"', 'version="1.0" encoding="utf-16"').encode("utf-16")),
+    ("an internal parameter entity", _with_doctype('<!ENTITY % p "<!ENTITY q \'x\'>"> %p;', "&q;").encode()),
+])
+def test_entity_bombs_are_refused_as_expat_reads_the_declarations(name: str, body: bytes) -> None:
+    """Each got past a search of the bytes for the DOCTYPE and its declarations; expat,
+    which expands them, reads them right (fourth review)."""
+    with pytest.raises(SourceError, match="entity-expansion bomb"):
+        make_source("feed").parse(body, url="https://example.org/feed")
+
+
+def test_plain_declared_entities_are_read() -> None:
+    body = _with_doctype('<!ENTITY nbsp "&#160;"><!ENTITY site "Desk News">', "&site;&nbsp;ISAF").encode()
+    [entry] = make_source("feed").parse(body, url="https://example.org/feed").entries
+    assert entry.title == "Desk News ISAF"

@@ -14,6 +14,7 @@ import xml.sax
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any, ClassVar
+from xml.parsers import expat
 
 from dateutil import parser as dateutil_parser
 
@@ -33,11 +34,6 @@ from monitor.sources.feedfast import fast_feed, parse_ttl
 
 _FEED_ROOTS = ("<rss", "<feed", "<rdf:rdf", "<rdf", "<channel")
 _DATE_KEYS = ("published_parsed", "updated_parsed", "created_parsed")
-_DOCTYPE_SUBSET = re.compile(rb"<!DOCTYPE[^\[>]*\[")
-# The internal subset up to its "]>", quoted literals skipped whole (a "]>" inside an
-# entity's value does not end it); possessive, so a subset never closed costs one scan.
-_SUBSET_BODY = re.compile(rb"""(?:"[^"]*+"|'[^']*+'|[^"'\]]++)*+""")
-_ENTITY = re.compile(rb"""<!ENTITY\s+(%\s+)?([^\s>"']+)\s+(?:"([^"]*)"|'([^']*)')""")
 MAX_EXPANSION = 1_000_000  # characters the declared entities may add to a feed, all references counted
 MAX_ENTITIES = 100  # declarations in one subset
 
@@ -108,32 +104,61 @@ def _parse_xml_feed(body: bytes, *, url: str, content_type: str | None, head: st
     return _listing(entries, url=url, warnings=warnings, next_url=next_url, ttl=ttl)
 
 
+class _RootReached(Exception):
+    """The root element began: every declaration of the prolog has been read."""
+
+
 def _entity_bomb(body: bytes) -> str | None:
     """What makes the DOCTYPE's entities a bomb, or None: a value that refers to another
-    entity, a parameter entity, more than ``MAX_ENTITIES`` declarations, or values that the
-    references in the body would expand past ``MAX_EXPANSION`` characters.
+    entity, an internal parameter entity, more than ``MAX_ENTITIES`` declarations, or values
+    that the references in the body would expand past ``MAX_EXPANSION`` characters.
 
     Why: expat stops a billion-laughs bomb only after seconds of expansion on the event
     loop, a single 9 MB entity referred to 300,000 times took 1 GB before it did, and one
     of 1,000 characters referred to 50,000 times took 4.7 s. Feeds do declare plain
     entities (``<!ENTITY nbsp "&#160;">``, ``<!ENTITY id "tag:...">``), so those pass;
-    external entities pass too, as feedparser never loads them. The whole body is searched:
-    comments may put a DOCTYPE anywhere before the root element."""
-    opening = _DOCTYPE_SUBSET.search(body)
-    if opening is None:
+    external entities pass too, as feedparser never loads them. The declarations are read
+    by expat itself, up to the root element and no further: comments, quotes, a ``]>`` in
+    a value and ``&#38;`` (an ``&`` once declared) are read as the parser that expands
+    them reads them, which no pattern over the bytes managed."""
+    # Read as Latin-1 whatever it declares: every byte is a character, so a declared
+    # encoding expat does not know (windows-1252, which feedparser converts) stops nothing
+    # short, and markup reads the same in every ASCII-based encoding. UTF-16 is made UTF-8.
+    encoding = "iso-8859-1"
+    if body[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in body[:4]:
+        body, encoding = body.decode("utf-16", errors="replace").encode("utf-8"), "utf-8"
+    if b"<!ENTITY" not in body:
         return None
-    subset = _SUBSET_BODY.match(body, opening.end())
-    declared = _ENTITY.findall(body, opening.end(), subset.end() if subset else len(body))
+    declared: list[tuple[str, str]] = []
+    parameters: list[str] = []
+
+    def entity(name: str, is_parameter: int, value: str | None, *_: object) -> None:
+        if value is None:
+            return  # external: feedparser never loads it
+        if is_parameter:  # internal: expat expands it within the subset, into declarations
+            parameters.append(name)
+            raise _RootReached  # enough is known
+        declared.append((name, value))
+
+    def root(*_: object) -> None:
+        raise _RootReached
+
+    parser = expat.ParserCreate(encoding)
+    parser.EntityDeclHandler = entity
+    parser.StartElementHandler = root
+    try:
+        parser.Parse(body, True)
+    except (_RootReached, expat.ExpatError):
+        pass  # a prolog expat cannot read: what it read is judged (feedparser's loose parser declares nothing)
+    if parameters:
+        return "an internal parameter entity"
     if len(declared) > MAX_ENTITIES:
         return f"{len(declared)} XML entities (over {MAX_ENTITIES})"
     expansion = 0
-    for parameter, name, double, single in declared:
-        value = double or single
-        if parameter:  # declarations made by expanding one: never needed by a feed
-            return "a parameter entity"
-        if re.search(rb"[&%][A-Za-z_:]", value):
+    for name, value in declared:
+        if re.search(r"[&%][A-Za-z_:]", value):
             return "XML entities built from other entities"
-        expansion += len(value) * body.count(b"&" + name + b";")
+        expansion += len(value) * body.count(f"&{name};".encode(encoding))
     if expansion > MAX_EXPANSION:
         return f"XML entities whose references would add {expansion:,} characters (over {MAX_EXPANSION:,})"
     return None
