@@ -22,7 +22,7 @@ from monitor.config import SourceConfig
 from monitor.errors import FetchError, SourceError
 from monitor.fetch import Fetcher
 from monitor.models import Entry, Listing, Response
-from monitor.sources.base import ListingSelectors, Source
+from monitor.sources.base import MAX_DEPTH, ListingSelectors, Source
 from monitor.sources.registry import detect_kind, make_source
 
 log = logging.getLogger(__name__)
@@ -42,8 +42,8 @@ def reader_for(source: SourceConfig, body: bytes | None = None, content_type: st
     return make_source(kind, select=select, tz=zone(source))
 
 
-# A listing body from this size on (or gzipped: a sitemap inflates itself) is parsed in a
-# thread. feedparser took 35 s over a 10 MB feed (escaped HTML in every description) on the
+# A listing body from this size on (or gzipped: a sitemap inflates itself, or of many tags)
+# is parsed in a thread. feedparser took 35 s over a 10 MB feed (escaped HTML in every description) on the
 # event loop, and every poll in flight beside it timed out; in a thread the loop shares the
 # GIL with it, so it slows but runs. Below this, the hand-off would cost more than the parse
 # (a 7.5 KB feed parses in 0.5 ms).
@@ -56,7 +56,9 @@ _PARSING = ThreadPoolExecutor(max_workers=1, thread_name_prefix="monitor-parse")
 async def parse(reader: Source, response: Response) -> Listing:
     """``reader.parse`` of a fetched listing: a large body off the event loop."""
     body = response.body
-    if len(body) < PARSE_IN_THREAD and body[:2] != b"\x1f\x8b":
+    # Many tags, too: a page can be built to cost its parser seconds in ways no guard
+    # foresees, and one with fewer tags than MAX_DEPTH cannot nest past it.
+    if len(body) < PARSE_IN_THREAD and body[:2] != b"\x1f\x8b" and body.count(b"<") <= MAX_DEPTH:
         return reader.parse(body, url=response.url, content_type=response.content_type)
     work = functools.partial(reader.parse, body, url=response.url, content_type=response.content_type)
     return await asyncio.get_running_loop().run_in_executor(_PARSING, work)

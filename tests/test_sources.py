@@ -574,6 +574,15 @@ class TestDeepMarkup:
         ("an end tag closes what is left open inside it", b"<div><span><b>x</div>" * 3000, False),
         ("an unclosed comment hides the rest", b"<!--" + b"<div>" * 4100, False),
         ("an unclosed script hides the rest", b"<script>" * 4100 + b"<div>" * 10, False),
+        # Each below hid its depth, or its cost, from the first version (fourth review).
+        ("formatting elements the parser reopens", b"".join(b"<div><b id=%d></div>" % i for i in range(2000)), True),
+        ("at most three alike are reopened", b"<div><b>x</div>" * 5000, False),
+        ("a name runs to a space, / or >", b"<i_></i>" * 4100, True),
+        ("<!--> is a whole comment", b"<!-->" + b"<div>" * 4100, True),
+        ("</script x> ends a script", b"<script></script x>" + b"<div>" * 4100, True),
+        ("a <div> ends an SVG", b"<svg>" + b"<div/>" * 4100, True),
+        ("a title holds text, not tags", b"<div><title></div></title>" * 4100, True),
+        ("a quoted attribute holds text, not tags", b'<div title="</div>">' * 4100, True),
     ])
     def test_depth_is_read_as_a_parser_opens_and_closes(self, name: str, page: bytes, deep: bool) -> None:
         from monitor.sources.base import too_deep

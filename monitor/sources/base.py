@@ -121,44 +121,73 @@ MAX_DEPTH = 4000  # elements within elements: real pages stay under ~100; lexbor
 # <p>, <li> or <td> does not nest), and what holds text no tag is read in.
 _FLAT = frozenset(b"area base br col embed hr img input link meta param source track wbr p li dt dd option tr td th"
                   .split())
-_FOREIGN = (b"svg", b"math")  # inside these, and only there, <x/> closes itself (HTML ignores the slash)
-# A tag: its name and the rest up to its ">" (or the next "<", so that a "<" never
-# closed costs one scan, not one to the end of the page each).
-_TAG = re.compile(rb"<(/?)([a-zA-Z][a-zA-Z0-9-]*)([^<>]*)")
+# Inside <svg> and <math>, and only there, <x/> closes itself (HTML ignores the slash).
+# HTML elements that end SVG or MathML where they open (the HTML standard's list).
+_BREAKOUT = frozenset(b"b big blockquote body br center code dd div dl dt em embed h1 h2 h3 h4 h5 h6 head hr i img "
+                      b"li listing menu meta nobr ol p pre ruby s small span strong strike sub sup table tt u ul var"
+                      .split())
+# Closed by an end tag of an element around them, these are opened again in the next
+# element the parser inserts (its list of active formatting elements): a page can make the
+# parser reopen thousands of them again and again, a tree quadratic in size at modest depth.
+_FORMATTING = frozenset(b"a b big code em font i nobr s small strike strong tt u".split())
+MAX_REOPENED = 200_000  # formatting elements the parser would open again, over the page
+# A tag as HTML reads one: its name runs to a space, "/" or ">", and a quoted attribute
+# value may hold "<" or ">"; a tag ends at its ">", or at the next "<" (so that a "<"
+# never closed costs one scan, not one to the end of the page each).
+_TAG = re.compile(rb"""<(/?)([a-zA-Z][^\s/<>]*)((?:"[^"]*+"|'[^']*+'|[^<>"']++)*+)""")
 _ANY_TAG = re.compile(r"<[^<>]*(?:>|(?=<)|\Z)")
-# What holds no tags: comments, scripts, styles; unclosed, to the end of the page, as HTML
-# reads them (and a search to a closing that never comes is made once, not at each opening).
-_UNREAD = re.compile(rb"<!--.*?(?:-->|\Z)|<(script|style|textarea|xmp)\b.*?(?:</\1\s*>|\Z)",
-                     re.DOTALL | re.IGNORECASE)
+# What holds no tags, to its end as HTML finds it (``</script x>``, ``--!>``, ``<!-->``),
+# or, unclosed, to the end of the page, in one scan rather than one at each opening.
+_UNREAD = re.compile(rb"<!--(?:-?>|.*?(?:--!?>|\Z))|<(script|style|textarea|xmp|title|iframe|noembed|noframes|"
+                     rb"noscript)(?=[\s/>]).*?(?:</\1(?=[\s/>])[^>]*>|\Z)", re.DOTALL | re.IGNORECASE)
 
 
 def too_deep(markup: bytes) -> bool:
-    """Whether HTML nests more than ``MAX_DEPTH`` elements deep, read from its tags as a
-    parser opens and closes elements: an end tag closes its element and what is left open
-    inside it, and an end tag of no open element closes nothing (``<div></i>`` nests).
+    """Whether HTML nests more than ``MAX_DEPTH`` elements deep, or would have its parser
+    reopen more than ``MAX_REOPENED`` formatting elements, read from its tags as a parser
+    opens and closes elements: an end tag closes its element and what is left open inside
+    it, and an end tag of no open element closes nothing (``<div></i>`` nests).
 
     Why: lexbor builds a tree in time quadratic in its depth. A listing of 300 KB nested
     60,000 deep took 6.5 s on the event loop, long enough to time out every other poll
     in flight; 10 MB would take hours. A page with fewer tags than the limit needs no look."""
     if markup.count(b"<") <= MAX_DEPTH:
         return False
-    stack: list[bytes] = []
+    stack: list[tuple[bytes, bytes]] = []  # open elements: name, attributes
     open_count: dict[bytes, int] = {}
+    # Formatting elements closed by an end tag around them, which the parser reopens at each
+    # element it inserts: at most three alike (the standard's "Noah's Ark" clause).
+    reopening: dict[tuple[bytes, bytes], int] = {}
+    waiting = reopened = 0
     for closing, raw_name, rest in _TAG.findall(_UNREAD.sub(b"", markup)):
         name = raw_name.lower()
         if name in _FLAT:
             continue
         if not closing:
-            if rest.endswith(b"/") and any(open_count.get(f) for f in _FOREIGN):
+            foreign = open_count.get(b"svg") or open_count.get(b"math")
+            if foreign and name in _BREAKOUT:  # the parser leaves the SVG or MathML here
+                while open_count.get(b"svg") or open_count.get(b"math"):
+                    open_count[stack.pop()[0]] -= 1
+            elif foreign and rest.rstrip().endswith(b"/"):
                 continue  # <path/> in an SVG
-            stack.append(name)
+            reopened += waiting
+            stack.append((name, rest))
             open_count[name] = open_count.get(name, 0) + 1
-            if len(stack) > MAX_DEPTH:
+            if len(stack) > MAX_DEPTH or reopened > MAX_REOPENED:
                 return True
         elif open_count.get(name):
-            while (top := stack.pop()) != name:
-                open_count[top] -= 1
+            while (top := stack.pop())[0] != name:
+                open_count[top[0]] -= 1
+                if top[0] in _FORMATTING and reopening.get(top, 0) < 3:
+                    reopening[top] = reopening.get(top, 0) + 1
+                    waiting += 1
             open_count[name] -= 1
+        elif name in _FORMATTING and waiting:
+            for key in [k for k in reopening if k[0] == name][-1:]:  # its own end tag takes one off the list
+                reopening[key] -= 1
+                waiting -= 1
+                if not reopening[key]:
+                    del reopening[key]
     return False
 
 
