@@ -6,6 +6,7 @@ lists short)."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -45,74 +46,62 @@ def warnings(store: Store) -> str:
     return str(store.db["sources"].get("desk")["warnings"])
 
 
+@pytest.fixture
+def desk(tmp_path: Path) -> Iterator[tuple[Newsroom, Store]]:
+    with serve_newsroom() as newsroom:
+        store = Store(tmp_path / "monitor.db")
+        try:
+            yield newsroom, store
+        finally:
+            store.close()
+
+
 def test_new_items_past_the_bound_wait_for_the_next_polls_even_when_the_feed_is_unchanged(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        desk: tuple[Newsroom, Store], monkeypatch: pytest.MonkeyPatch) -> None:
     """7 new items, 3 a poll: 3, 3, then 1, though the server answers with the same ETag
-    and body each time (the polls that deferred some keep no validators and no body hash)."""
+    and body each time (the polls that deferred some keep no validators and no body hash);
+    the source's warning says how many wait, and goes once none do."""
     monkeypatch.setattr(pipeline, "MAX_NEW", 3)
-    with serve_newsroom() as newsroom:
-        store = Store(tmp_path / "monitor.db")
-        try:
-            feed(newsroom, 1)
-            assert poll(store, source(newsroom.url("/feed.xml"))).status == "baseline"
-            feed(newsroom, 8)
-            counts = [poll(store, source(newsroom.url("/feed.xml"))) for _ in range(4)]
-            assert [(r.status, r.new, r.matched) for r in counts] == [
-                ("ok", 3, 3), ("ok", 3, 3), ("ok", 1, 1), ("not-modified", 0, 0)]
-            assert store.db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0] == 7
-            assert warnings(store) == "None"  # the last poll read everything: the warning went
-        finally:
-            store.close()
+    newsroom, store = desk
+    feed(newsroom, 1)
+    assert poll(store, source(newsroom.url("/feed.xml"))).status == "baseline"
+    feed(newsroom, 8)
+    first = poll(store, source(newsroom.url("/feed.xml")))
+    assert "7 new items at once: the 3 listed last were read" in warnings(store)
+    rest = [poll(store, source(newsroom.url("/feed.xml"))) for _ in range(3)]
+    assert [(r.status, r.new, r.matched) for r in (first, *rest)] == [
+        ("ok", 3, 3), ("ok", 3, 3), ("ok", 1, 1), ("not-modified", 0, 0)]
+    assert store.db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0] == 7
+    assert warnings(store) == "None"
 
 
-def test_the_warning_says_how_many_wait(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(pipeline, "MAX_NEW", 3)
-    with serve_newsroom() as newsroom:
-        store = Store(tmp_path / "monitor.db")
-        try:
-            feed(newsroom, 1)
-            poll(store, source(newsroom.url("/feed.xml")))
-            feed(newsroom, 6)
-            poll(store, source(newsroom.url("/feed.xml")))
-            assert "5 new items at once: the 3 listed last were read" in warnings(store)
-        finally:
-            store.close()
-
-
-def test_a_listing_is_read_up_to_the_entry_bound(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_listing_is_read_up_to_the_entry_bound(desk: tuple[Newsroom, Store], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(pipeline, "MAX_ENTRIES", 5)
-    with serve_newsroom() as newsroom:
-        store = Store(tmp_path / "monitor.db")
-        try:
-            feed(newsroom, 8)
-            result = poll(store, source(newsroom.url("/feed.xml")))
-            assert (result.status, result.new, result.entries) == ("baseline", 5, 5)
-            assert "the listing holds 8 entries: only the first 5 were read" in warnings(store)
-        finally:
-            store.close()
+    newsroom, store = desk
+    feed(newsroom, 8)
+    result = poll(store, source(newsroom.url("/feed.xml")))
+    assert (result.status, result.new, result.entries) == ("baseline", 5, 5)
+    assert "the listing holds 8 entries: only the first 5 were read" in warnings(store)
 
 
 def test_a_source_holds_a_bounded_number_of_article_pages_at_once(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        desk: tuple[Newsroom, Store], monkeypatch: pytest.MonkeyPatch) -> None:
     """Six new items whose pages each take 0.3 s: at most two are fetched at once (the
     host and the fetcher would allow six), so the pages of one source never take every
     slot of the pool from the others."""
     monkeypatch.setattr(pipeline, "MAX_PAGES_AT_ONCE", 2)
-    with serve_newsroom() as newsroom, serve_faults(b"") as faults:
-        store = Store(tmp_path / "monitor.db")
-        try:
-            def publish(count: int) -> None:
-                items = "".join(f"<item><title>ISAF item {n}</title><link>{faults.url('/slow')}?n={n}</link>"
-                                f"<description>ISAF</description></item>" for n in range(count))
-                newsroom.publish("/feed.xml", f'<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>'
-                                              f"{items}</channel></rss>", "application/rss+xml")
+    monkeypatch.setattr("monitor.pages.PAGES_PER_HOST", 6)
+    newsroom, store = desk
+    with serve_faults(b"") as faults:
+        def publish(count: int) -> None:
+            items = "".join(f"<item><title>ISAF item {n}</title><link>{faults.url('/slow')}?n={n}</link>"
+                            f"<description>ISAF</description></item>" for n in range(count))
+            newsroom.publish("/feed.xml", f'<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>'
+                                          f"{items}</channel></rss>", "application/rss+xml")
 
-            publish(1)
-            poll(store, source(newsroom.url("/feed.xml"), fetch_articles=True), per_host=6)
-            publish(7)
-            monkeypatch.setattr("monitor.pages.PAGES_PER_HOST", 6)
-            result = poll(store, source(newsroom.url("/feed.xml"), fetch_articles=True), per_host=6)
-            assert (result.status, result.new) == ("ok", 6)
-            assert faults.peak == 2
-        finally:
-            store.close()
+        publish(1)
+        poll(store, source(newsroom.url("/feed.xml"), fetch_articles=True), per_host=6)
+        publish(7)
+        result = poll(store, source(newsroom.url("/feed.xml"), fetch_articles=True), per_host=6)
+    assert (result.status, result.new) == ("ok", 6)
+    assert faults.peak == 2
