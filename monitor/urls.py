@@ -26,8 +26,11 @@ def url_key(url: str) -> str:
     (where a rotating token lives). With the url as the config writes it, what tells a
     source's new URL from its old one when a variable holds all or part of it."""
     parts = urlsplit(url.strip())
-    return urlunsplit((parts.scheme.lower(), (parts.hostname or "").lower() + (f":{parts.port}" if parts.port else ""),
-                       parts.path or "/", "", ""))
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:  # not a port: the config refuses such a url, so this is no source's
+        port = ":?"
+    return urlunsplit((parts.scheme.lower(), (parts.hostname or "").lower() + port, parts.path or "/", "", ""))
 
 
 def canonical_url(url: str) -> str:

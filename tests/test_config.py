@@ -521,3 +521,12 @@ def test_a_duration_past_ten_years_is_a_config_error_not_a_traceback(tmp_path: P
     expected = rf"monitor.yaml:2: defaults.every: '{value}' is too long \(expected at most 3650d\)"
     with pytest.raises(ConfigError, match=expected):
         load_config(path)
+
+
+@pytest.mark.parametrize("url", ["http://example.org:99999/feed", "http://example.org:0x/feed"])
+def test_a_source_url_with_a_port_that_is_no_port_is_a_config_error(tmp_path: Path, url: str) -> None:
+    """Read as a port only when a poll came to it, it would have raised there, outside the poll's catch."""
+    path = tmp_path / "monitor.yaml"
+    path.write_text(f'sources: [{{id: a, url: "{url}"}}]\n')
+    with pytest.raises(ConfigError, match=r"monitor.yaml:1: sources\[0\].url: .* has a port that is no port"):
+        load_config(path)

@@ -198,6 +198,10 @@ def _web_url(value: str) -> str:
     parts = urlsplit(value.strip())
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname or " " in value.strip():
         raise invalid("is not a web address", "expected http:// or https:// and a host name")
+    try:
+        parts.port  # noqa: B018  (raises ValueError for a port that is no number in 0-65535)
+    except ValueError:
+        raise invalid("has a port that is no port", "expected a number from 1 to 65535 after the host") from None
     return value.strip()
 
 
