@@ -19,6 +19,8 @@ from types import TracebackType
 
 import aiohttp
 import httpx
+from aiohttp.abc import AbstractResolver, ResolveResult
+from aiohttp.resolver import DefaultResolver
 from httpx_aiohttp import AiohttpTransport
 
 from monitor import __version__
@@ -185,7 +187,8 @@ class Fetcher:
                 headers={"User-Agent": self.user_agent, "Accept-Encoding": "gzip, deflate"},
                 follow_redirects=False, trust_env=False,
                 # No pool limit of aiohttp's own (0): ``_in_flight`` is the cap.
-                transport=AiohttpTransport(verify=_tls(), trust_env=False, limits=_UNCAPPED_POOL),
+                transport=AiohttpTransport(verify=_tls(), trust_env=False, limits=_UNCAPPED_POOL,
+                                           client=None if self.allow_private else _public_only_session),
             )
             # Reading every response for cookies (through urllib's request and response
             # adapters) was 9% of the CPU of a 304 poll; only a response that sets one needs it.
@@ -337,6 +340,37 @@ def _tls() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
+class _NonPublic(OSError):
+    """A host name that resolved to no public address when the connection was made."""
+
+
+class _PublicOnly(AbstractResolver):
+    """aiohttp's resolver, handing the connector public addresses only. ``_refuse_private``
+    resolves a name before the request; without this, the connection resolved it again and
+    could be given a private address then (DNS rebinding, a record with a short TTL)."""
+
+    def __init__(self) -> None:
+        self._inner = DefaultResolver()
+
+    async def resolve(self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+                      ) -> list[ResolveResult]:
+        public = [r for r in await self._inner.resolve(host, port, family) if ipaddress.ip_address(r["host"]).is_global]
+        if not public:
+            raise _NonPublic(f"refused to connect: {host} resolves only to non-public addresses (allow_private is off)")
+        return public
+
+    async def close(self) -> None:
+        await self._inner.close()
+
+
+def _public_only_session() -> aiohttp.ClientSession:
+    """The session httpx-aiohttp would make (its defaults, our TLS context and no pool cap),
+    with ``_PublicOnly`` as its resolver: for ``allow_private: false``."""
+    connector = aiohttp.TCPConnector(keepalive_timeout=_UNCAPPED_POOL.keepalive_expiry, ssl=_tls(), limit=0,
+                                     resolver=_PublicOnly())
+    return aiohttp.ClientSession(connector=connector)
+
+
 async def _refuse_private(url: httpx.URL) -> None:
     host = url.host
     try:
@@ -353,6 +387,8 @@ async def _refuse_private(url: httpx.URL) -> None:
 def _reason(exc: BaseException) -> str:
     """A short sentence for a transport failure, found from the OS error under the library's."""
     for cause in _causes(exc):
+        if isinstance(cause, _NonPublic):
+            return str(cause)
         if isinstance(cause, socket.gaierror):
             return "host name could not be resolved"
         if isinstance(cause, ssl.SSLCertVerificationError):

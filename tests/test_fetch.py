@@ -148,6 +148,20 @@ class TestFaults:
             fetch(faults.url("/page"), fetcher_options={"allow_private": False})
         assert faults.headers == []
 
+    def test_a_name_that_resolves_private_when_connecting_is_refused_too(
+            self, faults: FaultServer, monkeypatch: pytest.MonkeyPatch) -> None:
+        """DNS rebinding: a name resolved to a public address for the check, then to a
+        private one for the connection. The check is skipped here (as if the first answer
+        had been public); the connection's own resolver refuses ``localhost``, read from
+        /etc/hosts, and the server sees no request."""
+        monkeypatch.setattr("monitor.fetch._refuse_private", _no_check)
+        url = faults.url("/page").replace("127.0.0.1", "localhost")
+        with pytest.raises(FetchError, match="localhost resolves only to non-public addresses") as caught:
+            fetch(url, fetcher_options={"allow_private": False})
+        assert caught.value.reason.startswith("refused to connect")
+        assert faults.headers == []
+        assert b"<html" in fetch(url).body.lower()  # allow_private on (the default): the same URL is read
+
     def test_redirect_to_private_address_is_refused(self, faults: FaultServer, newsroom: Newsroom) -> None:
         """allow_private applies to every hop, not only the first."""
         # The first hop is loopback too, so the refusal names it; what matters is no hop connects.
@@ -512,3 +526,7 @@ def test_a_connection_the_server_closed_while_idle_is_replaced_unseen() -> None:
     """A server whose keep-alive timeout is shorter than the client's (5 s): the next GET
     takes a new connection, with no error for the poll."""
     assert _two_gets(1.5, idle_timeout=0.5) == (2, [200, 200])
+
+
+async def _no_check(url: httpx.URL) -> None:
+    """``_refuse_private`` let through, as a first DNS answer that was public would."""
