@@ -243,8 +243,10 @@ def absolute_url(link: str, base: str, *, keep_fragment: bool = False) -> str | 
     """``link`` resolved against ``base``; None unless http(s) with a host.
 
     Why: feeds and pages carry ``javascript:``, ``mailto:`` and bare ``#`` links that are
-    not items. On a page ``story#comments`` is the same item as ``story``, so the fragment
-    goes; feeds keep it (``day.html#a1``, ``day.html#a2`` are two posts of one day page).
+    not items. On a page ``story#comments`` is the same link as ``story``, so the fragment
+    goes; a feed's link keeps it, as the feed wrote it (``monitor check`` shows it). The
+    item's identity, its canonical URL, drops it either way (DESIGN.md section 4): two
+    posts of one day page, ``day.html#a1`` and ``day.html#a2``, are one item.
     """
     link = link.strip()
     if not link or link.startswith("#"):
