@@ -94,7 +94,8 @@ class Fetcher:
         its slots ahead of the others (``monitor.slots``), as does every hop after a redirect.
 
         Raises FetchTimeout, ResponseTooLarge, BadStatus, UnsafeRedirect (also for a host
-        that resolves to a non-public address when ``allow_private`` is off) or FetchError.
+        written as a non-public address when ``allow_private`` is off) or FetchError (for a
+        name that resolves only to non-public ones, then).
         Errors carry the URL of the hop that failed, which after a redirect is not ``url``.
         """
         try:
@@ -160,7 +161,7 @@ class Fetcher:
         try:
             async with asyncio.timeout_at(deadline):
                 if not self.allow_private:
-                    await _refuse_private(url)
+                    _refuse_private(url)
                 client = self._http()
                 # The request built here rather than by client.stream(): its build_request
                 # copies and re-merges the client's headers and timeout on every call, 5%
@@ -345,9 +346,10 @@ class _NonPublic(OSError):
 
 
 class _PublicOnly(AbstractResolver):
-    """aiohttp's resolver, handing the connector public addresses only. ``_refuse_private``
-    resolves a name before the request; without this, the connection resolved it again and
-    could be given a private address then (DNS rebinding, a record with a short TTL)."""
+    """aiohttp's resolver, handing the connector public addresses only: a name is judged by
+    the very answer the connection uses. Resolved apart before the request, as it was, a
+    name could answer public then and private to the connection (DNS rebinding), and every
+    request paid for a second lookup."""
 
     def __init__(self) -> None:
         self._inner = DefaultResolver()
@@ -371,17 +373,16 @@ def _public_only_session() -> aiohttp.ClientSession:
     return aiohttp.ClientSession(connector=connector)
 
 
-async def _refuse_private(url: httpx.URL) -> None:
-    host = url.host
+def _refuse_private(url: httpx.URL) -> None:
+    """With ``allow_private`` off, refuse a host written as a non-public address. A name is
+    the connector's resolver's to judge (``_PublicOnly``): aiohttp resolves no address."""
     try:
-        addresses = [ipaddress.ip_address(host)]
+        address = ipaddress.ip_address(url.host)
     except ValueError:
-        infos = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
-        addresses = [ipaddress.ip_address(info[4][0]) for info in infos]
-    for address in addresses:
-        if not address.is_global:
-            raise UnsafeRedirect(str(url), f"refused to connect: {host} is the non-public address {address} "
-                                           "(allow_private is off)")
+        return
+    if not address.is_global:
+        raise UnsafeRedirect(str(url), f"refused to connect: {url.host} is the non-public address {address} "
+                                       "(allow_private is off)")
 
 
 def _reason(exc: BaseException) -> str:
