@@ -581,6 +581,7 @@ class TestDeepMarkup:
         ("<!--> is a whole comment", b"<!-->" + b"<div>" * 4100, True),
         ("</script x> ends a script", b"<script></script x>" + b"<div>" * 4100, True),
         ("a <div> ends an SVG", b"<svg>" + b"<div/>" * 4100, True),
+        ("so does a <p>, though it nests nothing itself", b"<svg><p>" + b"<x/>" * 4100, True),
         ("a title holds text, not tags", b"<div><title></div></title>" * 4100, True),
         ("a quoted attribute holds text, not tags", b'<div title="</div>">' * 4100, True),
     ])

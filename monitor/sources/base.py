@@ -161,15 +161,15 @@ def too_deep(markup: bytes) -> bool:
     waiting = reopened = 0
     for closing, raw_name, rest in _TAG.findall(_UNREAD.sub(b"", markup)):
         name = raw_name.lower()
+        if not closing and (open_count.get(b"svg") or open_count.get(b"math")):
+            if name in _BREAKOUT:  # the parser leaves the SVG or MathML here (a <p> too, flat as it is)
+                while open_count.get(b"svg") or open_count.get(b"math"):
+                    open_count[stack.pop()[0]] -= 1
+            elif rest.rstrip().endswith(b"/"):
+                continue  # <path/> in an SVG
         if name in _FLAT:
             continue
         if not closing:
-            foreign = open_count.get(b"svg") or open_count.get(b"math")
-            if foreign and name in _BREAKOUT:  # the parser leaves the SVG or MathML here
-                while open_count.get(b"svg") or open_count.get(b"math"):
-                    open_count[stack.pop()[0]] -= 1
-            elif foreign and rest.rstrip().endswith(b"/"):
-                continue  # <path/> in an SVG
             reopened += waiting
             stack.append((name, rest))
             open_count[name] = open_count.get(name, 0) + 1
@@ -182,12 +182,11 @@ def too_deep(markup: bytes) -> bool:
                     reopening[top] = reopening.get(top, 0) + 1
                     waiting += 1
             open_count[name] -= 1
-        elif name in _FORMATTING and waiting:
-            for key in [k for k in reopening if k[0] == name][-1:]:  # its own end tag takes one off the list
-                reopening[key] -= 1
-                waiting -= 1
-                if not reopening[key]:
-                    del reopening[key]
+        elif name in _FORMATTING and (key := next((k for k in reversed(reopening) if k[0] == name), None)):
+            reopening[key] -= 1  # its own end tag takes the latest of its kind off the list
+            waiting -= 1
+            if not reopening[key]:
+                del reopening[key]
     return False
 
 

@@ -107,7 +107,7 @@ def _selected(tree: LexborHTMLParser, item_query: str, select: ListingSelectors,
 # one another took 96 s and 3 GB. A press listing has tens of links, a mega-menu hundreds;
 # an item's link sits a few elements deep.
 MAX_LINKS = 2000  # the first links of the page are weighed as items, the rest ignored
-MAX_ANCESTORS = 64  # a link deeper than this is no listing's item
+MAX_ANCESTORS = 64  # a link this many elements deep, or deeper, is no listing's item
 
 
 _NEXT_WORDS = frozenset({"next", "next page", "older", "older posts", "older entries", "›", "»", ">",
@@ -306,16 +306,11 @@ def _headline(anchor: LexborNode) -> str:
 
 def _is_chrome(anchor: LexborNode) -> bool:
     """Whether the link sits in navigation, a page header/footer, a sidebar or a widget."""
-    in_entry = False  # an entry's own <header> (a headline inside) is not page chrome
-    node: LexborNode | None = anchor.parent
-    ancestors: list[LexborNode] = []
-    while node is not None and node.tag not in ("body", "html"):
-        if len(ancestors) == MAX_ANCESTORS:
-            return True  # too deep for a listing's item (see MAX_ANCESTORS)
-        ancestors.append(node)
-        if node.tag in ("article", "main", "h2", "h3", "h4", "h5", "h6"):
-            in_entry = True
-        node = node.parent
+    ancestors = list(_ancestors(anchor))
+    if len(ancestors) == MAX_ANCESTORS:
+        return True  # too deep for a listing's item
+    # An entry's own <header> (a headline inside) is not page chrome.
+    in_entry = any(node.tag in ("article", "main", "h2", "h3", "h4", "h5", "h6") for node in ancestors)
     for node in ancestors:
         tag = node.tag or ""
         if tag in _SKIP_TAGS or (tag in _CHROME_TAGS and not in_entry):
