@@ -22,15 +22,12 @@ def is_tracking_param(name: str) -> bool:
 
 
 def url_key(url: str) -> str:
-    """Where ``url`` points: scheme, host, port and path, without its query and credentials
-    (where a rotating token lives). With the url as the config writes it, what tells a
-    source's new URL from its old one when a variable holds all or part of it."""
-    parts = urlsplit(url.strip())
-    try:
-        port = f":{parts.port}" if parts.port else ""
-    except ValueError:  # not a port: the config refuses such a url, so this is no source's
-        port = ":?"
-    return urlunsplit((parts.scheme.lower(), (parts.hostname or "").lower() + port, parts.path or "/", "", ""))
+    """Where ``url`` points: its canonical URL without the query and credentials (where a
+    rotating token lives). With the url as the config writes it, what tells a source's new
+    URL from its old one when a variable holds all or part of it. A source's url has a
+    valid port (the config checks), so this raises for none."""
+    parts = urlsplit(canonical_url(url))
+    return urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], parts.path, "", ""))
 
 
 def canonical_url(url: str) -> str:

@@ -48,3 +48,16 @@ def test_a_link_no_one_can_fetch_is_no_item(link: str) -> None:
     from monitor.sources.base import absolute_url
 
     assert absolute_url(link, "https://example.org/") is None
+
+
+@pytest.mark.parametrize(("url", "key"), [
+    ("https://desk:s3cret@API.example:443/feed?key=tok3n#top", "https://api.example/feed"),
+    ("http://[::1]:8080/x?a=1", "http://[::1]:8080/x"),
+    ("https://api.example", "https://api.example/"),
+])
+def test_url_key_is_where_a_url_points_without_its_query_or_credentials(url: str, key: str) -> None:
+    """What tells a source's new URL from its old one: a token in the query or the
+    credentials rotates without moving the source, a host or path does not."""
+    from monitor.urls import url_key
+
+    assert url_key(url) == key
