@@ -42,11 +42,11 @@ def reader_for(source: SourceConfig, body: bytes | None = None, content_type: st
     return make_source(kind, select=select, tz=zone(source))
 
 
-# A listing body from this size on (or gzipped: a sitemap inflates itself, or of many tags)
-# is parsed in a thread. feedparser took 35 s over a 10 MB feed (escaped HTML in every description) on the
-# event loop, and every poll in flight beside it timed out; in a thread the loop shares the
-# GIL with it, so it slows but runs. Below this, the hand-off would cost more than the parse
-# (a 7.5 KB feed parses in 0.5 ms).
+# A listing body from this size on (or gzipped: a sitemap inflates itself; or of many tags)
+# is parsed in a thread. feedparser took 35 s over a 10 MB feed (escaped HTML in every
+# description) on the event loop, and every poll in flight beside it timed out; in a
+# thread the loop shares the GIL with it, so it slows but runs. Below this, the hand-off
+# would cost more than the parse (a 7.5 KB feed parses in 0.5 ms).
 PARSE_IN_THREAD = 256 * 1024
 # Its own thread, not the loop's default executor: that one resolves host names, and six
 # hostile parses would hold every one of its threads. Large parses queue for it in turn.

@@ -141,10 +141,3 @@ def test_a_channel_url_apprise_cannot_read_fails_validate_with_its_line(tmp_path
     assert "slak://" in lines[0] and "tgram://" in lines[1] and "json://" in lines[2]
     assert token not in done.stdout + done.stderr
 
-
-def test_the_config_read_without_the_channel_check_takes_any_scheme(tmp_path: Path) -> None:
-    """As `monitor status` and the other reading commands read it: they send nothing, so a
-    channel URL apprise cannot read is no reason to refuse them (or to import every plugin)."""
-    path = tmp_path / "monitor.yaml"
-    path.write_text("channels: {chat: 'slak://x'}\nsources: [{id: a, url: 'https://a.example/'}]\n")
-    assert load_config(path).channels == {"chat": ("slak://x",)}

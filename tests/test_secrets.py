@@ -194,7 +194,8 @@ def test_a_secret_json_would_escape_is_redacted_in_json_log_lines(value: str) ->
 
 def test_the_reading_commands_need_no_secret_and_the_fetching_ones_do(tmp_path: Path) -> None:
     """An operator's shell seldom holds the daemon's secrets (systemd's EnvironmentFile):
-    `monitor status` reads the database and takes an unset ${NAME} as written; `monitor
+    `monitor status` reads the database, takes an unset ${NAME} whether it is a token or a
+    whole URL, and does not have apprise judge the channels (a typo'd scheme too); `monitor
     check` fetches the source, so it still says the variable is not set (exit 2)."""
     import os
     import subprocess
@@ -204,7 +205,7 @@ def test_the_reading_commands_need_no_secret_and_the_fetching_ones_do(tmp_path: 
 
     (tmp_path / "monitor.yaml").write_text(
         'database: monitor.db\nchannels: {chat: "json://127.0.0.1:9/hook?token=${PM_UNSET_TOKEN}",'
-        ' ops: "${PM_UNSET_APPRISE_URL}"}\n'
+        ' ops: "${PM_UNSET_APPRISE_URL}", typo: "slak://x"}\n'
         'sources: [{id: api, url: "https://api.example/feed?key=${PM_UNSET_KEY}"},'
         ' {id: whole, url: "${PM_UNSET_FEED}"}]\n'
         'watchlists: [{name: desk, keywords: [ISAF], notify: [chat, ops]}]\n')
