@@ -42,7 +42,7 @@ RELOAD_RETRY = timedelta(minutes=1)  # after a reload that failed for a reason n
 STOP_DEADLINE = 20.0
 HEARTBEAT_STALE = 60.0  # /healthz fails when the dispatch job has not handed out polls for this long
 STAGGER_WINDOW = timedelta(minutes=1)
-DISPATCH_EVERY = 1.0  # seconds: the dispatch job starts the polls due within the next tick, each on time
+DISPATCH_EVERY = 1.0  # seconds: the dispatch job starts the polls that came due since the last tick
 
 
 def build_matcher(config: Config) -> Matcher:
@@ -209,14 +209,14 @@ class Daemon:
         self.runtime.store.record_next_polls({sid: self.schedule.next_fire(sid) for sid in source_ids})
 
     async def _dispatch(self) -> None:
-        """Start the polls due before the next tick, each at its own time (call_later), so a
-        tick's sources do not all start in the same instant."""
-        loop = asyncio.get_running_loop()
-        now = time.time()
-        firings = self.schedule.due(now + DISPATCH_EVERY)
+        """Start the polls that came due since the last tick, together: up to a tick late,
+        never early. Each started at its own instant, a 304 poll cost 1.6-1.8 ms of CPU in
+        the daemon at 50 polls a second, against 0.9 ms started a tick's worth at a time,
+        as the loop's wake-ups and the sockets' work are shared (docs/scaling.md)."""
+        firings = self.schedule.due(time.time())
         for firing in firings:
             if not firing.missed:
-                loop.call_later(max(0.0, firing.at - now), self._start_poll, firing.source_id)
+                self._start_poll(firing.source_id)
         if firings:
             self._record_next_polls(f.source_id for f in firings)
         self._heartbeat = time.monotonic()  # /healthz: the job that starts every poll ran to its end
