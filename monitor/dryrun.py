@@ -17,6 +17,7 @@ from monitor.errors import FetchError, SourceError
 from monitor.fetch import Fetcher
 from monitor.match import Matcher
 from monitor.models import Entry, Match
+from monitor.sources.dates import plausible
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -63,7 +64,7 @@ async def dry_run(source: SourceConfig, *, matcher: Matcher, limit: int) -> DryR
 
 
 async def _check(fetcher: Fetcher, source: SourceConfig, matcher: Matcher, entry: Entry) -> CheckedItem:
-    title, published, error = entry.title, entry.published, None
+    title, published, error = entry.title, plausible(entry.published), None
     if entry.content is not None:
         text, origin = entry.content, "source"
     elif source.fetch_articles:
@@ -80,7 +81,7 @@ async def _check(fetcher: Fetcher, source: SourceConfig, matcher: Matcher, entry
         else:
             text, origin = article.text, "article"
             title = title or article.title or ""
-            published = published or article.published
+            published = published or plausible(article.published)
             if not text.strip():
                 text, origin, error = entry.summary, "feed", "no main text found on the page"
     else:

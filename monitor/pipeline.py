@@ -25,6 +25,7 @@ from monitor.match import Matcher
 from monitor.models import Entry, Match, PollStatus, Response
 from monitor.pages import PagePool, Reading
 from monitor.redact import redact
+from monitor.sources.dates import plausible
 from monitor.store import BACKOFF_CAP, NewItem, SourceState, Store, backoff_delay, utcnow
 from monitor.store_stories import DEFAULT_WINDOW as DEFAULT_STORY_WINDOW
 from monitor.stories import fingerprint
@@ -262,14 +263,14 @@ class Poller:
         # No fingerprint: baseline items alerted nobody, so a later copy of one should alert,
         # and a first poll of a large sitemap is not worth a story comparison per item.
         return NewItem(url=candidate.url, guid=entry.guid, source_id=source_id, title=entry.title,
-                       summary=entry.summary, published=entry.published, main_text=text,
+                       summary=entry.summary, published=plausible(entry.published), main_text=text,
                        text_origin="source" if entry.content else "feed", fetch_error=None,
                        content_hash=_hash_text(text), baseline=True)
 
     async def _process(self, source: SourceConfig, candidate: _Candidate, pages: asyncio.Semaphore) -> NewItem:
         entry = candidate.entry
         title = entry.title
-        published = entry.published
+        published = plausible(entry.published)
         fetch_error = None
         of_text: tuple[bytes, int] | None = None  # the text's MinHash, when a worker made it
         if entry.content is not None:
@@ -286,7 +287,7 @@ class Poller:
                 article = reading.article
                 text, origin, of_text = article.text, "article", reading.signature
                 title = title or article.title or ""
-                published = published or article.published
+                published = published or plausible(article.published)
                 if not text.strip():
                     text, origin, fetch_error = entry.summary, "feed", "no main text found on the page"
                     of_text = None

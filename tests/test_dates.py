@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from selectolax.lexbor import LexborHTMLParser
 
-from monitor.sources.dates import dateline_date, iso_date, page_date, parse_date
+from monitor.sources.dates import dateline_date, iso_date, page_date, parse_date, plausible
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 KARACHI = ZoneInfo("Asia/Karachi")
@@ -131,3 +131,51 @@ def test_the_iso_fast_path_reads_as_dateutil_does(text: str, monkeypatch: pytest
     fast = dates.parse_date(text, tz)
     monkeypatch.setattr(dates, "_ISO", re.compile(r"(?!)"))
     assert fast == dates.parse_date(text, tz)
+
+
+def test_placeholder_dates_are_no_dates() -> None:
+    """Go's and Hugo's zero time and "never" are no publication dates; the ends of the range are kept."""
+    assert plausible(utc(1, 1, 1)) is None and plausible(utc(9999, 12, 31, 23, 59)) is None
+    assert plausible(utc(1899, 12, 31, 23, 59)) is None and plausible(utc(2200, 1, 1)) is None
+    assert plausible(utc(1900, 1, 1)) == utc(1900, 1, 1) and plausible(utc(2199, 12, 31)) == utc(2199, 12, 31)
+    assert plausible(None) is None
+
+
+def test_a_polled_item_with_a_placeholder_date_is_stored_undated(tmp_path: Path) -> None:
+    """RSS "Fri, 31 Dec 9999" and JSON Feed "0001-01-01T00:00:00Z", as publishers write them, reach the
+    store as no date (shown as first seen), not as dates no zone can show."""
+    import asyncio
+
+    from monitor.config import SourceConfig
+    from monitor.fetch import Fetcher
+    from monitor.match import Matcher, WatchRule
+    from monitor.pipeline import Poller
+    from monitor.store import Store
+    from tests.servers import serve_newsroom
+
+    with serve_newsroom() as site:
+        site.publish("/rss.xml", '<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>'
+                     f'<item><title>Kayani visits</title><link>{site.base_url}/a</link>'
+                     '<pubDate>Fri, 31 Dec 9999 23:59:59 +0000</pubDate></item></channel></rss>',
+                     "application/rss+xml")
+        site.publish("/feed.json", json.dumps({
+            "version": "https://jsonfeed.org/version/1.1", "title": "T", "items": [
+                {"id": "b", "url": f"{site.base_url}/b", "title": "Kayani speaks", "content_text": "Kayani.",
+                 "date_published": "0001-01-01T00:00:00Z"}]}), "application/feed+json")
+        sources = [SourceConfig.model_validate({"id": name, "name": name, "url": site.url(path),
+                                                "backfill": True, "fetch_articles": False})
+                   for name, path in (("rss", "/rss.xml"), ("json", "/feed.json"))]
+        store = Store(tmp_path / "monitor.db")
+
+        async def poll_both() -> None:
+            async with Fetcher() as fetcher:
+                poller = Poller(store=store, fetcher=fetcher, routes={"desk": ("chat",)},
+                                matcher=Matcher([WatchRule(name="desk", keywords=("Kayani",))]))
+                for source in sources:
+                    assert (await poller.poll(source)).matched == 1
+        try:
+            asyncio.run(poll_both())
+            stored = store.db.execute("SELECT source_id, published FROM items ORDER BY source_id").fetchall()
+        finally:
+            store.close()
+    assert stored == [("json", None), ("rss", None)]

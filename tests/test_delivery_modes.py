@@ -312,3 +312,40 @@ def test_a_digest_lists_a_story_once_when_its_items_matched_different_watch_list
     assert "desk: Kayani, DESK" in body and "border: Kayani, BORDER" in body and "Also at: APP" in body
     assert "https://example.org/ispr/1" in body and "border matched https://example.org/app/1" in body
     assert store.outbox_counts() == {"sent": 2}
+
+
+def test_an_alert_dated_at_the_end_of_the_calendar_goes_out_in_utc(store: Store, hook: WebhookReceiver) -> None:
+    """A date stored before such dates were refused (9999-12-31 23:59 UTC is past year 9999 in
+    Karachi) is shown in UTC: it once made every alert of its channel fail to render, forever."""
+    clock = Clock(START)
+    edge = NewItem(**{**item(1).__dict__, "published": datetime(9999, 12, 31, 23, 59, tzinfo=timezone.utc)})
+    commit(store, [edge, item(2)], START)
+    drain(deliverer(store, hook, clock))
+    assert [str(m["title"]) for m in hook.received] == ["[desk] Story 2", "[desk] Story 1"]  # by date
+    assert "9999-12-31 23:59 UTC" in str(hook.received[1]["message"])
+    assert store.outbox_counts() == {"sent": 2}
+
+
+def test_an_alert_that_cannot_be_rendered_fails_alone(store: Store, hook: WebhookReceiver,
+                                                      monkeypatch: pytest.MonkeyPatch,
+                                                      caplog: pytest.LogCaptureFixture) -> None:
+    """A fault of ours rendering one alert marks it failed, with the reason, and the channel's later
+    alerts still go: it had escaped the drain, left the row queued with no error, and held them all."""
+    import monitor.notify.deliver as deliver_module
+
+    clock = Clock(START)
+    commit(store, [item(1), item(2)], START)
+    real = deliver_module.render
+
+    def broken_for_story_1(alert: object, **kwargs: object) -> object:
+        if getattr(alert, "title", "") == "Story 1":
+            raise ValueError("year 10000 is out of range")
+        return real(alert, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(deliver_module, "render", broken_for_story_1)  # no real input still breaks it
+    drain(deliverer(store, hook, clock))
+    assert [str(m["title"]) for m in hook.received] == ["[desk] Story 2"]
+    assert store.outbox_counts() == {"sent": 1, "failed": 1}
+    [error] = [r[0] for r in store.db.execute("SELECT last_error FROM outbox WHERE status = 'failed'")]
+    assert error == "could not be rendered: ValueError: year 10000 is out of range"
+    assert any("status=failed" in r.getMessage() for r in caplog.records)

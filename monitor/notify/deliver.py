@@ -299,7 +299,16 @@ class Deliverer:
                 self._wait(channel, unit, unit.next_attempt_at)
                 return DeliveryReport(sent=sent, retrying=retrying, failed=failed), False
             started = time.perf_counter()
-            message = self._render(unit)
+            try:
+                message = self._render(unit)
+            except Exception as exc:  # noqa: BLE001 - a fault of ours in one alert must not hold every later one
+                reason = f"could not be rendered: {type(exc).__name__}: {exc}"
+                for row in unit.rows:
+                    self.store.mark_failed(row.id, error=reason)
+                log.error("delivery channel=%s alert=%s status=failed reason=%r", channel,
+                          ",".join(str(r.id) for r in unit.rows), reason, exc_info=exc)
+                failed += len(unit.rows)
+                continue
             done = unit.done_targets
             posts = sum(len(t.parts(message)) for t in targets if t.index not in done)
             if not self._may_send(channel, now, posts):

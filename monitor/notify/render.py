@@ -96,8 +96,17 @@ SEPARATORS = {"text": "\n\n", "markdown": "\n\n", "html": ""}
 
 def when_text(published: datetime | None, first_seen: datetime, zone: ZoneInfo) -> str:
     if published is not None:
-        return published.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
-    return first_seen.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z") + " (first seen; no date given)"
+        return _shown(published, zone)
+    return _shown(first_seen, zone) + " (first seen; no date given)"
+
+
+def _shown(moment: datetime, zone: ZoneInfo) -> str:
+    """``moment`` in ``zone``; in UTC where the zone's time would leave the calendar (a date
+    stored before the store refused year 9999 must not stop its channel's alerts)."""
+    try:
+        return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
+    except OverflowError:
+        return moment.strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _message(title: str, text: list[str], markdown: list[str], html_blocks: list[str]) -> Message:

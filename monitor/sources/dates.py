@@ -41,6 +41,18 @@ _META = (
 )
 
 
+# A publication date outside these is a placeholder: Go's and Hugo's zero time
+# (0001-01-01), "never" (9999-12-31). Near the calendar's ends a date cannot even be shown
+# in every zone: one of 9999-12-31 made each alert of its channel fail to render.
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+
+
+def plausible(moment: datetime | None) -> datetime | None:
+    """``moment`` if a publication could bear it (UTC-aware), else None: no date given."""
+    return moment if moment is not None and EARLIEST <= moment < LATEST else None
+
+
 def as_utc(moment: datetime, tz: tzinfo = UTC) -> datetime:
     """``moment`` in UTC; a naive one is local time in ``tz``."""
     if moment.tzinfo is None:
