@@ -349,3 +349,37 @@ def test_an_alert_that_cannot_be_rendered_fails_alone(store: Store, hook: Webhoo
     [error] = [r[0] for r in store.db.execute("SELECT last_error FROM outbox WHERE status = 'failed'")]
     assert error == "could not be rendered: ValueError: year 10000 is out of range"
     assert any("status=failed" in r.getMessage() for r in caplog.records)
+
+
+def test_a_long_subject_in_urdu_reaches_a_real_mail_server(store: Store) -> None:
+    """apprise writes a subject as one encoded line, three octets a byte past ASCII: 250 characters of
+    Urdu made a 1,322-octet line that the SMTP server refused (it allows 998), and the alert was
+    retried for days with every later email behind it. The subject is cut to what the line can carry."""
+    from tests.servers import serve_smtp
+
+    title = "آئی ایس پی آر کے مطابق جنرل کیانی نے " * 8
+    urdu = NewItem(**{**item(1).__dict__, "title": title})
+    commit(store, [urdu], START)
+    with serve_smtp() as box:
+        d = Deliverer(store, channels={"mail": [box.apprise_url()]}, source_names={"ispr": "ISPR"},
+                      timezone=KARACHI, give_up=timedelta(days=3), clock=Clock(START))
+        store.db.execute("UPDATE outbox SET channel = 'mail'")  # item() routes to "chat"
+        drain(d)
+        [mail] = box.messages
+    assert store.outbox_counts() == {"sent": 1}
+    subject = str(mail["Subject"])
+    assert subject.startswith("[desk] " + title[:40]) and subject.endswith("…")
+    assert len(subject.encode()) <= 300 and title.split()[0] in subject
+
+
+def test_a_long_headline_without_spaces_is_cut_at_a_character_not_dropped(hook: WebhookReceiver) -> None:
+    """A Chinese headline has no word breaks: cut at the last space before the limit, 300 characters
+    of it became "Kayani…". It is cut at the limit, never inside a joined emoji."""
+    from monitor.notify.deliver import Target
+    from monitor.notify.render import Message
+
+    target = Target("chat", 0, hook.apprise_url)
+    [(title, _)] = target.parts(Message(title="Kayani " + "中文新闻" * 75, text="b", markdown="b", html="b"))
+    assert title.startswith("Kayani 中文新闻") and title.endswith("…") and len(title) == target.title_limit
+    [(flags, _)] = target.parts(Message(title="👩‍💻" * 100, text="b", markdown="b", html="b"))
+    assert flags.endswith("👩‍💻…")

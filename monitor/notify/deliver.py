@@ -36,13 +36,17 @@ import apprise
 from monitor.notify import plugins
 from monitor.notify.modes import IMMEDIATE, DeliveryMode
 from monitor.notify.render import SEPARATORS, Alert, Message, Reason, escape_markdown, render, render_digest
-from monitor.notify.split import split_body
+from monitor.notify.split import safe_cut, split_body
 from monitor.store import OutboxRow, Store, utcnow
 from monitor.store_stories import other_sources
 
 log = logging.getLogger(__name__)
 
 SEND_TIMEOUT = 30.0
+# An email subject's UTF-8 bytes at most. apprise writes a subject as one quoted-printable
+# word on one line, three octets for each byte past ASCII: 252 characters of Urdu made a
+# 1,322-octet line, and the server refused the mail ("500 Line too long": SMTP allows 998).
+EMAIL_SUBJECT_BYTES = 300
 QUERY_LIMIT = 20000  # held digest rows must not hide due rows behind a small LIMIT
 # A channel without digests or quiet hours is read this many rows at a time: its rows go in
 # order and its first failure stops it, so after an outage's hours of queueing a retry
@@ -82,6 +86,7 @@ class Target:
         self.format = apprise.NotifyFormat(plugin.resolve_format(None)).value if plugin is not None else "text"
         self.body_limit = int(getattr(plugin, "body_maxlen", 0) or 32768)
         self.title_limit = int(getattr(plugin, "title_maxlen", 250) or 0)
+        self.title_bytes = EMAIL_SUBJECT_BYTES if getattr(plugin, "protocol", None) == "mailto" else 0
 
     def parts(self, message: Message) -> list[tuple[str, str]]:
         """(title, body) pairs, each within the service's limits, in this target's format."""
@@ -92,7 +97,7 @@ class Target:
             blocks.insert(0, _title_block(title, self.format))
             title = ""
         bodies = split_body(blocks, limit=self.body_limit, fmt=self.format, separator=SEPARATORS[self.format])
-        titles = [_numbered(title, i, len(bodies), self.title_limit) for i in range(len(bodies))]
+        titles = [_numbered(title, i, len(bodies), self.title_limit, self.title_bytes) for i in range(len(bodies))]
         return list(zip(titles, bodies, strict=True))
 
     async def send(self, message: Message) -> str | None:
@@ -121,12 +126,19 @@ def _title_block(title: str, fmt: str) -> str:
     return f"**{escape_markdown(title)}**" if fmt == "markdown" else title
 
 
-def _numbered(title: str, index: int, total: int, limit: int) -> str:
+def _numbered(title: str, index: int, total: int, limit: int, max_bytes: int = 0) -> str:
+    """``title``, with its part number when there are parts, cut to ``limit`` characters and
+    ``max_bytes`` UTF-8 bytes (0: no limit) at a word, or at a character where the last word
+    break would drop most of it (a headline in Chinese has none)."""
     suffix = f" ({index + 1}/{total})" if total > 1 and title else ""
-    if limit > 0 and len(title) + len(suffix) > limit:
-        room = max(limit - len(suffix) - 1, 0)
-        cut = title[:room].rsplit(" ", 1)[0] if " " in title[:room] else title[:room]
-        title = cut + "…"
+    room = limit - len(suffix) - 1 if limit > 0 and len(title) + len(suffix) > limit else len(title)
+    if max_bytes and len((title + suffix).encode()) > max_bytes:
+        fits = max_bytes - len(suffix.encode()) - len("…".encode())
+        room = min(room, len(title.encode()[:max(fits, 0)].decode("utf-8", "ignore")))
+    if room < len(title):
+        head = title[:safe_cut(title, max(room, 0))] if room > 0 else ""
+        space = head.rfind(" ")
+        title = (head[:space] if space > len(head) // 2 else head) + "…"
     return title + suffix
 
 
