@@ -40,6 +40,9 @@ DELIVERY_EVERY = timedelta(seconds=15)
 RELOAD_CHECK_EVERY = timedelta(seconds=2)
 RELOAD_RETRY = timedelta(minutes=1)  # after a reload that failed for a reason not in the files
 STOP_DEADLINE = 20.0
+# Seconds past STOP_DEADLINE in which the last drain may start a message (one begun then
+# may take its send timeout): with both, a stop ends within the 60 s the unit files allow.
+LAST_DRAIN = 5.0
 HEARTBEAT_STALE = 60.0  # /healthz fails when the dispatch job has not handed out polls for this long
 STAGGER_WINDOW = timedelta(minutes=1)
 DISPATCH_EVERY = 1.0  # seconds: the dispatch job starts the polls that came due since the last tick
@@ -177,13 +180,15 @@ class Daemon:
                      eventloop.loop_name())
             await self._stop.wait()
             log.info("daemon stopping")
+            # The last drain starts no message past this; what is queued then waits for the next start.
+            last_send = asyncio.get_running_loop().time() + self.stop_deadline + LAST_DRAIN
             # Pause first: APScheduler's shutdown cancels running jobs at once, and polls and
             # delivery runs in flight deserve stop_deadline seconds to finish and commit.
             self.scheduler.pause()
             await self._finish_inflight()
             self.scheduler.shutdown(wait=False)
             try:
-                await self.runtime.deliverer.drain()
+                await self.runtime.deliverer.drain(stop_by=last_send)
             except Exception:  # the one broad catch of the last delivery run: what did not go stays queued
                 log.exception("stop: the last delivery run failed; unsent alerts stay queued for the next start")
         log.info("daemon stopped")

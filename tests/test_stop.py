@@ -184,6 +184,52 @@ channels: {{chat: "{hook.apprise_url}"}}
     assert [body["title"] for body in hook.received] == ["[desk] Talks held"]
 
 
+def test_a_stop_past_its_deadline_during_a_long_delivery_run_sends_each_alert_at_most_once(
+        tmp_path: Path) -> None:
+    """Six alerts queued, each post taking 2 s, and a stop deadline of 1 s: the delivery run is
+    cancelled mid-post. The post under way still records that it went, so the last drain does not
+    post it again (one alert arrived twice that way), and the last drain stops starting posts 5 s
+    past the deadline: what is left stays queued for the next start."""
+    with serve_newsroom() as site, serve_webhook() as hook:
+        publish(site, [(f"r{n}", f"Release {n}", f"ISAF statement number {n}.") for n in range(6)])
+        config_path = tmp_path / "monitor.yaml"
+        config_path.write_text(f"""
+database: monitor.db
+defaults: {{every: 1h, timeout: 5s}}
+sources:
+  - {{id: news, url: "{site.url('/feed.xml')}", backfill: true}}
+watchlists: [{{name: desk, keywords: [ISAF], notify: [chat]}}]
+channels: {{chat: "{hook.apprise_url}"}}
+""")
+        config = load_config(config_path)
+        hook.refuse = True
+        asyncio.run(poll_once(config))
+        store = Store(config.database)
+        try:  # refused once: due again now, and the delivery job's first run at start posts them
+            for row in store.queued_alerts():
+                store.mark_retry(row.id, error="refused", next_attempt=utcnow(), done_targets=[])
+        finally:
+            store.close()
+        hook.refuse, hook.ack_delay = False, 2.0
+        daemon = ServiceDaemon(config, stop_deadline=1.0)
+
+        async def scenario() -> None:
+            running = asyncio.create_task(daemon.run())
+            assert await until(lambda: bool(hook.received), timeout=10)  # the first post taken, not answered
+            daemon.stop()
+            await asyncio.wait_for(running, timeout=40)
+
+        asyncio.run(scenario())
+        titles = [str(body["title"]) for body in hook.received]
+    store = Store(config.database)
+    try:
+        counts = store.outbox_counts()
+    finally:
+        store.close()
+    assert len(titles) == len(set(titles)), titles
+    assert counts.get("sent", 0) == len(titles) and counts.get("queued", 0) == 6 - len(titles) > 0, counts
+
+
 def test_a_poll_outliving_the_stop_deadline_is_cancelled_cleanly(tmp_path: Path,
                                                                   caplog: pytest.LogCaptureFixture) -> None:
     """A poll still hanging at the stop deadline is cancelled: run() returns, nothing half-written

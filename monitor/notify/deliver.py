@@ -26,7 +26,7 @@ import html
 import logging
 import time
 from collections import defaultdict, deque
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -201,6 +201,8 @@ class Deliverer:
                         for name, urls in channels.items()}
         self._recent: dict[str, deque[datetime]] = defaultdict(deque)
         self._lock = asyncio.Lock()
+        self._sending: set[asyncio.Future[str]] = set()  # messages being posted, shielded from cancellation
+        self._stop_by: float | None = None
         # channel -> when the message at the head of its queue may be tried again, and that
         # message's rows. Until then the channel's later alerts wait behind it, so a drain
         # need not read them: during an outage each matching poll asked for a drain, and
@@ -213,10 +215,15 @@ class Deliverer:
         Not what waits for a retry: a reload may have mended a channel's URL."""
         self._lock = previous._lock
         self._recent = previous._recent
+        self._sending = previous._sending
 
-    async def drain(self) -> DeliveryReport:
-        """Send every due alert once. Safe to call concurrently: runs are serialised."""
+    async def drain(self, *, stop_by: float | None = None) -> DeliveryReport:
+        """Send every due alert once. Safe to call concurrently: runs are serialised.
+        ``stop_by`` (the event loop's time): no message starts after it; the rest stay queued."""
         async with self._lock:
+            if self._sending:  # posts of a drain cancelled mid-send: their outcome first
+                await asyncio.wait(set(self._sending))
+            self._stop_by = stop_by
             channels = self._channels_to_drain()
             # return_exceptions: the lock must outlive every channel's sends, or the next drain
             # could pick up rows still being sent; and one channel's fault is not another's.
@@ -304,7 +311,10 @@ class Deliverer:
                 self.store.mark_failed(row.id, error=f"channel {channel!r} is no longer configured")
                 log.warning("delivery channel=%s alert=%d status=failed reason=channel-removed", channel, row.id)
             return DeliveryReport(failed=len(rows)), True
+        loop = asyncio.get_running_loop()
         for unit in self._units(channel, rows):
+            if self._stop_by is not None and loop.time() >= self._stop_by:
+                return DeliveryReport(sent=sent, retrying=retrying, failed=failed), False
             now = self.clock()
             if unit.next_attempt_at > now:
                 # An earlier alert is waiting for a retry: later ones wait behind it.
@@ -326,44 +336,63 @@ class Deliverer:
             if not self._may_send(channel, now, posts):
                 log.info("delivery channel=%s status=rate-limited (the rest of its queue waits)", channel)
                 return DeliveryReport(sent=sent, retrying=retrying, failed=failed), False
-            errors: list[str] = []
-            for target in targets:
-                if target.index in done:
-                    continue
-                reason = await target.send(message)
-                self._recent[channel].extend([self.clock()] * len(target.parts(message)))
-                if reason is None:
-                    done.add(target.index)
-                else:
-                    errors.append(reason)
-            ms = (time.perf_counter() - started) * 1000
-            ids = ",".join(str(r.id) for r in unit.rows)
-            watchlists = ",".join(dict.fromkeys(r.watchlist for r in unit.rows))
-            kind = "digest" if unit.digest else "alert"
-            if not errors:
-                for row in unit.rows:
-                    self.store.mark_sent(row.id, now=self.clock())
-                log.info("delivery channel=%s %s=%s watchlist=%s status=sent ms=%.0f",
-                         channel, kind, ids, watchlists, ms)
+            # Shielded: a drain cancelled mid-send (the daemon's stop deadline) leaves apprise's
+            # thread posting anyway; the send runs on to record its outcome, and the next
+            # drain waits for it rather than post the still-queued alert a second time.
+            outcome = await self._unabandoned(self._send_unit(channel, unit, message, targets, now, started))
+            if outcome == "sent":
                 sent += len(unit.rows)
-                continue
-            error = "; ".join(errors)
-            if now - unit.due_since >= self.give_up:
-                for row in unit.rows:
-                    self.store.mark_failed(row.id, error=f"gave up after {row.attempts + 1} attempts: {error}")
-                log.error("delivery channel=%s %s=%s status=failed reason=%r (gave up)", channel, kind, ids, error)
+            elif outcome == "failed":
                 failed += len(unit.rows)
-                continue
-            attempts = max(r.attempts for r in unit.rows) + 1
-            next_attempt = now + retry_delay(attempts)
-            for row in unit.rows:
-                self.store.mark_retry(row.id, error=error, next_attempt=next_attempt, done_targets=sorted(done))
-            self._wait(channel, unit, next_attempt)
-            log.warning("delivery channel=%s %s=%s status=retry attempt=%d next=%s reason=%r",
-                        channel, kind, ids, attempts, next_attempt.isoformat(timespec="seconds"), error)
-            retrying += len(unit.rows)
-            return DeliveryReport(sent=sent, retrying=retrying, failed=failed), False
+            else:
+                retrying += len(unit.rows)
+                return DeliveryReport(sent=sent, retrying=retrying, failed=failed), False
         return DeliveryReport(sent=sent, retrying=retrying, failed=failed), True
+
+    async def _unabandoned(self, work: Coroutine[None, None, str]) -> str:
+        task = asyncio.ensure_future(work)
+        self._sending.add(task)
+        task.add_done_callback(self._sending.discard)
+        return await asyncio.shield(task)
+
+    async def _send_unit(self, channel: str, unit: _Unit, message: Message, targets: Sequence[Target],
+                         now: datetime, started: float) -> str:
+        """Post one message to every target that has not taken it, and record the outcome:
+        "sent", "failed" (given up) or "retry"."""
+        done = unit.done_targets
+        errors: list[str] = []
+        for target in targets:
+            if target.index in done:
+                continue
+            reason = await target.send(message)
+            self._recent[channel].extend([self.clock()] * len(target.parts(message)))
+            if reason is None:
+                done.add(target.index)
+            else:
+                errors.append(reason)
+        ms = (time.perf_counter() - started) * 1000
+        ids = ",".join(str(r.id) for r in unit.rows)
+        watchlists = ",".join(dict.fromkeys(r.watchlist for r in unit.rows))
+        kind = "digest" if unit.digest else "alert"
+        if not errors:
+            for row in unit.rows:
+                self.store.mark_sent(row.id, now=self.clock())
+            log.info("delivery channel=%s %s=%s watchlist=%s status=sent ms=%.0f", channel, kind, ids, watchlists, ms)
+            return "sent"
+        error = "; ".join(errors)
+        if now - unit.due_since >= self.give_up:
+            for row in unit.rows:
+                self.store.mark_failed(row.id, error=f"gave up after {row.attempts + 1} attempts: {error}")
+            log.error("delivery channel=%s %s=%s status=failed reason=%r (gave up)", channel, kind, ids, error)
+            return "failed"
+        attempts = max(r.attempts for r in unit.rows) + 1
+        next_attempt = now + retry_delay(attempts)
+        for row in unit.rows:
+            self.store.mark_retry(row.id, error=error, next_attempt=next_attempt, done_targets=sorted(done))
+        self._wait(channel, unit, next_attempt)
+        log.warning("delivery channel=%s %s=%s status=retry attempt=%d next=%s reason=%r",
+                    channel, kind, ids, attempts, next_attempt.isoformat(timespec="seconds"), error)
+        return "retry"
 
     def _may_send(self, channel: str, now: datetime, posts: int) -> bool:
         """Whether the channel's per-minute cap leaves room for ``posts`` more posts (every
