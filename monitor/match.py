@@ -30,6 +30,7 @@ matched term gets a snippet with its hits marked (``monitor.models.Snippet``).
 from __future__ import annotations
 
 import re
+import warnings
 from bisect import bisect_left
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -96,10 +97,19 @@ def atom_problem(atom: str) -> str | None:
         if not pattern:
             return "'//' is an empty regular expression (write a pattern between the slashes)"
         try:
-            compiled = re.compile(pattern, re.IGNORECASE)
+            with warnings.catch_warnings():
+                # "Possible nested set": [[:alpha:]] is a POSIX class to its writer, a set of
+                # ':', 'a', 'l', ... to Python, and a raw warning on the terminal.
+                warnings.simplefilter("error", FutureWarning)
+                compiled = re.compile(pattern, re.IGNORECASE)
         except re.error as exc:
             where = f" at position {exc.pos + 1}" if exc.pos is not None else ""
             return f"'{stripped}' is not a valid regular expression: {exc.msg}{where}"
+        except FutureWarning as warning:
+            return (f"'{stripped}' is ambiguous as a regular expression: {warning} "
+                    "(POSIX classes such as [[:alpha:]] are not supported)")
+        except (OverflowError, RecursionError) as exc:  # a{10000000000}, a thousand nested groups
+            return f"'{stripped}' is not a regular expression this matcher can run: {exc}"
         if compiled.search("") is not None:
             return f"'{stripped}' matches the empty string, so it would fire on every item (use + rather than * or ?)"
         return None

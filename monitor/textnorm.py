@@ -207,8 +207,62 @@ def normal_term(term: str, *, fold: bool) -> str:
 def normal_pattern(pattern: str) -> str:
     """A regular expression with the mappings that cannot break regex syntax applied
     (apostrophes, Arabic-script letter variants, harakat dropped), so that it may be written
-    the way the text is: ``/كراچي/`` finds كراچي, which the normal form spells کراچی."""
-    return pattern.translate(_PATTERN_TABLE)
+    the way the text is: ``/كراچي/`` finds كراچي, which the normal form spells کراچی.
+    A literal hyphen or underscore is a space, as in the text: ``/F-16/`` finds "F-16"."""
+    return _spaced_separators(pattern.translate(_PATTERN_TABLE))
+
+
+def _spaced_separators(pattern: str) -> str:
+    r"""``pattern`` with each literal ``-`` and ``_`` (``\-`` too) made a space outside a
+    character class, and a space added to a class that holds one: ``[-_]``, ``[a\-z]``.
+    A ``-`` between two members of a class is a range, and stays."""
+    out: list[str] = []
+    i, n = 0, len(pattern)
+    in_class = class_start = 0
+    class_gets_space = False
+    while i < n:
+        ch = pattern[i]
+        if ch == "\\" and i + 1 < n:
+            escaped = pattern[i + 1]
+            if escaped in "-_":
+                if in_class:
+                    class_gets_space = True
+                    out.append(pattern[i:i + 2])
+                else:
+                    out.append(" ")
+            else:
+                out.append(pattern[i:i + 2])
+            i += 2
+            continue
+        if in_class:
+            if ch == "]" and i > class_start:
+                out.append(" ]" if class_gets_space else "]")
+                in_class = 0
+            else:
+                is_range = ch == "-" and i > class_start and i + 1 < n and pattern[i + 1] != "]"
+                if ch == "_" or (ch == "-" and not is_range):
+                    class_gets_space = True
+                out.append(ch)
+            i += 1
+            continue
+        if pattern.startswith(("(?P<", "(?P="), i):  # a group's name: copied as written
+            end = pattern.find(">" if pattern[i + 3] == "<" else ")", i)
+            end = n if end < 0 else end + 1
+            out.append(pattern[i:end])
+            i = end
+            continue
+        if ch == "[":
+            in_class, class_gets_space = 1, False
+            out.append(ch)
+            i += 1
+            if i < n and pattern[i] == "^":
+                out.append("^")
+                i += 1
+            class_start = i  # a "]" here is a member, not the end
+            continue
+        out.append(" " if ch in "-_" else ch)
+        i += 1
+    return "".join(out)
 
 
 def _replace_runs(runs: re.Pattern[str], text: str, replacement: str, maps: list[_SpanMap]) -> str:

@@ -350,6 +350,15 @@ CASES = {
         "config/monitor.yaml:4: watchlists[1].name: duplicate watch-list name 'a' "
         "(expected each name once; config/w/a.yaml:1 has it too)",
     ),
+    "duplicate watch-list name, one of them an empty name: (the file's name, then)": (
+        {
+            "config/monitor.yaml": "channels: {c: 'console://'}\nwatchlists:\n  - w/*.yaml\n",
+            "config/w/a.yaml": "name:\nkeywords: [x]\nnotify: c\n",
+            "config/w/b.yaml": "name: a\nkeywords: [y]\nnotify: c\n",
+        },
+        "config/w/b.yaml:1: name: duplicate watch-list name 'a' "
+        "(expected each name once; config/w/a.yaml:1 has it too)",
+    ),
     "duplicate key": (
         {"config/monitor.yaml": "timezone: UTC\ntimezone: Asia/Karachi\n"},
         "config/monitor.yaml:2: timezone: duplicate key (first on line 1)",

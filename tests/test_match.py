@@ -77,6 +77,13 @@ TERM_CASES = [
     pytest.param("/strasse/", "Straße", ["Straße"], id="regex-sees-casefolded-text"),
     pytest.param("/señor/", "Senor", [], id="regex-keeps-diacritics"),
     pytest.param("/كراچي|kayani’s/", "كراچي, Kayani's", ["كراچي", "Kayani's"], id="regex-written-like-the-text"),
+    # The text's hyphens and underscores are spaces in the normal form; a regex's literal ones are too.
+    pytest.param("/F-16/", "F-16 jets and F 16s", ["F-16", "F 16"], id="regex-hyphen"),
+    pytest.param(r"/\d+-\d+/", "won 3-1", ["3-1"], id="regex-hyphen-between-classes"),
+    pytest.param("/[a-z]+-e-[a-z]+/", "Operation Zarb-e-Azb", ["Zarb-e-Azb"], id="regex-range-kept"),
+    pytest.param("/kayani_x/", "user kayani_x", ["kayani_x"], id="regex-underscore"),
+    pytest.param("/ab[-_]cd/", "ab-cd", ["ab-cd"], id="regex-class-with-a-hyphen"),
+    pytest.param("/(?P<first_word>isaf)-x/", "ISAF-X", ["ISAF-X"], id="regex-group-name-kept"),
 ]
 
 
@@ -318,6 +325,10 @@ PROBLEM_CASES = [
     pytest.param("//", "empty regular expression", id="empty-regex"),
     pytest.param("/a*/", "matches the empty string", id="regex-matching-nothing"),
     pytest.param("/ispr", "does not end with one", id="unclosed-regex"),
+    pytest.param("/a{10000000000}/", "not a regular expression this matcher can run", id="regex-too-many-repeats"),
+    pytest.param("/" + "(" * 1200 + "a" + ")" * 1200 + "/", "not a regular expression this matcher can run",
+                 id="regex-nested-too-deep"),
+    pytest.param("/[[:alpha:]]/", "POSIX classes", id="regex-posix-class"),
 ]
 
 

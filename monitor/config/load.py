@@ -384,7 +384,7 @@ class _Loader:
         out: list[WatchListConfig | None] = []
         for wl_doc, at, value, stem in found:
             watchlist = _watchlist(wl_doc, at, value, stem, channels, source_ids, aliases)
-            raw_name = value.get("name", stem) if isinstance(value, dict) else None
+            raw_name = (value.get("name") or stem) if isinstance(value, dict) else None  # as _watchlist names it
             if isinstance(raw_name, str) and raw_name in names:
                 file, line = names[raw_name]
                 shown = _shown_name(wl_doc, (*at, "name"), raw_name)
