@@ -81,6 +81,9 @@ class TermError(ValueError):
         return f"{path}: {self.message}" if path else self.message
 
 
+_TYPOGRAPHIC_QUOTES = dict.fromkeys(map(ord, "\u201c\u201d\u201e\u201f\u00ab\u00bb"), '"')
+
+
 def parse_term(term: str, aliases: Mapping[str, tuple[str, ...]] | None = None) -> Term:
     """The meaning of ``term``; raises TermError saying what is wrong.
 
@@ -92,6 +95,9 @@ def parse_term(term: str, aliases: Mapping[str, tuple[str, ...]] | None = None) 
         raise TermError("the term is empty (write a word, a phrase or a /regular expression/)")
     if regex_source(text) is not None and _is_whole_regex(text):
         return Term(left=(term,))
+    # A phrase pasted from a word processor or chat comes in typographic quotes, which would
+    # be part of the phrase and so match nothing: they are the quotes they stand for.
+    text = text.translate(_TYPOGRAPHIC_QUOTES)
     field: Literal["title", "body"] | None = None
     prefix = _FIELD_PREFIX.match(text)
     if prefix is not None:

@@ -40,7 +40,7 @@ def test_undated_items_say_so() -> None:
 
 SNIPPETS = (Snippet(term="Kayani", field="body", text="General Kayani, Chief of Army Staff, visited…",
                     marks=((8, 14),)),
-            Snippet(term="COAS", field="body", text="…the COAS <i>said</i> AT&T *stars*", marks=((5, 9),)))
+            Snippet(term="COAS", field="body", text="…the COAS <i>said</i> AT&T *stars* ~~struck~~", marks=((5, 9),)))
 MARKED = Alert(**{**ALERT.__dict__, "snippet": SNIPPETS[0].text, "snippets": SNIPPETS})
 
 
@@ -55,13 +55,13 @@ class TestWhyItMatched:
         """In Markdown each marked term is **bold** and the source text around it is escaped."""
         markdown = render(MARKED, timezone=ZoneInfo("UTC")).markdown
         assert "> General **Kayani**, Chief of Army Staff, visited…" in markdown
-        assert r"> …the **COAS** \<i\>said\</i\> AT&T \*stars\*" in markdown
+        assert r"> …the **COAS** \<i\>said\</i\> AT&T \*stars\* \~\~struck\~\~" in markdown  # ~~ strikes through
 
     def test_html_bolds_each_term_and_escapes_the_rest(self) -> None:
         """In HTML each marked term is in <b>, and markup in the snippet arrives escaped."""
         body = render(MARKED, timezone=ZoneInfo("UTC")).html
         assert "<blockquote>General <b>Kayani</b>, Chief of Army Staff, visited…</blockquote>" in body
-        assert "<blockquote>…the <b>COAS</b> &lt;i&gt;said&lt;/i&gt; AT&amp;T *stars*</blockquote>" in body
+        assert "<blockquote>…the <b>COAS</b> &lt;i&gt;said&lt;/i&gt; AT&amp;T *stars* ~~struck~~</blockquote>" in body
 
     def test_a_marked_term_is_escaped_inside_the_emphasis(self) -> None:
         """A hit that itself holds markup characters is escaped within the <b> and ** it gets."""

@@ -218,4 +218,4 @@ def snippet_html(snippet: Snippet) -> str:
 
 def escape_markdown(value: str) -> str:
     """Escape Markdown control characters in source text so titles can't restyle a message."""
-    return "".join("\\" + ch if ch in "\\`*_{}[]<>#|" else ch for ch in value)
+    return "".join("\\" + ch if ch in "\\`*_{}[]<>#|~" else ch for ch in value)
