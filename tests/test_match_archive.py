@@ -6,6 +6,7 @@ import sqlite3
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner
@@ -274,3 +275,32 @@ class TestCommands:
         assert f"{draft}:3: keywords[1]: 'Kayani |' ends with an operator" in err
         assert f"{draft}:4: keywords[2]: '@nope' names no alias" in err
         assert f"{draft}:5: notify: 'nowhere' is not a channel" in err
+
+
+class TestNarrowing:
+    def test_a_since_without_a_zone_is_in_the_configs_timezone(self, tmp_path: Path, config: Path) -> None:
+        """Times are shown in the config's timezone, so a date typed without a zone is read there, not in
+        the host's: two hours before "COAS visits Quetta" was stored, on a Karachi clock, finds it."""
+        config.write_text("timezone: Asia/Karachi\n" + config.read_text(encoding="utf-8"), encoding="utf-8")
+        stored = NOW - timedelta(days=2)
+        typed = (stored - timedelta(hours=2)).astimezone(ZoneInfo("Asia/Karachi")).replace(tzinfo=None)
+        code, out, err = run("search", "-c", str(config), "Quetta", "--since", typed.isoformat(timespec="minutes"))
+        assert code == 0, err
+        assert "COAS visits Quetta" in out and out.rstrip().endswith("1 item found")
+        later = (stored + timedelta(hours=2)).astimezone(ZoneInfo("Asia/Karachi")).replace(tzinfo=None)
+        code, out, _ = run("search", "-c", str(config), "Quetta", "--since", later.isoformat(timespec="minutes"))
+        assert code == 0 and "COAS visits Quetta" not in out
+
+    @pytest.mark.parametrize("command", [["items"], ["search", "Karachi"], ["backtest", "draft.yaml"]])
+    def test_an_unknown_source_is_a_usage_error(self, tmp_path: Path, config: Path, command: list[str]) -> None:
+        """A typo'd --source found nothing and exited 0, as if the source had nothing; `once` and
+        `check` already said "unknown source". A source only the database knows (removed from the
+        config, its items kept) is still one to ask for."""
+        (tmp_path / "draft.yaml").write_text("keywords: [Karachi]\nnotify: desk\n", encoding="utf-8")
+        args = [a if a != "draft.yaml" else str(tmp_path / a) for a in command]
+        code, _, err = run(*args, "-c", str(config), "--source", "dwan")
+        assert code == 2 and "unknown source dwan" in err and "dawn" in err
+        config.write_text(config.read_text(encoding="utf-8").replace('  - {id: dawn, url: "https://example.org/dawn"}\n',
+                                                                      ""), encoding="utf-8")
+        code, out, err = run(*args, "-c", str(config), "--source", "dawn")
+        assert code == 0, err

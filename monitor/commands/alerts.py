@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from monitor.commands.reading import config_option, load_or_exit, open_store, since_option
+from monitor.commands.reading import config_option, load_or_exit, narrowed, open_store, since_option
 
 
 @click.command()
@@ -28,6 +28,7 @@ def alerts(config_path: Path | None, channels: tuple[str, ...], statuses: tuple[
 
     config = load_or_exit(config_path)
     store = open_store(config)
+    since = narrowed(config, store, since=since)
     try:
         found = recent_alerts(store, channels=channels, statuses=statuses, since=since, limit=limit)
     finally:

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from monitor.commands.progress import draws, progress
-from monitor.commands.reading import config_option, load_or_exit, open_store, reading_environ, since_option
+from monitor.commands.reading import config_option, load_or_exit, narrowed, open_store, reading_environ, since_option
 
 
 @click.command()
@@ -42,6 +42,7 @@ def backtest(watchlist_file: Path, config_path: Path | None, source_ids: tuple[s
     matcher = Matcher([watch_rule(watchlist)], aliases=config.aliases)
     zone = ZoneInfo(config.timezone)
     store = open_store(config)
+    since = narrowed(config, store, since=since, source_ids=source_ids)
     scanned = 0
     held: list[str] = []
     try:

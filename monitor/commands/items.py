@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from monitor.commands.reading import config_option, load_or_exit, open_store, since_option
+from monitor.commands.reading import config_option, load_or_exit, narrowed, open_store, since_option
 
 
 @click.command()
@@ -27,6 +27,7 @@ def items(config_path: Path | None, source_ids: tuple[str, ...], since: datetime
 
     config = load_or_exit(config_path)
     store = open_store(config)
+    since = narrowed(config, store, since=since, source_ids=source_ids)
     try:
         found = recent_items(store, source_ids=source_ids, since=since, matched_only=matched, limit=limit)
     finally:

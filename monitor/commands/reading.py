@@ -90,8 +90,26 @@ def parse_since(ctx: click.Context, param: click.Parameter, value: str | None) -
     except ValueError:
         raise click.BadParameter(f"{value!r} is neither a duration (30m, 2h, 1d) nor a date like 2026-11-28T09:00",
                                  ctx, param) from None
-    return moment if moment.tzinfo else moment.astimezone()
+    return moment  # a date without a zone is in the config's timezone: see ``narrowed``
+
+
+def narrowed(config: Config, store: Store, *, since: datetime | None,
+             source_ids: tuple[str, ...] = ()) -> datetime | None:
+    """``--since`` as a moment, a date without a zone read in the config's ``timezone`` (the
+    zone every time is shown in); exit 2 for a ``--source`` that neither the config nor the
+    database knows (a filter by a typo'd id found nothing, and said so with exit 0)."""
+    from zoneinfo import ZoneInfo
+
+    known = {s.id for s in config.sources} | {r[0] for r in store.db.execute("SELECT id FROM sources")}
+    unknown = [sid for sid in source_ids if sid not in known]
+    if unknown:
+        store.close()
+        raise click.UsageError(f"unknown source {', '.join(unknown)} (known: {', '.join(sorted(known)) or 'none'})")
+    if since is not None and since.tzinfo is None:
+        return since.replace(tzinfo=ZoneInfo(config.timezone))
+    return since
 
 
 since_option = click.option("--since", callback=parse_since, metavar="WHEN",
-                            help="Only since then: a duration back from now (2h, 1d) or a date like 2026-11-28T09:00.")
+                            help="Only since then: a duration back from now (2h, 1d) or a date like 2026-11-28T09:00 "
+                                 "(in the config's timezone unless it gives its own).")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from monitor.commands.reading import config_option, load_or_exit, open_store, since_option
+from monitor.commands.reading import config_option, load_or_exit, narrowed, open_store, since_option
 
 
 @click.command()
@@ -32,6 +32,7 @@ def search(query: tuple[str, ...], config_path: Path | None, source_ids: tuple[s
 
     config = load_or_exit(config_path)
     store = open_store(config)
+    since = narrowed(config, store, since=since, source_ids=source_ids)
     try:
         found = find(store.db, " ".join(query), source_ids=source_ids, since=since, limit=limit)
     except QueryError as exc:
