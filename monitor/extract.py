@@ -10,6 +10,7 @@ import re
 from datetime import UTC, datetime, tzinfo
 from functools import cached_property
 
+import htmldate
 import trafilatura
 from lxml.etree import LxmlError
 from selectolax.lexbor import LexborHTMLParser, SelectolaxError
@@ -87,7 +88,8 @@ class _LazyMetadata:
         if not self._page:
             return None
         try:
-            return trafilatura.extract_metadata(self._page, default_url=self._url)
+            # Not htmldate's extensive search here: see ``date``.
+            return trafilatura.extract_metadata(self._page, default_url=self._url, extensive=False)
         except (LxmlError, ValueError, TypeError):
             return None
 
@@ -97,7 +99,20 @@ class _LazyMetadata:
 
     @property
     def date(self) -> str | None:
-        return self._document.date if self._document is not None else None
+        """The date of the page's markup, else of htmldate's extensive search of its text,
+        but not a January 1: that search's last resort reads a year alone (a footer's
+        "Copyright 2024") as January 1 of it, and a fresh release looked two years old.
+        On the extraction benchmark and the news pages (216), the search alone found 5,
+        one of them such a January 1."""
+        found = self._document.date if self._document is not None else None
+        if found is None and self._document is not None:
+            try:
+                guess = htmldate.find_date(self._page, extensive_search=True, original_date=True,
+                                           max_date=datetime.now().strftime("%Y-%m-%d"))
+            except (LxmlError, ValueError, TypeError):
+                guess = None
+            found = guess if guess and not guess.endswith("-01-01") else None
+        return found
 
 
 def _main_text(page: str, url: str) -> str:

@@ -184,3 +184,16 @@ def test_a_dateline_is_taken_before_trafilaturas_guess() -> None:
             f"<h1>Taliban leader arrested</h1>{paragraphs}</article><footer>ISAF 2012</footer></body></html>")
     article = extract_article(page.encode(), url="https://isaf.example/2012/10/release")
     assert article.published == datetime(2012, 10, 9, tzinfo=UTC)
+
+
+def test_a_copyright_year_is_no_publication_date() -> None:
+    """A page with no date but its footer's "Copyright 2024" was shown as published 2024-01-01: the
+    guess of htmldate's last resort. It is no date (the alert then shows when it was first seen); a
+    date the page's text states is still read."""
+    body = "<p>" + " ".join(["The corps commander reviewed the flood relief work in the district."] * 6) + "</p>"
+    undated = (f"<html><head><title>Relief work reviewed</title></head><body><article><h1>Relief work reviewed</h1>"
+               f"{body}</article><footer>Copyright 2024 Example News. All rights reserved.</footer></body></html>")
+    assert extract_article(undated.encode(), url="https://news.example/relief").published is None
+    dated = undated.replace("<footer>", "<p class=byline>Posted on 14 March 2024</p><footer>")
+    assert extract_article(dated.encode(), url="https://news.example/relief").published == datetime(2024, 3, 14,
+                                                                                                      tzinfo=UTC)
