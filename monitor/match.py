@@ -259,12 +259,14 @@ def _judge(rule: WatchRule, compiled: _Rule, hits: dict[str, list[Hit]], texts: 
 
 
 def _snippets(ordered: Sequence[Hit], texts: dict[str, str]) -> tuple[Snippet, ...]:
-    """One snippet per distinct term, around its first hit, unless that hit already lies
-    inside an earlier snippet: a reader should see each term once, not the same sentence
-    twice. Every hit inside a snippet is marked in it."""
+    """One snippet per distinct term, around its first hit in the main text (in the title
+    only if the text has none: the alert shows the title already, and a headline quoted
+    back is no context), unless that hit already lies inside an earlier snippet: a reader
+    should see each term once, not the same sentence twice. Every hit inside a snippet is
+    marked in it."""
     cuts: list[tuple[Hit, _Cut]] = []
     seen: set[str] = set()
-    for hit in ordered:
+    for hit in sorted(ordered, key=lambda h: h.field != "body"):  # stable: text order within each
         if hit.term in seen:
             continue
         seen.add(hit.term)

@@ -185,7 +185,8 @@ class TestRules:
 
 class TestMatchValue:
     def test_full_match(self) -> None:
-        """A Match carries its terms in first-hit order (title first), every hit, and snippets with hits marked."""
+        """A Match carries its terms in first-hit order (title first), every hit, and snippets with hits
+        marked, cut from the main text where the term is in it: the title is in the alert already."""
         rule = WatchRule(name="afpak", keywords=("COAS", "ISPR"), require=("Khyber", "ISPR"))
         title = "Khyber operation: ISPR"
         body = "RAWALPINDI – The COAS visited Khyber, ISPR said."
@@ -193,7 +194,7 @@ class TestMatchValue:
         assert found == Match(
             watchlist="afpak",
             terms=("Khyber", "ISPR", "COAS"),
-            snippet="Khyber operation: ISPR",
+            snippet=body,
             hits=(
                 Hit(term="Khyber", field="title", start=0, end=6),
                 Hit(term="ISPR", field="title", start=18, end=22),
@@ -201,11 +202,14 @@ class TestMatchValue:
                 Hit(term="Khyber", field="body", start=30, end=36),
                 Hit(term="ISPR", field="body", start=38, end=42),
             ),
-            snippets=(
-                Snippet(term="Khyber", field="title", text=title, marks=((0, 6), (18, 22))),
-                Snippet(term="COAS", field="body", text=body, marks=((17, 21), (30, 36), (38, 42))),
-            ),
+            snippets=(Snippet(term="COAS", field="body", text=body, marks=((17, 21), (30, 36), (38, 42))),),
         )
+
+    def test_a_term_only_in_the_title_gets_the_title_as_its_snippet(self) -> None:
+        """Without a hit in the main text, the title is the only context there is."""
+        [found] = Matcher([WatchRule(name="w", keywords=("COAS", "Khyber"))]).match(
+            source_id="s", title="COAS visits Khyber", body="The army chief met the corps in Khyber.")
+        assert [(s.term, s.field) for s in found.snippets] == [("Khyber", "body"), ("COAS", "title")]
 
     @pytest.mark.parametrize(
         ("text", "term", "expected"),
