@@ -400,6 +400,21 @@ def test_malformed_config_reports_one_exact_problem(tmp_path: Path, files: dict[
     assert problems(tmp_path, files) == [expected]
 
 
+def test_every_bad_term_inside_a_group_is_reported_at_its_own_line(tmp_path: Path) -> None:
+    """Inside {all: [...]}, each bad term has its own line and field path; only the first was
+    reported, at the group's line, with the path written into the message."""
+    found = problems(tmp_path, {
+        "config/monitor.yaml": "channels: {c: 'console://'}\nwatchlists: [w/*.yaml]\n",
+        "config/w/a.yaml": 'keywords:\n  - all:\n      - "/[/"\n      - ok\n      - {none: ["a |"]}\nnotify: c\n',
+    })
+    assert found == [
+        "config/w/a.yaml:3: keywords[0].all[0]: '/[/' is not a valid regular expression: "
+        "unterminated character set at position 1",
+        "config/w/a.yaml:5: keywords[0].all[2].none[0]: 'a |' ends with an operator "
+        "(expected a term after '|' or '~N')",
+    ]
+
+
 def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
     """Mistakes in different sections and files all appear, in file and line order."""
     found = problems(tmp_path, {

@@ -546,22 +546,24 @@ def _watchlist(
 
 
 def _alias_refs(doc: Document, at: FieldPath, raw: dict[str, Any], aliases: dict[str, tuple[str, ...]]) -> bool:
-    """Every ``@name`` in the watch list's terms, however deeply nested, must be a defined alias."""
+    """Every ``@name`` in the watch list's terms, however deeply nested, must be a defined
+    alias; and every term inside a group must be sound (the schema checks the others), each
+    reported at its own line."""
     ok = True
 
-    def visit(path: FieldPath, value: Any) -> None:
+    def visit(path: FieldPath, value: Any, grouped: bool = False) -> None:
         nonlocal ok
-        if isinstance(value, str) and alias_refs(value):
-            problem = term_problem(value, aliases)
+        if isinstance(value, str) and (grouped or alias_refs(value)):
+            problem = term_problem(value, aliases) if value.strip() else None  # (empty: the schema's)
             if problem is not None:
                 doc.problem(yaml_path(doc, path), problem)
                 ok = False
         elif isinstance(value, list):
             for i, item in enumerate(value):
-                visit((*path, i), item)
+                visit((*path, i), item, grouped)
         elif isinstance(value, dict):
             for key, item in value.items():
-                visit((*path, key), item)
+                visit((*path, key), item, True)
 
     for key in ("keywords", "require", "exclude"):
         visit((*at, key), raw.get(key))

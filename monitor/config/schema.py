@@ -277,14 +277,20 @@ def _channel_shorthand(value: Any) -> Any:
 
 
 def _term(value: Any) -> Condition:
-    """A term string or a nested group (``{all: [...]}``), checked by ``monitor.watchlang``;
-    ``@alias`` names are checked later, by the loader, once the aliases are known."""
+    """A term string or a nested group (``{all: [...]}``), checked by ``monitor.watchlang``.
+    The loader checks later, each at its own line, the terms inside a group (here, the first
+    bad one would stand for them all, at the group's line) and ``@alias`` names, once the
+    aliases are known."""
     if isinstance(value, str) and not value.strip():
         raise invalid("is empty", "expected some text")
     try:
-        return condition_from_yaml(value, term_problem)
+        return condition_from_yaml(value, term_problem if isinstance(value, str) else _checked_by_the_loader)
     except TermError as exc:
         raise message(str(exc)) from None
+
+
+def _checked_by_the_loader(term: str) -> None:
+    return None
 
 
 def _one_or_many(value: Any) -> Any:
