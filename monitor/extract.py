@@ -34,8 +34,17 @@ _WORD = re.compile(r"\w+")
 _BOX_CLASSES = ("sidebar", "recent-news", "recent-posts", "must-read", "most-read", "most-popular")
 _TEASERS = ("//*[self::div or self::p or self::section or self::span]"
             "[contains(translate(@id, 'T', 't'), 'teaser') or contains(translate(@class, 'T', 't'), 'teaser')]")
+# - a paragraph inside the article that is a label and one link to another story ("Also
+#   read: ISAF commander meets envoy", "READ MORE: ...", Urdu sites' "یہ بھی پڑھیں"):
+#   a headline of another story, whose words fired watch lists for this one.
+_READ_ALSO = ("also read", "read also", "read more:", "read:", "see also", "related:", "also see", "must read",
+              "recommended:", "یہ بھی پڑھیں")
+_LOWER = "translate(normalize-space(.), 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')"
+_PROMO_LINKS = ("//p[count(.//a) = 1][string-length(normalize-space(.)) - string-length(normalize-space(.//a)) < 30]["
+                + " or ".join(f"starts-with({_LOWER}, '{label}')" for label in _READ_ALSO) + "]")
 _PRUNE = " | ".join(
-    ["//aside", "//nav", "//footer[not(ancestor::article)]", "//*[contains(@class, '_contacts')]", _TEASERS]
+    ["//aside", "//nav", "//footer[not(ancestor::article)]", "//*[contains(@class, '_contacts')]", _TEASERS,
+     _PROMO_LINKS]
     + [f"//*[contains(concat(' ', normalize-space(@class), ' '), ' {name} ')]" for name in _BOX_CLASSES]
 )
 # Shorter than this, trafilatura's own extraction is taken to have missed the article, and

@@ -197,3 +197,19 @@ def test_a_copyright_year_is_no_publication_date() -> None:
     dated = undated.replace("<footer>", "<p class=byline>Posted on 14 March 2024</p><footer>")
     assert extract_article(dated.encode(), url="https://news.example/relief").published == datetime(2024, 3, 14,
                                                                                                       tzinfo=UTC)
+
+
+def test_a_read_also_link_inside_the_article_is_not_its_text() -> None:
+    """A paragraph that is a label and one link to another story ("Also read:", "READ MORE:", Urdu
+    sites' "یہ بھی پڑھیں") is another story's headline: "ISAF commander meets envoy" in a trade
+    story fired an ISAF watch list. A link inside a sentence stays."""
+    para = "<p>" + " ".join(["The ministry said further talks on trade were planned for next month."] * 3) + "</p>"
+    page = (f"<html><head><title>Trade talks planned</title></head><body><article><h1>Trade talks planned</h1>"
+            f"{para}<p><strong>Also read:</strong> <a href='/a'>ISAF commander meets envoy in Rawalpindi</a></p>"
+            f"{para}<p>READ MORE: <a href='/b'>Kayani visits Quetta</a></p>"
+            f"<p>یہ بھی پڑھیں: <a href='/c'>کیانی کا دورہ</a></p>"
+            f"<p>Officials said, <a href='/d'>in a statement</a>, that ISAF would read the agreement.</p>{para}"
+            f"</article></body></html>")
+    text = extract_article(page.encode(), url="https://news.example/trade").text
+    assert "ISAF commander" not in text and "Kayani" not in text and "کیانی" not in text
+    assert "that ISAF would read the agreement" in text and "further talks on trade" in text
