@@ -237,7 +237,13 @@ SOURCE = "sources:\n  - id: ispr\n    url: https://ispr.example\n"
 CASES = {
     "yaml syntax": (
         {"config/monitor.yaml": "sources:\n  - id: [ispr\n    url: x\n"},
-        "config/monitor.yaml:3: not valid YAML: expected ',' or ']', but got ':'",
+        "config/monitor.yaml:2: not valid YAML: a [list] that starts on this line is not closed "
+        "(expected ',' or ']', but got ':' on line 3)",
+    ),
+    "unclosed quote: the line that opens it": (
+        {"config/monitor.yaml": "timezone: UTC\nsources:\n  - id: \"ispr\n    url: x\n\n"},
+        "config/monitor.yaml:3: not valid YAML: a quoted text that starts on this line is not closed "
+        "(found unexpected end of stream on line 6)",
     ),
     "not a mapping": (
         {"config/monitor.yaml": "- just\n- a list\n"},

@@ -94,6 +94,10 @@ def field_name(path: FieldPath) -> str:
     return out
 
 
+_UNCLOSED = {"while scanning a quoted scalar": "a quoted text", "while parsing a flow sequence": "a [list]",
+             "while parsing a flow mapping": "a {mapping}"}
+
+
 def parse(text: str, *, file: str, environ: Mapping[str, str]) -> Document:
     """Parse one YAML document; a syntax error becomes the document's only problem."""
     doc = Document(file=file)
@@ -111,6 +115,12 @@ def parse(text: str, *, file: str, environ: Mapping[str, str]) -> Document:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
         what = exc.problem or exc.context or "unreadable"
+        opened = exc.context_mark
+        if exc.context in _UNCLOSED and opened is not None and mark is not None and opened.line < mark.line:
+            # An unclosed quote or bracket is found where the file ends or the next thing starts:
+            # the line to mend is the one that opened it.
+            what = f"{_UNCLOSED[exc.context]} that starts on this line is not closed ({what} on line {line})"
+            line = opened.line + 1
         if "'@'" in what:
             what += " (put a term that starts with @ in quotes, like \"@kayani\")"
         doc.problems.append(Problem(file=file, line=line, field="", message=f"not valid YAML: {what}"))
