@@ -230,6 +230,18 @@ class TestCommands:
         assert "ISAF commander meets Kiyani" in out and "https://example.org/dawn/4" in out
         assert out.rstrip().endswith("1 item found")
 
+    def test_a_snippet_is_printed_on_one_line(self, store: Store, config: Path) -> None:
+        """A text's own line breaks are not the result's: each result is three lines, the snippet
+        indented on the second (its second half at the margin had read as the next result)."""
+        seed(store, [("ispr", "Corps commanders meet", "The conference met.\nGeneral Munir chaired\nit.", 1)],
+             start=100)
+        store.index_for_search()
+        code, out, _ = run("search", "-c", str(config), "Munir")
+        assert code == 0
+        title, quoted, url, count = out.rstrip("\n").split("\n")
+        assert "Corps commanders meet" in title and url == "  https://example.org/ispr/100"
+        assert quoted.startswith("  ") and "[Munir] chaired it." in quoted and count == "1 item found"
+
     def test_search_not_from_the_shell(self, config: Path) -> None:
         """NOT word excludes without a leading dash, which a shell command line would take for an option."""
         code, out, _ = run("search", "-c", str(config), "Karachi", "NOT", "cricket")

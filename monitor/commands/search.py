@@ -43,5 +43,7 @@ def search(query: tuple[str, ...], config_path: Path | None, source_ids: tuple[s
     zone = ZoneInfo(config.timezone)
     for item in found:
         when = (item.published or item.first_seen).astimezone(zone).strftime("%Y-%m-%d %H:%M")
-        click.echo(f"{when}  {item.source_id}  {item.title}\n  {item.snippet}\n  {item.url}")
+        # On one line, like the result's others: the text's own line breaks made a snippet's
+        # second half start at the margin, where it read as the next result.
+        click.echo(f"{when}  {item.source_id}  {item.title}\n  {' '.join(item.snippet.split())}\n  {item.url}")
     click.echo(f"{len(found)} item{'s' if len(found) != 1 else ''} found")
