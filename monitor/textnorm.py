@@ -3,7 +3,7 @@
 ``normalise`` applies, in this order, to each cluster (a character and the combining marks
 after it):
 
-1. apostrophe look-alikes (’ ‘ ʼ ´ `) become ``'``;
+1. apostrophe look-alikes (’ ‘ ʼ ´ `) become ``'``, and Turkish ``İ`` becomes ``I``;
 2. NFKC, case folding, NFKC again (the NFKC_Casefold recipe: ``ﬁ`` -> ``fi``, ``ß`` -> ``ss``);
 3. Arabic-script letter variants become the Urdu letter (ك -> ک; ي ى ئ -> ی; ه ة ۃ ۂ -> ہ;
    أ إ ٱ -> ا; ؤ -> و) and harakat, Quranic marks and tatweel are dropped, so is every
@@ -37,6 +37,9 @@ _DROPPED = "\u00ad"
 _COMPLEX = "\uffff"
 
 _APOSTROPHES = dict.fromkeys(map(ord, "\u2018\u2019\u201b\u02bc\u00b4\u0060\u2032"), "'")
+# Turkish İ case-folds to i with a combining dot, a diacritic that a term spelled İstanbul
+# then required of the text: it is the I it is written over.
+_BEFORE_FOLDING = {**_APOSTROPHES, ord("\u0130"): "I"}
 
 _ARABIC_VARIANTS = {
     "\u0643": "\u06a9",  # ARABIC KAF -> KEHEH
@@ -321,7 +324,7 @@ def _joins(cluster: str, char: str) -> bool:
 @lru_cache(maxsize=65536)
 def _normal_cluster(cluster: str, fold: bool) -> str:
     """Steps 1-6 of the module docstring for one cluster; the definition of the normal form."""
-    text = cluster.translate(_APOSTROPHES)
+    text = cluster.translate(_BEFORE_FOLDING)
     text = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold())
     text = "".join(map(_normal_char, text))
     if fold:
