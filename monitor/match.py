@@ -40,7 +40,16 @@ import ahocorasick
 from monitor.models import Hit, Match, Snippet
 from monitor.rulelogic import Rule as _Rule
 from monitor.rulelogic import compile_rule as _compile_rule
-from monitor.textnorm import GLUES, Normalised, boundary_at, is_word_char, normal_pattern, normal_term, normalise
+from monitor.textnorm import (
+    GLUES,
+    Normalised,
+    boundary_at,
+    grapheme_cut,
+    is_word_char,
+    normal_pattern,
+    normal_term,
+    normalise,
+)
 from monitor.watchlang import Condition, TermError, parse_term, regex_source
 
 SNIPPET_CHARS = 160
@@ -323,7 +332,7 @@ def snippet(text: str, start: int, end: int, *, width: int = SNIPPET_CHARS) -> s
 def _cut(text: str, start: int, end: int, width: int) -> _Cut:
     hit, hit_origin = _collapse(text, start, end)
     if len(hit) >= width:
-        kept = hit[:width].rstrip()
+        kept = hit[:grapheme_cut(hit, width) or width].rstrip()
         lead = "…" if _NON_SPACE.search(text, 0, start) else ""
         return _Cut(text=lead + kept + "…", origin=tuple(hit_origin[: len(kept)]), offset=len(lead))
     room = width - len(hit)
@@ -363,8 +372,8 @@ def _keep_end(text: str, room: int) -> tuple[str, bool]:
     """The last ``room`` characters at most, starting at a word; and whether any were cut."""
     if len(text) <= room:
         return text, False
-    kept = text[len(text) - room :] if room else ""
-    if kept and text[len(text) - room - 1] != " " and " " in kept:
+    kept = text[grapheme_cut(text, len(text) - room, forward=True):] if room else ""
+    if kept and text[len(text) - len(kept) - 1] != " " and " " in kept:
         kept = kept[kept.index(" ") :]  # drop the partial word; a text without spaces (CJK) keeps it
     return kept.lstrip(), True
 
@@ -373,7 +382,7 @@ def _keep_start(text: str, room: int) -> tuple[str, bool]:
     """The first ``room`` characters at most, ending at a word; and whether any were cut."""
     if len(text) <= room:
         return text, False
-    kept = text[:room]
-    if kept and text[room] != " " and " " in kept:
+    kept = text[:grapheme_cut(text, room)]
+    if kept and text[len(kept)] != " " and " " in kept:
         kept = kept[: kept.rindex(" ")]
     return kept.rstrip(), True

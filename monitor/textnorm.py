@@ -405,3 +405,41 @@ class _Table(dict[int, str]):
 @cache
 def _table(fold: bool) -> _Table:
     return _Table(fold)
+
+
+def grapheme_cut(text: str, at: int, *, forward: bool = False) -> int:
+    """The index nearest ``at`` (at or before it; at or after it if ``forward``) where
+    ``text`` can be cut without splitting a base character from its combining marks, a
+    joined emoji (ZWJ, variation selectors, skin tones) or a flag's two letters: a snippet
+    or a title cut there shows no half-drawn character."""
+    cut = max(0, min(at, len(text)))
+    step = 1 if forward else -1
+    while 0 < cut < len(text) and _joined(text, cut):
+        cut += step
+    return cut
+
+
+_ZWJ = "\u200d"
+
+
+def _joined(text: str, cut: int) -> bool:
+    """Whether ``text[cut - 1]`` and ``text[cut]`` belong to one grapheme."""
+    before, after = text[cut - 1], text[cut]
+    if after == _ZWJ or before == _ZWJ:
+        return True
+    if unicodedata.combining(after) or unicodedata.category(after) in ("Mn", "Me", "Mc"):
+        return True
+    if unicodedata.combining(before) == 9 and after.isalpha():
+        return True  # a virama joins the consonants on either side into one conjunct: क्ष
+    if "\ufe00" <= after <= "\ufe0f" or "\U0001f3fb" <= after <= "\U0001f3ff":
+        return True  # variation selectors and skin tones belong to the character before
+    if _is_flag_letter(after) and _is_flag_letter(before):
+        run = 0  # regional indicators pair up from the start of their run: 🇵🇰🇺🇸 is two flags
+        while cut - run > 0 and _is_flag_letter(text[cut - run - 1]):
+            run += 1
+        return run % 2 == 1
+    return "\udc00" <= after <= "\udfff"
+
+
+def _is_flag_letter(char: str) -> bool:
+    return "\U0001f1e6" <= char <= "\U0001f1ff"

@@ -314,6 +314,21 @@ class TestSnippet:
         """A snippet is about 160 characters around the hit, cut at spaces, with '…' where trimmed."""
         assert snippet(text, start, end) == expected
 
+    @pytest.mark.parametrize("around", ["🇵🇰🇦🇫", "👩\u200d💻", "e\u0301", "\u0915\u094d\u0937"],
+                             ids=["flags", "joined-emoji", "combining-accent", "devanagari-conjunct"])
+    def test_a_snippet_of_text_without_spaces_never_halves_a_character(self, around: str) -> None:
+        """Cut at a code point, a spaceless text ended on half a flag or a dangling joiner, or
+        began with a lone accent: each side is cut between whole characters, as a reader sees them."""
+        for pad in range(len(around)):
+            text = "x" * pad + around * 90 + "Kayani" + around * 90
+            start = pad + 90 * len(around)
+            found = snippet(text, start, start + 6)
+            assert "Kayani" in found
+            inner = found.strip("…").removeprefix("x" * pad)
+            head, tail = inner.split("Kayani")
+            assert tail == around * (len(tail) // len(around)), (pad, tail[-4:])
+            assert head == around * (len(head) // len(around)) or not head.startswith(around[1:2]), (pad, head[:4])
+
     def test_snippet_is_about_160_characters(self) -> None:
         """A snippet from a long text stays within 160 characters plus its two ellipses."""
         found = snippet(LONG * 5, 2000, 2007)

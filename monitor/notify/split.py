@@ -11,14 +11,14 @@ then continues unwrapped, so every cut makes progress.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+from monitor.textnorm import grapheme_cut
 
 _TOKENS = re.compile(r"<[^>]*>|[^<]+")
 _WORDS = re.compile(r"\S+\s*|\s+")
 _VOID = {"br", "hr", "img", "wbr", "meta", "link", "input"}
-_ZWJ = "\u200d"
 
 
 def split_body(blocks: Sequence[str], *, limit: int, fmt: str, separator: str) -> list[str]:
@@ -161,22 +161,9 @@ def _has_text(fragment: str) -> bool:
 def safe_cut(word: str, at: int, *, html: bool = False) -> int:
     """The largest index <= ``at`` (and > 0) where ``word`` can be cut without splitting a
     base character from its combining marks, a joined emoji, or an HTML entity."""
-    at = min(at, len(word))
-    cut = at
-    while cut > 1 and cut < len(word) and _joined(word[cut - 1], word[cut]):
-        cut -= 1
+    cut = grapheme_cut(word, at)
     if html:
         amp = word.rfind("&", 0, cut)
         if amp > 0 and ";" in word[amp:amp + 10] and word.find(";", amp) >= cut:
             cut = amp
-    return cut if cut > 0 else at
-
-
-def _joined(before: str, after: str) -> bool:
-    if after == _ZWJ or before == _ZWJ:
-        return True
-    if unicodedata.combining(after) or unicodedata.category(after) in ("Mn", "Me", "Mc"):
-        return True
-    if "\ufe00" <= after <= "\ufe0f" or "\U0001f3fb" <= after <= "\U0001f3ff":
-        return True  # variation selectors and skin tones belong to the character before
-    return "\udc00" <= after <= "\udfff"
+    return cut if cut > 0 else min(at, len(word))
