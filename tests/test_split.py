@@ -178,3 +178,15 @@ def test_sms_gets_plain_text_within_160_characters() -> None:
     assert target.format == "text"
     assert all(len(body) <= 160 for _, body in parts)
     assert any(alert(7).url in body for _, body in parts)
+
+
+def test_a_bold_markdown_block_cut_into_parts_is_bold_in_each() -> None:
+    """A long bold title or snippet cut across parts: each part closes the bold it opened and the
+    next reopens it. Cut inside **...**, a part showed stray asterisks and the next turned bold."""
+    title = "**" + " ".join(f"word{i}" for i in range(300)) + "**"
+    parts = split_body([title, r"after \*not bold\*"], limit=200, fmt="markdown", separator="\n\n")
+    assert len(parts) > 3 and all(len(p) <= 200 for p in parts)
+    assert all(p.startswith("**") and p.count("**") % 2 == 0 for p in parts[:-1])
+    assert parts[-1].endswith(r"after \*not bold\*")
+    words = re.findall(r"word\d+", " ".join(parts))
+    assert words == [f"word{i}" for i in range(300)]

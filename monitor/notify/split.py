@@ -44,6 +44,26 @@ def split_body(blocks: Sequence[str], *, limit: int, fmt: str, separator: str) -
 def _cut_block(block: str, limit: int, fmt: str) -> list[str]:
     if fmt == "html":
         return _cut_html(block, limit)
+    if fmt == "markdown":
+        return _balanced_bold(_cut_words(block, limit - 2 * len(_BOLD)))
+    return _cut_words(block, limit)
+
+
+_BOLD = "**"  # ours alone: escape_markdown writes a source text's asterisks as \*
+
+
+def _balanced_bold(pieces: list[str]) -> list[str]:
+    """Each piece closes the bold it opens, and the next reopens it: cut inside a bold title
+    or term, a part showed stray asterisks and left the rest of the next part bold."""
+    out, bold = [], False
+    for piece in pieces:
+        piece = (_BOLD if bold else "") + piece
+        bold = piece.count(_BOLD) % 2 == 1
+        out.append(piece + _BOLD if bold else piece)
+    return out
+
+
+def _cut_words(block: str, limit: int) -> list[str]:
     pieces: list[str] = []
     current = ""
     for word in _WORDS.findall(block):
