@@ -188,7 +188,7 @@ class Daemon:
             await self._finish_inflight()
             self.scheduler.shutdown(wait=False)
             try:
-                await self.runtime.deliverer.drain(stop_by=last_send)
+                await self.runtime.deliverer.drain(stop_by=last_send, wait=True)
             except Exception:  # the one broad catch of the last delivery run: what did not go stays queued
                 log.exception("stop: the last delivery run failed; unsent alerts stay queued for the next start")
         log.info("daemon stopped")

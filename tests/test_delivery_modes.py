@@ -383,3 +383,30 @@ def test_a_long_headline_without_spaces_is_cut_at_a_character_not_dropped(hook: 
     assert title.startswith("Kayani 中文新闻") and title.endswith("…") and len(title) == target.title_limit
     [(flags, _)] = target.parts(Message(title="👩‍💻" * 100, text="b", markdown="b", html="b"))
     assert flags.endswith("👩‍💻…")
+
+
+def test_a_slow_channel_does_not_hold_back_another(store: Store) -> None:
+    """One channel clearing a backlog at a second a post: an alert for another channel, queued
+    meanwhile, goes out at once (one lock for all channels held it until the backlog was done),
+    and the slow channel's own run still sends each of its alerts once."""
+    with serve_webhook() as slow, serve_webhook() as quick:
+        slow.ack_delay = 1.0
+        commit(store, [item(n) for n in range(4)], START)
+        d = Deliverer(store, channels={"chat": [slow.apprise_url], "quick": [quick.apprise_url]},
+                      source_names={"ispr": "ISPR"}, timezone=KARACHI, give_up=timedelta(days=3), clock=Clock(START))
+
+        async def scenario() -> int:
+            backlog = asyncio.create_task(d.drain())
+            while not slow.received:
+                await asyncio.sleep(0.05)
+            commit(store, [item(9, channel="quick")], START)
+            await d.drain()  # what a new match asks for
+            taken_by_then = len(slow.received)
+            await backlog
+            return taken_by_then
+
+        slow_posts_before_quick_was_done = asyncio.run(scenario())
+    assert [str(m["title"]) for m in quick.received] == ["[desk] Story 9"]
+    assert slow_posts_before_quick_was_done < 4
+    assert sorted(str(m["title"]) for m in slow.received) == [f"[desk] Story {n}" for n in range(4)]
+    assert store.outbox_counts() == {"sent": 5}

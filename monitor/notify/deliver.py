@@ -200,9 +200,11 @@ class Deliverer:
         self.targets = {name: [Target(name, i, url) for i, url in enumerate(urls)]
                         for name, urls in channels.items()}
         self._recent: dict[str, deque[datetime]] = defaultdict(deque)
-        self._lock = asyncio.Lock()
-        self._sending: set[asyncio.Future[str]] = set()  # messages being posted, shielded from cancellation
-        self._stop_by: float | None = None
+        # One lock a channel: a channel drains alone, in order, while the others go their own
+        # pace (one lock for all held a healthy channel's alert behind a slow one's backlog).
+        self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        # channel -> its messages being posted, shielded from cancellation
+        self._sending: defaultdict[str, set[asyncio.Future[str]]] = defaultdict(set)
         # channel -> when the message at the head of its queue may be tried again, and that
         # message's rows. Until then the channel's later alerts wait behind it, so a drain
         # need not read them: during an outage each matching poll asked for a drain, and
@@ -210,25 +212,23 @@ class Deliverer:
         self._waiting: dict[str, _Waiting] = {}
 
     def succeed(self, previous: Deliverer) -> None:
-        """Take over from the deliverer of the config before a reload: its lock, so the two
-        never drain at once (which could send an alert twice), and its rate-limit windows.
-        Not what waits for a retry: a reload may have mended a channel's URL."""
-        self._lock = previous._lock
+        """Take over from the deliverer of the config before a reload: its channels' locks, so
+        the two never drain a channel at once (which could send an alert twice), its posts
+        under way and its rate-limit windows. Not what waits for a retry: a reload may have
+        mended a channel's URL."""
+        self._locks = previous._locks
         self._recent = previous._recent
         self._sending = previous._sending
 
-    async def drain(self, *, stop_by: float | None = None) -> DeliveryReport:
-        """Send every due alert once. Safe to call concurrently: runs are serialised.
-        ``stop_by`` (the event loop's time): no message starts after it; the rest stay queued."""
-        async with self._lock:
-            if self._sending:  # posts of a drain cancelled mid-send: their outcome first
-                await asyncio.wait(set(self._sending))
-            self._stop_by = stop_by
-            channels = self._channels_to_drain()
-            # return_exceptions: the lock must outlive every channel's sends, or the next drain
-            # could pick up rows still being sent; and one channel's fault is not another's.
-            outcomes = await asyncio.gather(*(self._drain_pages(name) for name in channels),
-                                            return_exceptions=True)
+    async def drain(self, *, stop_by: float | None = None, wait: bool = False) -> DeliveryReport:
+        """Send every due alert once, each channel on its own. A channel that another run is
+        draining (a slow one clearing its backlog) is left to that run, unless ``wait``; the
+        others go now. ``stop_by`` (the event loop's time): no message starts after it; the
+        rest stay queued."""
+        channels = [name for name in self._channels_to_drain() if wait or not self._locks[name].locked()]
+        # return_exceptions: one channel's fault is not another's, and each holds its lock to its end.
+        outcomes = await asyncio.gather(*(self._drain_alone(name, stop_by) for name in channels),
+                                        return_exceptions=True)
         reports: list[DeliveryReport] = []
         for name, outcome in zip(channels, outcomes, strict=True):
             if isinstance(outcome, DeliveryReport):
@@ -239,6 +239,12 @@ class Deliverer:
             else:
                 raise outcome
         return DeliveryReport.total(reports)
+
+    async def _drain_alone(self, channel: str, stop_by: float | None) -> DeliveryReport:
+        async with self._locks[channel]:
+            if self._sending[channel]:  # posts of a run cancelled mid-send: their outcome first
+                await asyncio.wait(set(self._sending[channel]))
+            return await self._drain_pages(channel, stop_by)
 
     def _channels_to_drain(self) -> list[str]:
         """Channels with queued alerts, but those whose head message waits for its retry
@@ -282,7 +288,7 @@ class Deliverer:
         return units + [_Unit(rows=tuple(group), due_since=min(r.created_at for r in group))
                         for group in items.values()]
 
-    async def _drain_pages(self, channel: str) -> DeliveryReport:
+    async def _drain_pages(self, channel: str, stop_by: float | None) -> DeliveryReport:
         """The channel's queued rows, a page at a time while each page goes whole. A page
         ends before its last item's rows, which may go on past it: an item's rows for
         several watch lists are one message (only an item matched by more than PAGE watch
@@ -295,12 +301,13 @@ class Deliverer:
             more = paged and len(rows) == PAGE
             if more:
                 rows = [row for row in rows if row.item_id != rows[-1].item_id] or rows
-            report, whole = await self._drain_channel(channel, rows)
+            report, whole = await self._drain_channel(channel, rows, stop_by)
             reports.append(report)
             if not (whole and more):
                 return DeliveryReport.total(reports)
 
-    async def _drain_channel(self, channel: str, rows: list[OutboxRow]) -> tuple[DeliveryReport, bool]:
+    async def _drain_channel(self, channel: str, rows: list[OutboxRow],
+                             stop_by: float | None) -> tuple[DeliveryReport, bool]:
         """Send ``rows``' due messages in order; also whether all of them were dealt with
         (none left waiting for a retry or for the rate limit)."""
         sent = retrying = failed = 0
@@ -313,7 +320,7 @@ class Deliverer:
             return DeliveryReport(failed=len(rows)), True
         loop = asyncio.get_running_loop()
         for unit in self._units(channel, rows):
-            if self._stop_by is not None and loop.time() >= self._stop_by:
+            if stop_by is not None and loop.time() >= stop_by:
                 return DeliveryReport(sent=sent, retrying=retrying, failed=failed), False
             now = self.clock()
             if unit.next_attempt_at > now:
@@ -339,7 +346,7 @@ class Deliverer:
             # Shielded: a drain cancelled mid-send (the daemon's stop deadline) leaves apprise's
             # thread posting anyway; the send runs on to record its outcome, and the next
             # drain waits for it rather than post the still-queued alert a second time.
-            outcome = await self._unabandoned(self._send_unit(channel, unit, message, targets, now, started))
+            outcome = await self._unabandoned(channel, self._send_unit(channel, unit, message, targets, now, started))
             if outcome == "sent":
                 sent += len(unit.rows)
             elif outcome == "failed":
@@ -349,10 +356,11 @@ class Deliverer:
                 return DeliveryReport(sent=sent, retrying=retrying, failed=failed), False
         return DeliveryReport(sent=sent, retrying=retrying, failed=failed), True
 
-    async def _unabandoned(self, work: Coroutine[None, None, str]) -> str:
+    async def _unabandoned(self, channel: str, work: Coroutine[None, None, str]) -> str:
         task = asyncio.ensure_future(work)
-        self._sending.add(task)
-        task.add_done_callback(self._sending.discard)
+        sending = self._sending[channel]
+        sending.add(task)
+        task.add_done_callback(sending.discard)
         return await asyncio.shield(task)
 
     async def _send_unit(self, channel: str, unit: _Unit, message: Message, targets: Sequence[Target],
