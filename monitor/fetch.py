@@ -7,6 +7,7 @@ Every httpx, socket and zlib error is translated into the ``FetchError`` tree he
 from __future__ import annotations
 
 import asyncio
+import base64
 import dataclasses
 import errno
 import functools
@@ -108,6 +109,14 @@ class Fetcher:
         headers = {name: value.encode() for name, value in (
             (b"Accept", accept), (b"If-None-Match", etag), (b"If-Modified-Since", last_modified),
         ) if value is not None}
+        login: tuple[tuple[str, str, int | None], bytes] | None = None
+        if current.userinfo:
+            # Sent as a header, the URL without them: httpx makes the header and hands aiohttp
+            # the URL with them still in it, which aiohttp refuses (every poll failed with
+            # "internal error: ValueError"). Only to the URL's own origin, as browsers do.
+            secret = base64.b64encode(f"{current.username}:{current.password}".encode()).decode()
+            login = (_origin(current), b"Basic " + secret.encode())
+            current = current.copy_with(username=None, password=None)
         loop = asyncio.get_running_loop()
         ahead = follow_up  # queue ahead of the others: from a redirect's second hop on, always
         left = timeout  # of the whole request's time: each hop queues for its slots anew, off the clock
@@ -120,7 +129,9 @@ class Fetcher:
                 await self._in_flight.acquire(follow_up=ahead)
                 try:
                     deadline = loop.time() + left
-                    outcome = await self._exchange(current, headers, deadline, timeout)
+                    sent = headers if login is None or _origin(current) != login[0] else \
+                        {**headers, b"Authorization": login[1]}
+                    outcome = await self._exchange(current, sent, deadline, timeout)
                     left = deadline - loop.time()
                 finally:
                     self._in_flight.release()
@@ -230,6 +241,10 @@ class Fetcher:
             if len(body) > self.max_bytes:
                 raise ResponseTooLarge(str(url), f"body larger than the {self.max_bytes}-byte cap")
         return bytes(body)
+
+
+def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
+    return url.scheme, url.host, url.port
 
 
 def host_of(url: str) -> str:

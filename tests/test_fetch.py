@@ -524,3 +524,48 @@ def test_a_connection_the_server_closed_while_idle_is_replaced_unseen() -> None:
     """A server whose keep-alive timeout is shorter than the client's (5 s): the next GET
     takes a new connection, with no error for the poll."""
     assert _two_gets(1.5, idle_timeout=0.5) == (2, [200, 200])
+
+
+def test_credentials_in_the_url_are_sent_to_its_own_origin_only() -> None:
+    """``http://user:pw@host/feed`` logs in with Basic auth (every poll of such a source had failed
+    with "internal error: ValueError": aiohttp refuses a URL with credentials beside the header
+    httpx made of them); a redirect to another origin does not carry them."""
+    import base64
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from tests.servers import serving
+
+    expected = "Basic " + base64.b64encode(b"desk@example.org:p:w s").decode()
+    seen: list[tuple[int, str, str | None]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib name
+            pass
+
+        def do_GET(self) -> None:  # noqa: N802 - stdlib name
+            port = self.server.server_address[1]
+            seen.append((port, self.path, self.headers.get("Authorization")))
+            if self.path == "/away":
+                self.send_response(302)
+                self.send_header("Location", f"http://127.0.0.1:{other}/feed")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            body = b"ok"
+            self.send_response(200 if port == other or self.headers.get("Authorization") == expected else 401)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    with serving(ThreadingHTTPServer(("127.0.0.1", 0), Handler)) as port, \
+            serving(ThreadingHTTPServer(("127.0.0.1", 0), Handler)) as other:
+        base = f"http://desk%40example.org:p%3Aw%20s@127.0.0.1:{port}"
+
+        async def both() -> tuple[Response, Response]:
+            async with Fetcher() as fetcher:
+                return (await fetcher.get(f"{base}/feed", timeout=5), await fetcher.get(f"{base}/away", timeout=5))
+
+        feed, moved = asyncio.run(both())
+    assert feed.status == 200 and feed.url == f"http://127.0.0.1:{port}/feed"  # no credentials in what is kept
+    assert moved.status == 200 and moved.url == f"http://127.0.0.1:{other}/feed"
+    assert seen == [(port, "/feed", expected), (port, "/away", expected), (other, "/feed", None)]
