@@ -16,6 +16,7 @@ channel the notices are only logged.
 
 from __future__ import annotations
 
+import asyncio
 import html
 import logging
 import statistics
@@ -26,7 +27,7 @@ from datetime import datetime, timedelta
 
 from monitor.config import SourceConfig
 from monitor.config.schema import DEFAULT_HEALTH_FAILURES, DEFAULT_HEALTH_SILENCE, HealthConfig, format_duration
-from monitor.notify.deliver import Target
+from monitor.notify.deliver import Target, retry_delay
 from monitor.notify.render import Message
 from monitor.pipeline import PollResult
 from monitor.store import Store, utcnow
@@ -138,6 +139,17 @@ class HealthWatch:
         self.give_up = give_up
         self.clock = clock
         self._rhythms: dict[str, tuple[datetime | None, timedelta | None, float]] = {}  # + when read
+        # One drain at a time (each poll that raised a notice asked for one, beside the
+        # delivery job, and two at once sent a notice twice), and none before a refused
+        # notice's retry time: it was tried every 15 s, a warning each time, for three days.
+        self._draining = asyncio.Lock()
+        self._refusals = 0
+        self._retry_at: datetime | None = None
+
+    def succeed(self, previous: HealthWatch) -> None:
+        """Take over from the watch of the config before a reload: its drain's lock (its retry
+        time is not kept: a reload may have mended the channel)."""
+        self._draining = previous._draining
 
     def observe(self, source: SourceConfig, result: PollResult) -> list[Notice]:
         """Record what this poll says about the source's health; returns the new notices."""
@@ -172,7 +184,15 @@ class HealthWatch:
         return cached[0], cached[1]
 
     async def drain(self) -> int:
-        """Send queued notices in order; stops at the first the channel refuses. Returns how many went."""
+        """Send queued notices in order; stops at the first the channel refuses, which waits for
+        its retry (30 s, doubling, at most an hour). Returns how many went. A drain while
+        another runs, or before the retry, sends nothing."""
+        if self._draining.locked() or (self._retry_at is not None and self.clock() < self._retry_at):
+            return 0
+        async with self._draining:
+            return await self._drain()
+
+    async def _drain(self) -> int:
         sent = 0
         for pending in pending_notices(self.store) if self.targets else []:
             notice = pending.notice
@@ -182,6 +202,7 @@ class HealthWatch:
             errors = [reason for target in self.targets if (reason := await target.send(message)) is not None]
             now = self.clock()
             if not errors:
+                self._refusals = 0
                 mark_notice(self.store, pending.id, now=now, error=None)
                 log.info("health-notice channel=%s source=%s condition=%s status=sent",
                          self.channel, notice.source_id, notice.condition)
@@ -194,7 +215,10 @@ class HealthWatch:
                           self.channel, notice.source_id, notice.condition, error)
                 continue
             mark_notice(self.store, pending.id, now=now, error=error)
-            log.warning("health-notice channel=%s source=%s condition=%s status=retry reason=%r",
-                        self.channel, notice.source_id, notice.condition, error)
+            self._refusals += 1
+            self._retry_at = now + retry_delay(self._refusals)
+            log.warning("health-notice channel=%s source=%s condition=%s status=retry next=%s reason=%r",
+                        self.channel, notice.source_id, notice.condition,
+                        self._retry_at.isoformat(timespec="seconds"), error)
             break
         return sent

@@ -96,8 +96,11 @@ class Runtime:
                                    templates={w.name: w.template for w in config.watchlists if w.template})
         if previous is not None:
             self.deliverer.succeed(previous)
+        previous_health = getattr(self, "health", None)
         self.health = HealthWatch(self.store, config=config.health, channels=config.channels,
                                   source_names={s.id: s.name for s in config.sources}, give_up=config.give_up)
+        if previous_health is not None:
+            self.health.succeed(previous_health)
 
     def source(self, source_id: str) -> SourceConfig | None:
         return self._sources.get(source_id)

@@ -147,6 +147,7 @@ class WebhookReceiver:
     received: list[dict[str, object]] = field(default_factory=list)
     port: int = 0
     refuse: bool = False
+    refused: int = 0  # posts answered 503 while ``refuse`` was set
     ack_delay: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -174,6 +175,9 @@ def serve_webhook() -> Iterator[WebhookReceiver]:
                 with receiver.lock:
                     receiver.received.append(json.loads(payload or b"{}"))
                 time.sleep(receiver.ack_delay)
+            else:
+                with receiver.lock:
+                    receiver.refused += 1
             self.send_response(status)
             self.send_header("Content-Length", "0")
             self.end_headers()

@@ -16,7 +16,7 @@ from monitor.fetch import Fetcher
 from monitor.health import HealthWatch, Observation, Rules, assess, rhythm, usual_gap
 from monitor.match import Matcher
 from monitor.pipeline import Poller, PollResult
-from monitor.store import Store
+from monitor.store import Store, utcnow
 from monitor.store_health import HealthRecord
 from tests.newsroom_pages import listing_page
 from tests.servers import serve_newsroom, serve_webhook
@@ -115,8 +115,10 @@ class TestAssess:
 
 def test_failing_source_notifies_the_health_channel_once_then_recovery(tmp_path: Path) -> None:
     """Through real polls and a real webhook: 3 failures give one notice, more failures none,
-    and the first success one recovery notice; a refusing channel only delays them."""
+    and the first success one recovery notice; a refusing channel only delays them, to its retry
+    time (30 s after the first refusal): drains before it try nothing."""
     store = Store(tmp_path / "monitor.db")
+    later = timedelta(0)
     with serve_newsroom() as site, serve_webhook() as hook:
         source = SourceConfig.model_validate({"id": "ispr", "name": "ISPR", "url": site.url("/press-release"),
                                               "kind": "html", "timeout": timedelta(seconds=2)})
@@ -127,13 +129,16 @@ def test_failing_source_notifies_the_health_channel_once_then_recovery(tmp_path:
                 poller = Poller(store=store, fetcher=fetcher, matcher=Matcher([]), routes={})
                 health = HealthWatch(store, config=load_config(config_file(tmp_path, "health: ops")).health,
                                      channels={"ops": (hook.apprise_url,)}, source_names={"ispr": "ISPR"},
-                                     give_up=timedelta(days=1))
+                                     give_up=timedelta(days=1), clock=lambda: utcnow() + later)
                 hook.refuse = True
                 for _ in range(5):
                     health.observe(source, await poller.poll(source, force=True))
                     await health.drain()
-                assert hook.received == []
+                assert hook.received == [] and hook.refused == 1  # tried once, then waits for its retry
                 hook.refuse = False
+                assert await health.drain() == 0
+                nonlocal later
+                later = timedelta(seconds=31)
                 assert await health.drain() == 1
                 site.publish("/press-release", listing_page(items=[("/press-release/1", "One", "1 Nov 2026")]))
                 for _ in range(2):
@@ -198,3 +203,26 @@ def test_a_poll_that_stored_items_reads_the_item_times_again(tmp_path: Path) -> 
         _daily_items(other, [0], TODAY)
         fresh = PollResult(source_id="wire", status="ok", new=1)
         assert [(n.condition, n.state) for n in watch.observe(WIRE, fresh)] == [("silent", "recovered")]
+
+
+def test_two_drains_at_once_send_a_notice_once(tmp_path: Path) -> None:
+    """Each poll that raises a notice asks for a drain, and so does the delivery job: two at once
+    each sent the queued notice, and the channel got it twice."""
+    store = Store(tmp_path / "monitor.db")
+    with serve_webhook() as hook:
+        hook.ack_delay = 0.5
+        health = HealthWatch(store, config=load_config(config_file(tmp_path, "health: ops")).health,
+                             channels={"ops": (hook.apprise_url,)}, source_names={"ispr": "ISPR"},
+                             give_up=timedelta(days=1))
+        failed = PollResult(source_id="ispr", status="error", error="HTTP 500")
+        source = SourceConfig.model_validate({"id": "ispr", "url": "http://news.test/feed"})
+        for _ in range(3):
+            store.record_failure("ispr", url=source.url, error="HTTP 500", now=utcnow(), retry_at=None)
+            health.observe(source, failed)
+
+        async def both() -> list[int]:
+            return list(await asyncio.gather(health.drain(), health.drain()))
+
+        assert sorted(asyncio.run(both())) == [0, 1]
+    store.close()
+    assert [str(p["title"]) for p in hook.received] == ["[health] ispr: failing alert"]
