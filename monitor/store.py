@@ -611,9 +611,11 @@ class Store:
                 " WHERE id=?",
                 [error, _iso(next_attempt), json.dumps(sorted(done_targets)), outbox_id])
 
-    def mark_failed(self, outbox_id: int, *, error: str) -> None:
+    def mark_failed(self, outbox_id: int, *, error: str, tried: bool = False) -> None:
+        """Fail an alert for good; ``tried``: after a send that failed, which counts as an attempt."""
         with self._atomic():
-            self.db.execute("UPDATE outbox SET status='failed', last_error=? WHERE id=?", [error, outbox_id])
+            self.db.execute("UPDATE outbox SET status='failed', last_error=?, attempts = attempts + ? WHERE id=?",
+                            [error, int(tried), outbox_id])
 
     def outbox_counts(self) -> dict[str, int]:
         return {row[0]: row[1] for row in self.db.execute("SELECT status, COUNT(*) FROM outbox GROUP BY status")}

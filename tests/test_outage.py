@@ -255,8 +255,8 @@ def test_give_up_marks_alerts_failed_and_logs_it(desk: Desk, caplog: pytest.LogC
     gave_up = [r for r in caplog.records if r.levelno == logging.ERROR and "gave up" in r.getMessage()]
     assert gave_up and all("channel=chat" in r.getMessage() for r in gave_up)
     assert desk.store.outbox_counts() == {"sent": len(STORIES), "failed": len(STORIES)}
-    errors = [r[0] for r in desk.store.db.execute("SELECT last_error FROM outbox WHERE status = 'failed'")]
-    assert all(e.startswith("gave up after") for e in errors)
+    failed = desk.store.db.execute("SELECT last_error, attempts FROM outbox WHERE status = 'failed'").fetchall()
+    assert all(e == f"gave up after {tries} attempts: JSON refused or failed (failure)" for e, tries in failed)
     desk.hook.refuse = False
     desk.drain()
     assert desk.chat_titles() == []

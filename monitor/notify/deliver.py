@@ -390,7 +390,7 @@ class Deliverer:
         error = "; ".join(errors)
         if now - unit.due_since >= self.give_up:
             for row in unit.rows:
-                self.store.mark_failed(row.id, error=f"gave up after {row.attempts + 1} attempts: {error}")
+                self.store.mark_failed(row.id, error=f"gave up after {row.attempts + 1} attempts: {error}", tried=True)
             log.error("delivery channel=%s %s=%s status=failed reason=%r (gave up)", channel, kind, ids, error)
             return "failed"
         attempts = max(r.attempts for r in unit.rows) + 1
