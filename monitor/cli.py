@@ -77,6 +77,8 @@ def run(config_path: Path | None) -> None:
     # e.g. by `systemctl stop` or `docker stop`, still exits 0 with the database closed.
     for stop_signal in (signal.SIGTERM, signal.SIGINT):
         signal.signal(stop_signal, _interrupt_start_up)
+    from monitor.errors import ListenError
+
     log = logging.getLogger("monitor.service")
     try:
         log.info("daemon starting")  # inside: a stop may land while the line is still being written
@@ -86,6 +88,9 @@ def run(config_path: Path | None) -> None:
         eventloop.run(Daemon(_load(config_path, apart=True)).run())
     except StartUpInterrupted:
         log.info("daemon stopped during start-up")
+    except ListenError as exc:  # a usage error, like the config's: exit 2, no traceback
+        click.echo(f"monitor run: {exc}", err=True)
+        sys.exit(2)
 
 
 @main.command()

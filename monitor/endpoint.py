@@ -14,6 +14,8 @@ from http import HTTPStatus
 
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from monitor.errors import ListenError
+
 log = logging.getLogger(__name__)
 
 READ_TIMEOUT = 10.0
@@ -32,7 +34,12 @@ class Endpoint:
         self._server: asyncio.Server | None = None
 
     async def start(self) -> None:
-        self._server = await asyncio.start_server(self._serve, self.host, self.port)
+        """Listen; raises ListenError naming the address when it cannot be bound."""
+        try:
+            self._server = await asyncio.start_server(self._serve, self.host, self.port)
+        except OSError as exc:
+            raise ListenError(f"http.listen {self.host}:{self.port}: cannot listen there: "
+                              f"{exc.strerror or exc}") from exc
         log.info("http listening on %s:%d (/healthz, /metrics)", self.host, self.port)
 
     async def close(self) -> None:

@@ -97,3 +97,7 @@ class SourceError(MonitorError):
 
 class DeliveryError(MonitorError):
     """Raised when a channel does not accept an alert; the outbox row stays queued."""
+
+
+class ListenError(MonitorError):
+    """The daemon's ``http.listen`` address cannot be bound (in use, or not this machine's)."""

@@ -175,9 +175,9 @@ class Daemon:
                                    next_run_time=datetime.now(timezone.utc))
             self.scheduler.add_job(self._check_reload, IntervalTrigger(seconds=RELOAD_CHECK_EVERY.total_seconds()),
                                    id="_reload", max_instances=1, coalesce=True, misfire_grace_time=60)
-            self.scheduler.start()
-            if self.config.http is not None:
+            if self.config.http is not None:  # first: a port in use stops the start before any poll
                 await self._serve_http(stack, *listen_address(self.config.http.listen))
+            self.scheduler.start()
             log.info("daemon started sources=%d watchlists=%d database=%s loop=%s",
                      len(self.config.sources), len(self.config.watchlists), self.config.database.name,
                      eventloop.loop_name())

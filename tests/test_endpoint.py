@@ -81,6 +81,14 @@ http: {{listen: "127.0.0.1:{port}"}}
             assert status.returncode == 0, status.stderr
             source = json.loads(status.stdout)["sources"][0]
             assert source["items"] == 2 and source["next_poll_at"] is not None, "status reads the live database"
+            # A typo saved in the config: the daemon runs on (a reload keeps the last good config),
+            # so its health check still asks it, and says the file has problems.
+            config = tmp_path / "monitor.yaml"
+            config.write_text(config.read_text().replace("keywords: [ISAF]", "keywrods: [ISAF]"))
+            checked = subprocess.run([sys.executable, "-m", "monitor", "health", "-c", str(config)],
+                                     capture_output=True, text=True, timeout=60)
+            assert checked.returncode == 0 and "200 ok" in checked.stdout, checked.stderr
+            assert "the config has problems" in checked.stderr
         finally:
             assert daemon.stop() == 0
     assert "http listening on 127.0.0.1" in daemon.output()
@@ -245,3 +253,24 @@ def test_daemon_without_http_listens_on_nothing(tmp_path: Path, caplog: pytest.L
     assert with_http - idle == {port}, "the probe sees the endpoint when there is one"
     assert without - idle == set()
     assert caplog.text.count("http listening") == 1
+
+
+def test_a_listen_address_in_use_is_a_message_and_exit_2(tmp_path: Path) -> None:
+    """`monitor run` with http.listen on a port another process holds says so in one line and exits 2,
+    before any poll; it printed a 40-line traceback and exited 1, a poll dying beside it."""
+    import socket
+
+    with socket.socket() as taken, serve_newsroom() as site:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        publish(site, [("talks", "Talks held", "ISAF commanders met.")])
+        config = tmp_path / "monitor.yaml"
+        config.write_text(f"database: monitor.db\nhttp: {{listen: '127.0.0.1:{port}'}}\n"
+                          f"sources:\n  - {{id: news, url: '{site.url('/feed.xml')}'}}\n")
+        done = subprocess.run([sys.executable, "-m", "monitor", "run", "-c", str(config)], capture_output=True,
+                              text=True, timeout=60, cwd=tmp_path)
+        requests = list(site.requests)
+    assert done.returncode == 2, done.stderr
+    assert f"monitor run: http.listen 127.0.0.1:{port}: cannot listen there" in done.stderr
+    assert "Traceback" not in done.stderr and requests == []
