@@ -183,6 +183,15 @@ def m010_source_url_key(db: Database) -> None:
     db.table("sources").add_column("url_key", str)
 
 
+@migrations()
+def m011_source_url_key_digest(db: Database) -> None:
+    # url_key as a digest: the plain value showed a secret written in a source url's path.
+    from monitor.urls import key_digest
+
+    for source_id, key in db.execute("SELECT id, url_key FROM sources WHERE url_key IS NOT NULL").fetchall():
+        db.execute("UPDATE sources SET url_key = ? WHERE id = ?", [key_digest(key), source_id])
+
+
 def _migrate(db: Database) -> None:
     """Apply pending migrations holding the write lock, which sqlite-utils does not take
     before it reads what is pending: a daemon and `monitor status` opening an old database

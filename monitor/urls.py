@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -22,12 +23,22 @@ def is_tracking_param(name: str) -> bool:
 
 
 def url_key(url: str) -> str:
-    """Where ``url`` points: its canonical URL without the query and credentials (where a
-    rotating token lives). With the url as the config writes it, what tells a source's new
-    URL from its old one when a variable holds all or part of it. A source's url has a
-    valid port (the config checks), so this raises for none."""
+    """Where ``url`` points, as a digest of ``where_it_points``: what tells a source's new URL
+    from its old one when a variable holds all or part of it, beside the url as the config
+    writes it. A digest, as the database keeps it: a secret in a path
+    (``https://host/${TOKEN}/feed``) is stored nowhere."""
+    return key_digest(where_it_points(url))
+
+
+def where_it_points(url: str) -> str:
+    """``url``'s canonical URL without the query and credentials (where a rotating token
+    lives). A source's url has a valid port (the config checks), so this raises for none."""
     parts = urlsplit(canonical_url(url))
     return urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], parts.path, "", ""))
+
+
+def key_digest(where: str) -> str:
+    return hashlib.sha256(where.encode("utf-8")).hexdigest()
 
 
 def canonical_url(url: str) -> str:

@@ -127,6 +127,29 @@ def test_a_url_that_is_all_variable_starts_over_when_it_points_elsewhere(store: 
     assert etag_when_at("https://b.example/feed") is None
 
 
+def test_an_upgrade_keeps_each_sources_url_key_as_its_digest(tmp_path: Path) -> None:
+    """url_key was stored plain, a secret in a url's path with it; the upgrade stores its digest,
+    and the next poll at the same URL is no new URL (its validators are still sent)."""
+    from monitor.urls import url_key, where_it_points
+
+    feed = "https://api.example/s3cr3t-path-token/feed"
+    old = Store(tmp_path / "monitor.db")
+    old.commit_poll("api", url="https://api.example/${TOKEN}/feed", key=url_key(feed), items=[], now=NOW,
+                    etag='"a"', last_modified=None, body_hash="b", warnings=(), baseline=True)
+    old.db.execute("UPDATE sources SET url_key = ?", [where_it_points(feed)])  # as the release before wrote it
+    old.db.execute("DELETE FROM _sqlite_migrations WHERE name = 'm011_source_url_key_digest'")
+    old.db.conn.commit()
+    old.close()
+    upgraded = Store(tmp_path / "monitor.db")
+    try:
+        [(stored,)] = upgraded.db.execute("SELECT url_key FROM sources").fetchall()
+        assert "s3cr3t" not in stored and stored == url_key(feed)
+        state = upgraded.source_state("api", url="https://api.example/${TOKEN}/feed", key=url_key(feed), formerly=feed)
+        assert state.etag == '"a"'
+    finally:
+        upgraded.close()
+
+
 def test_the_schedule_seed_is_kept_by_a_database_and_differs_between_databases(tmp_path: Path) -> None:
     first = Store(tmp_path / "a.db")
     seed = first.schedule_seed()
