@@ -66,6 +66,19 @@ class Desk(ThreadingHTTPServer):
         threading.Thread(target=self.serve_forever, daemon=True).start()
 
 
+def _seconds(every: str) -> float:
+    """A duration as the config writes it (45s, 2m, 1h) in seconds."""
+    found = re.fullmatch(r"(\d+)([smh])", every.strip())
+    if found is None:
+        raise SystemExit(f"bench: --every {every!r} is not like 45s, 2m or 1h")
+    return int(found.group(1)) * {"s": 1, "m": 60, "h": 3600}[found.group(2)]
+
+
+def _polls(log: Path) -> int:
+    """Poll lines the daemon has logged so far."""
+    return len(POLL.findall(log.read_text(errors="replace")))
+
+
 def write_config(work: Path, site: Site, every: str, desk_port: int) -> Path:
     lines = [f"database: {work}/monitor.db", "defaults:", f"  every: {every}", "  timeout: 30s",
              "channels:", f"  desk: \"json://127.0.0.1:{desk_port}/alerts\"", "watchlists:",
@@ -142,6 +155,10 @@ def main() -> None:
                                       stdout=sink, stderr=subprocess.STDOUT, cwd=work)
         started = time.monotonic()
         peak_rss = peak_workers = before_publish = 0
+        # The steady state: from one interval after start (every source's first poll, a
+        # baseline, is in) to the publish, every poll an unchanged one (304) at its own time.
+        steady_from = _seconds(args.every) + 15
+        steady: list[tuple[float, int]] = []  # (CPU seconds, polls logged) at its start and end
         published = False
         fresh: list[Item] = []
         published_at, publish_took = datetime.now(UTC), 0.0
@@ -154,7 +171,11 @@ def main() -> None:
                 print(f"  t={second:4d}s RSS {rss / 1024:.0f} MB, peak so far {peak_rss / 1024:.0f} MB", flush=True)
             if published:  # before it, the daemon's only child may be the one that reads the config
                 peak_workers = max(peak_workers, sum(pss_kb(p) for p in descendants(daemon.pid)))
+            if not steady and second >= steady_from and not published:
+                steady.append((_cpu_seconds([daemon.pid, *descendants(daemon.pid)]), _polls(log)))
             if not published and time.monotonic() - started > args.seconds / 2:
+                if steady:
+                    steady.append((_cpu_seconds([daemon.pid, *descendants(daemon.pid)]), _polls(log)))
                 before_publish = peak_rss  # what the sources cost before any article page is read
                 published_at = datetime.now(UTC)
                 fresh = site.publish(0.1)  # new items on 10% of sources: the page workers read articles
@@ -176,6 +197,13 @@ def main() -> None:
         counts = " ".join(f"{k}={v}" for k, v in sorted(statuses.items()))
         print(f"  polls: {polls} ({polls / args.seconds:.0f}/s) {counts}")
         print(f"  CPU: {cpu:.1f}s in all, {cpu * 1000 / max(polls, 1):.2f} ms per poll (start-up included)")
+        if len(steady) == 2 and steady[1][1] > steady[0][1]:
+            (cpu0, polls0), (cpu1, polls1) = steady
+            print(f"  steady state (from {steady_from:.0f} s to the publish): {polls1 - polls0} unchanged polls, "
+                  f"{(cpu1 - cpu0) * 1000 / (polls1 - polls0):.2f} ms of CPU each")
+        else:
+            print(f"  steady state: none measured (a run of --seconds {args.seconds:.0f} ends its first half "
+                  f"before {steady_from:.0f} s)")
         if published:
             print("  " + alert_latency(work / "monitor.db", {i.url for i in fresh if i.planted}, published_at,
                                        publish_took, args.every))

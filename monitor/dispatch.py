@@ -3,7 +3,7 @@
 APScheduler's own job per source cost ~1 KB a source and ~10% of the daemon's event loop
 at 10,000 sources (its job store re-sorts, its executor wraps every run). Here a source is
 a slot of a few numbers in a heap; one APScheduler job, once a second, takes the sources
-that came due since, and the daemon starts them together. The semantics
+due within the next second, and the daemon starts them in groups. The semantics
 are APScheduler's, as the daemon used them: at most one poll of a source at a time (a
 firing while it still runs is skipped), missed firings coalesce into one, and a firing
 later than its grace (the machine slept, the loop was blocked) is skipped rather than run
