@@ -195,7 +195,7 @@ def test_a_secret_json_would_escape_is_redacted_in_json_log_lines(value: str) ->
 def test_the_reading_commands_need_no_secret_and_the_fetching_ones_do(tmp_path: Path) -> None:
     """An operator's shell seldom holds the daemon's secrets (systemd's EnvironmentFile):
     `monitor status` reads the database, takes an unset ${NAME} whether it is a token or a
-    whole URL, and does not have apprise judge the channels (a typo'd scheme too); `monitor
+    whole URL or a password in one, and does not have apprise judge the channels (a typo'd scheme too); `monitor
     check` fetches the source, so it still says the variable is not set (exit 2)."""
     import os
     import subprocess
@@ -207,7 +207,7 @@ def test_the_reading_commands_need_no_secret_and_the_fetching_ones_do(tmp_path: 
         'database: monitor.db\nchannels: {chat: "json://127.0.0.1:9/hook?token=${PM_UNSET_TOKEN}",'
         ' ops: "${PM_UNSET_APPRISE_URL}", typo: "slak://x"}\n'
         'sources: [{id: api, url: "https://api.example/feed?key=${PM_UNSET_KEY}"},'
-        ' {id: whole, url: "${PM_UNSET_FEED}"}]\n'
+        ' {id: whole, url: "${PM_UNSET_FEED}"}, {id: login, url: "https://desk:${PM_UNSET_PW}@api.example/f"}]\n'
         'watchlists: [{name: desk, keywords: [ISAF], notify: [chat, ops]}]\n')
     Store(tmp_path / "monitor.db").close()
     env = {k: v for k, v in os.environ.items() if not k.startswith("PM_UNSET")}

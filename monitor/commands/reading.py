@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 
 import click
 
+from monitor.standins import StandIns
+
 if TYPE_CHECKING:
     from monitor.config import Config
     from monitor.store import Store
@@ -19,9 +21,11 @@ config_option = click.option("-c", "--config", "config_path", type=click.Path(pa
                              help="Config file (default: $MONITOR_CONFIG, else config/monitor.yaml).")
 
 
-class _UnsetKept(Mapping[str, str]):
+class _UnsetKept(StandIns):
     """The environment, where a variable that is not set reads as a URL that names it,
-    ``http://unset.invalid/${NAME}`` (a name that never resolves, RFC 2606).
+    ``http://unset.invalid/${NAME}`` (a name that never resolves, RFC 2606), or, where it is
+    only part of a value (``https://desk:${PASSWORD}@host/feed``), as ``unset-NAME``: a URL
+    in a URL had made the host's part a port that is no port.
 
     Why: these commands read the database, not the sources or channels, and an operator's
     shell seldom holds the daemon's secrets (systemd's EnvironmentFile, Docker's env). A
@@ -33,6 +37,9 @@ class _UnsetKept(Mapping[str, str]):
 
     def __getitem__(self, name: str) -> str:
         return self._environ.get(name, f"http://unset.invalid/${{{name}}}")
+
+    def part(self, name: str) -> str:
+        return self._environ.get(name, f"unset-{name}")
 
     def __contains__(self, name: object) -> bool:
         return True

@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from monitor.errors import Problem
+from monitor.standins import StandIns
 
 FieldPath = tuple[str | int, ...]
 
@@ -215,7 +216,9 @@ class _Builder:
                 self.doc.unusable.add(path)
                 self.doc.problem(path, f"${{{name}}} is not set (expected an environment variable {name})")
                 return ""
-            value = self.environ[name]
+            whole = match.group(0) == text.strip()
+            value = self.environ.part(name) if isinstance(self.environ, StandIns) and not whole \
+                else self.environ[name]
             # Short values are not worth hiding, and would garble ordinary words and numbers.
             if len(value) >= 4:
                 self.doc.secrets[value] = name
