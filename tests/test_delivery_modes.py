@@ -410,3 +410,21 @@ def test_a_slow_channel_does_not_hold_back_another(store: Store) -> None:
     assert slow_posts_before_quick_was_done < 4
     assert sorted(str(m["title"]) for m in slow.received) == [f"[desk] Story {n}" for n in range(4)]
     assert store.outbox_counts() == {"sent": 5}
+
+
+def test_alerts_of_a_channel_the_config_no_longer_names_wait_for_it(store: Store, hook: WebhookReceiver) -> None:
+    """A reload that renames a channel by mistake: its queued alerts wait (they were failed for good
+    within seconds), go out once the config names it again, and give up only at the give-up age."""
+    clock = Clock(START)
+    commit(store, [item(1), item(2)], START)
+    renamed = Deliverer(store, channels={"chats": [hook.apprise_url]}, source_names={"ispr": "ISPR"},
+                        timezone=KARACHI, give_up=timedelta(days=3), clock=clock)
+    drain(renamed)
+    assert store.outbox_counts() == {"queued": 2} and hook.received == []
+    clock.at(START + timedelta(hours=1))
+    drain(deliverer(store, hook, clock))  # the config names "chat" again
+    assert [str(m["title"]) for m in hook.received] == ["[desk] Story 1", "[desk] Story 2"]
+    commit(store, [item(3)], START + timedelta(hours=1))
+    clock.at(START + timedelta(days=4))
+    drain(renamed)
+    assert store.outbox_counts() == {"sent": 2, "failed": 1}

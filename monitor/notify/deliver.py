@@ -210,6 +210,7 @@ class Deliverer:
         # need not read them: during an outage each matching poll asked for a drain, and
         # reading and decoding the whole queue each time was 13% of the daemon's CPU.
         self._waiting: dict[str, _Waiting] = {}
+        self._unconfigured: set[str] = set()  # channels with queued alerts that the config no longer names
 
     def succeed(self, previous: Deliverer) -> None:
         """Take over from the deliverer of the config before a reload: its channels' locks, so
@@ -314,10 +315,21 @@ class Deliverer:
         self._waiting.pop(channel, None)
         targets = self.targets.get(channel)
         if targets is None:
-            for row in rows:
-                self.store.mark_failed(row.id, error=f"channel {channel!r} is no longer configured")
-                log.warning("delivery channel=%s alert=%d status=failed reason=channel-removed", channel, row.id)
-            return DeliveryReport(failed=len(rows)), True
+            # A channel the config no longer names: a reload that renamed it by mistake must not
+            # lose its alerts, so they wait for it to come back, up to the give-up age.
+            now = self.clock()
+            expired = [row for row in rows if now - row.created_at >= self.give_up]
+            for row in expired:
+                self.store.mark_failed(row.id, error=f"gave up: channel {channel!r} is no longer configured")
+                log.error("delivery channel=%s alert=%d status=failed reason=channel-removed (gave up)",
+                          channel, row.id)
+            if len(expired) < len(rows) and channel not in self._unconfigured:
+                self._unconfigured.add(channel)
+                log.warning("delivery channel=%s status=waiting reason=channel-removed: its %d alerts stay "
+                            "queued until the config names it again, or until the give-up age",
+                            channel, len(rows) - len(expired))
+            return DeliveryReport(failed=len(expired)), False
+        self._unconfigured.discard(channel)
         loop = asyncio.get_running_loop()
         for unit in self._units(channel, rows):
             if stop_by is not None and loop.time() >= stop_by:
