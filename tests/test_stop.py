@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from monitor.config import load_config
+from monitor.config import Config, load_config
 from monitor.service import Daemon as ServiceDaemon
 from monitor.service import poll_once
 from monitor.store import Store, utcnow
 from tests.faultserver import serve_faults
-from tests.servers import serve_newsroom, serve_webhook
+from tests.servers import Newsroom, WebhookReceiver, serve_newsroom, serve_webhook
 from tests.test_daemon import Daemon, publish, until, wait_for
 
 pytestmark = pytest.mark.slow
@@ -148,13 +148,13 @@ channels: {{chat: "{hook.apprise_url}"}}
     assert "delivery channel=chat" in output[stopping:], output
 
 
-def test_sigterm_while_the_delivery_job_posts_an_alert_sends_it_once(tmp_path: Path) -> None:
-    """An alert the periodic delivery job is posting at SIGTERM arrives once: stop waits for the
-    job rather than cancel it mid-send, when the post goes out anyway and the last drain repeats it."""
-    with serve_newsroom() as site, serve_webhook() as hook:
-        publish(site, [("talks", "Talks held", "ISAF commanders met their counterparts.")])
-        config_path = tmp_path / "monitor.yaml"
-        config_path.write_text(f"""
+def alerts_due_at_start(tmp_path: Path, site: Newsroom, hook: WebhookReceiver,
+                        releases: list[tuple[str, str, str]]) -> Config:
+    """A config whose alerts for ``releases`` are queued and due at once, so the delivery job's
+    first run at start posts them, each answered 2 s after the webhook takes it."""
+    publish(site, releases)
+    config_path = tmp_path / "monitor.yaml"
+    config_path.write_text(f"""
 database: monitor.db
 defaults: {{every: 1h, timeout: 5s}}
 sources:
@@ -162,16 +162,25 @@ sources:
 watchlists: [{{name: desk, keywords: [ISAF], notify: [chat]}}]
 channels: {{chat: "{hook.apprise_url}"}}
 """)
-        config = load_config(config_path)
-        hook.refuse = True
-        asyncio.run(poll_once(config))
-        store = Store(config.database)
-        try:  # the refused alert is due again now: the delivery job, first run at start, posts it
-            for row in store.queued_alerts():
-                store.mark_retry(row.id, error="refused", next_attempt=utcnow(), done_targets=[])
-        finally:
-            store.close()
-        hook.refuse, hook.ack_delay = False, 2.0
+    config = load_config(config_path)
+    hook.refuse = True
+    asyncio.run(poll_once(config))
+    store = Store(config.database)
+    try:  # refused once: due again now
+        for row in store.queued_alerts():
+            store.mark_retry(row.id, error="refused", next_attempt=utcnow(), done_targets=[])
+    finally:
+        store.close()
+    hook.refuse, hook.ack_delay = False, 2.0
+    return config
+
+
+def test_sigterm_while_the_delivery_job_posts_an_alert_sends_it_once(tmp_path: Path) -> None:
+    """An alert the periodic delivery job is posting at SIGTERM arrives once: stop waits for the
+    job rather than cancel it mid-send, when the post goes out anyway and the last drain repeats it."""
+    with serve_newsroom() as site, serve_webhook() as hook:
+        config = alerts_due_at_start(tmp_path, site, hook,
+                                     [("talks", "Talks held", "ISAF commanders met their counterparts.")])
         daemon = ServiceDaemon(config)
 
         async def scenario() -> None:
@@ -191,26 +200,8 @@ def test_a_stop_past_its_deadline_during_a_long_delivery_run_sends_each_alert_at
     post it again (one alert arrived twice that way), and the last drain stops starting posts 5 s
     past the deadline: what is left stays queued for the next start."""
     with serve_newsroom() as site, serve_webhook() as hook:
-        publish(site, [(f"r{n}", f"Release {n}", f"ISAF statement number {n}.") for n in range(6)])
-        config_path = tmp_path / "monitor.yaml"
-        config_path.write_text(f"""
-database: monitor.db
-defaults: {{every: 1h, timeout: 5s}}
-sources:
-  - {{id: news, url: "{site.url('/feed.xml')}", backfill: true}}
-watchlists: [{{name: desk, keywords: [ISAF], notify: [chat]}}]
-channels: {{chat: "{hook.apprise_url}"}}
-""")
-        config = load_config(config_path)
-        hook.refuse = True
-        asyncio.run(poll_once(config))
-        store = Store(config.database)
-        try:  # refused once: due again now, and the delivery job's first run at start posts them
-            for row in store.queued_alerts():
-                store.mark_retry(row.id, error="refused", next_attempt=utcnow(), done_targets=[])
-        finally:
-            store.close()
-        hook.refuse, hook.ack_delay = False, 2.0
+        config = alerts_due_at_start(tmp_path, site, hook,
+                                     [(f"r{n}", f"Release {n}", f"ISAF statement number {n}.") for n in range(6)])
         daemon = ServiceDaemon(config, stop_deadline=1.0)
 
         async def scenario() -> None:
