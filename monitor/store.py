@@ -647,7 +647,20 @@ def _chunks(values: list[str], size: int) -> Iterable[list[str]]:
 BACKOFF_CAP = timedelta(hours=6)
 
 
+def doubled(first: timedelta, times: int, *, cap: timedelta) -> timedelta:
+    """`first` doubled `times` times, at most `cap`.
+
+    Doubles until the cap rather than computing 2**times: a source down for weeks fails a
+    thousand times in a row, and a timedelta of 2**999 intervals overflows.
+    """
+    delay = first
+    for _ in range(max(times, 0)):
+        if delay >= cap:
+            break
+        delay *= 2
+    return min(delay, cap)
+
+
 def backoff_delay(failures: int, *, interval: timedelta, cap: timedelta = BACKOFF_CAP) -> timedelta:
     """Exponential: one interval after the first failure, doubling each time, capped."""
-    delay: timedelta = min(interval * (2 ** max(failures - 1, 0)), max(cap, interval))
-    return delay
+    return doubled(interval, failures - 1, cap=max(cap, interval))

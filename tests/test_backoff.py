@@ -174,3 +174,18 @@ def test_first_polls_of_a_frequent_source_stay_within_its_interval() -> None:
     """A source polled every 5 s never waits longer than 5 s for its first poll."""
     sources = [source(f"s{i}", f"https://example.org/{i}", every=timedelta(seconds=5)) for i in range(10)]
     assert max(first_polls(sources, START).values()) < START + timedelta(seconds=5)
+
+
+def test_a_source_broken_for_weeks_keeps_its_backoff_at_the_cap(store: Store, faults: FaultServer) -> None:
+    """Failure 1,100 in a row (a 10-minute source down for months) waits the cap, not 2**1099 intervals."""
+    clock = Clock()
+    broken = source("broken", faults.url("/status/500"))
+    poll(store, clock, broken)
+    store.db["sources"].update("broken", {"consecutive_failures": 1100})
+    clock.now = START + BACKOFF_CAP * 2
+    result = poll(store, clock, broken)[0]
+    assert result.status == "error" and "internal error" not in (result.error or "")
+    wait = retry_at(store, "broken")
+    assert wait is not None
+    assert BACKOFF_CAP * 0.9 - timedelta(minutes=5) <= wait - clock.now <= BACKOFF_CAP * 1.1
+    assert store.source_state("broken").consecutive_failures == 1101

@@ -262,6 +262,22 @@ def test_give_up_marks_alerts_failed_and_logs_it(desk: Desk, caplog: pytest.LogC
     assert desk.chat_titles() == []
 
 
+def test_an_outage_of_days_retries_hourly_to_the_end(desk: Desk) -> None:
+    """Under the default give-up of days a refusing channel reaches its 45th attempt; the
+    delay stays an hour (doubling 2**44 times would overflow and stop the drain)."""
+    desk.hook.refuse = True
+    for _ in range(45):
+        desk.drain()
+    attempts, next_at = desk.store.db.execute(  # the head is tried; the alerts behind it wait
+        "SELECT attempts, next_attempt_at FROM outbox WHERE channel = 'chat' ORDER BY attempts DESC").fetchone()
+    assert attempts == 45
+    next_attempt = datetime.fromisoformat(next_at)
+    assert abs(next_attempt - desk.clock.now - timedelta(hours=1)) < timedelta(seconds=1)
+    desk.hook.refuse = False
+    desk.drain()
+    assert desk.chat_titles() == STORIES
+
+
 def test_a_long_queue_is_read_a_page_at_a_time_and_no_item_is_split(desk: Desk,
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     """Pages of 3 rows over 3 items with two watch lists each: every item still goes as one

@@ -37,7 +37,7 @@ from monitor.notify import plugins
 from monitor.notify.modes import IMMEDIATE, DeliveryMode
 from monitor.notify.render import SEPARATORS, Alert, Message, Reason, escape_markdown, render, render_digest
 from monitor.notify.split import safe_cut, split_body
-from monitor.store import OutboxRow, Store, utcnow
+from monitor.store import OutboxRow, Store, doubled, utcnow
 from monitor.store_stories import other_sources
 
 log = logging.getLogger(__name__)
@@ -56,7 +56,7 @@ PAGE = 200
 
 def retry_delay(attempts: int) -> timedelta:
     """30 s after the first failure, doubling, at most an hour apart."""
-    return min(timedelta(seconds=30) * int(2 ** max(attempts - 1, 0)), timedelta(hours=1))
+    return doubled(timedelta(seconds=30), attempts - 1, cap=timedelta(hours=1))
 
 
 @dataclass(frozen=True, kw_only=True)
