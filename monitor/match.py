@@ -110,7 +110,10 @@ def atom_problem(atom: str) -> str | None:
                 # "Possible nested set": [[:alpha:]] is a POSIX class to its writer, a set of
                 # ':', 'a', 'l', ... to Python, and a raw warning on the terminal.
                 warnings.simplefilter("error", FutureWarning)
-                compiled = re.compile(pattern, re.IGNORECASE)
+                re.compile(pattern, re.IGNORECASE)  # positions in errors are the writer's
+                # Then as the matcher compiles it: a fault of the spacing must reject the
+                # term, not stop the daemon at start or leave a reload half applied.
+                compiled = re.compile(normal_pattern(pattern), re.IGNORECASE)
         except re.error as exc:
             where = f" at position {exc.pos + 1}" if exc.pos is not None else ""
             return f"'{stripped}' is not a valid regular expression: {exc.msg}{where}"

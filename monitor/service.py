@@ -88,9 +88,10 @@ class Runtime:
         self.apply(config)
 
     def apply(self, config: Config) -> None:
+        matcher = build_matcher(config)  # first: the one part that may refuse, before any is swapped
         self.config = config
         self._sources = {s.id: s for s in config.sources}  # looked up on every poll: not a scan of 10,000
-        self.poller = Poller(store=self.store, fetcher=self.fetcher, matcher=build_matcher(config),
+        self.poller = Poller(store=self.store, fetcher=self.fetcher, matcher=matcher,
                              routes={w.name: tuple(w.notify) for w in config.watchlists},
                              pages=self.pages, story_window=config.story_window)
         previous = getattr(self, "deliverer", None)
@@ -373,9 +374,9 @@ class Daemon:
             log.warning("reload: a new database path applies after a restart")
         if config.http != self.config.http:
             log.warning("reload: a new http.listen applies after a restart")
+        self.runtime.apply(config)  # before the schedule: if it raises, nothing has changed
         self._reschedule(config)
         self.config = config
-        self.runtime.apply(config)
         # The read's own stamps, each taken before its file was read: a file saved while
         # the child read it has a newer stamp now, so the next check reloads again.
         self._stamps = config.stamps

@@ -215,6 +215,12 @@ def normal_pattern(pattern: str) -> str:
     return _spaced_separators(pattern.translate(_PATTERN_TABLE))
 
 
+# Outside a class, the regex syntax in which a "-" or "_" is not a character of the text:
+# (?P<group_name>, (?P=group_name), (?(group_name)..., (?a-i:...).
+_WRITTEN_AS_IS = re.compile(r"\(\?P[<=][^>)]*[>)]?|\(\?\([^)]*\)?|\(\?[aiLmsux]*-[imsx]*[:)]")
+_NAMED_CHARACTER = re.compile(r"\\N\{[^}]*\}?")  # \N{HYPHEN-MINUS}, in a class or out
+
+
 def _spaced_separators(pattern: str) -> str:
     r"""``pattern`` with each literal ``-`` and ``_`` (``\-`` too) made a space outside a
     character class, and a space added to a class that holds one: ``[-_]``, ``[a\-z]``.
@@ -227,6 +233,11 @@ def _spaced_separators(pattern: str) -> str:
         ch = pattern[i]
         if ch == "\\" and i + 1 < n:
             escaped = pattern[i + 1]
+            named = _NAMED_CHARACTER.match(pattern, i) if escaped == "N" else None
+            if named:
+                out.append(named.group())
+                i = named.end()
+                continue
             if escaped in "-_":
                 if in_class:
                     class_gets_space = True
@@ -248,11 +259,10 @@ def _spaced_separators(pattern: str) -> str:
                 out.append(ch)
             i += 1
             continue
-        if pattern.startswith(("(?P<", "(?P="), i):  # a group's name: copied as written
-            end = pattern.find(">" if pattern[i + 3] == "<" else ")", i)
-            end = n if end < 0 else end + 1
-            out.append(pattern[i:end])
-            i = end
+        written = _WRITTEN_AS_IS.match(pattern, i) if ch == "(" else None
+        if written:  # a group's name, inline flags: syntax, not text
+            out.append(written.group())
+            i = written.end()
             continue
         if ch == "[":
             in_class, class_gets_space = 1, False

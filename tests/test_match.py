@@ -86,6 +86,9 @@ TERM_CASES = [
     pytest.param("/kayani_x/", "user kayani_x", ["kayani_x"], id="regex-underscore"),
     pytest.param("/ab[-_]cd/", "ab-cd", ["ab-cd"], id="regex-class-with-a-hyphen"),
     pytest.param("/(?P<first_word>isaf)-x/", "ISAF-X", ["ISAF-X"], id="regex-group-name-kept"),
+    pytest.param("/(?-i:nato) forces/", "NATO forces", ["NATO forces"], id="regex-inline-flags-kept"),
+    pytest.param("/(?P<the_unit>isaf )?(?(the_unit)troops|forces)/", "ISAF troops", ["ISAF troops"],
+                 id="regex-conditional-group-name-kept"),
 ]
 
 
@@ -350,6 +353,10 @@ PROBLEM_CASES = [
     pytest.param("/" + "(" * 1200 + "a" + ")" * 1200 + "/", "not a regular expression this matcher can run",
                  id="regex-nested-too-deep"),
     pytest.param("/[[:alpha:]]/", "POSIX classes", id="regex-posix-class"),
+    # What is checked is what the matcher compiles: the pattern with its separators spaced.
+    pytest.param(r"/\N{HYPHEN-MINUS}/", None, id="regex-named-character-with-a-hyphen"),
+    pytest.param("/(?a-i:isaf)/", None, id="regex-flags-turned-off"),
+    pytest.param("/(?P<a_b>x)(?(a_b)y)/", None, id="regex-conditional-on-a-name-with-an-underscore"),
 ]
 
 
@@ -362,6 +369,11 @@ class TestTermProblem:
             assert found is None
         else:
             assert found is not None and problem in found
+
+    @pytest.mark.parametrize(("term", "problem"), [c for c in PROBLEM_CASES if c.values[1] is None])
+    def test_an_accepted_term_compiles_in_the_matcher(self, term: str, problem: None) -> None:
+        """Whatever validation accepts, the matcher builds (a reload must not fail half-applied)."""
+        Matcher([WatchRule(name="w", keywords=(term,))]).match(source_id="s", title="x", body="isaf")
 
 
 class TestNormalise:
