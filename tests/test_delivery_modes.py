@@ -428,3 +428,23 @@ def test_alerts_of_a_channel_the_config_no_longer_names_wait_for_it(store: Store
     clock.at(START + timedelta(days=4))
     drain(renamed)
     assert store.outbox_counts() == {"sent": 2, "failed": 1}
+
+
+def test_a_channel_the_config_no_longer_names_is_not_read_again_until_a_give_up(store: Store) -> None:
+    """Its alerts can only wait, so each drain (one for every matching poll) need not read
+    them again: the next read is when the oldest of them reaches the give-up age."""
+    clock = Clock(START)
+    commit(store, [item(1), item(2)], START)
+    reads: list[str] = []
+    store.db.conn.set_trace_callback(lambda sql: reads.append(sql) if "LEFT JOIN matches m" in sql else None)
+    renamed = Deliverer(store, channels={"chats": ["json://127.0.0.1:9/"]}, source_names={"ispr": "ISPR"},
+                        timezone=KARACHI, give_up=timedelta(days=3), clock=clock)
+    drain(renamed)
+    assert len(reads) == 1
+    clock.at(START + timedelta(days=2))
+    drain(renamed)
+    drain(renamed)
+    assert len(reads) == 1 and store.outbox_counts() == {"queued": 2}
+    clock.at(START + timedelta(days=3, seconds=1))
+    drain(renamed)
+    assert len(reads) == 2 and store.outbox_counts() == {"failed": 2}

@@ -323,11 +323,17 @@ class Deliverer:
                 self.store.mark_failed(row.id, error=f"gave up: channel {channel!r} is no longer configured")
                 log.error("delivery channel=%s alert=%d status=failed reason=channel-removed (gave up)",
                           channel, row.id)
-            if len(expired) < len(rows) and channel not in self._unconfigured:
+            left = [row for row in rows if now - row.created_at < self.give_up]
+            if left:
+                # They can only wait: not read again until the oldest of them gives up (a
+                # reload naming the channel again makes a new deliverer, which reads them).
+                self._waiting[channel] = _Waiting(until=min(r.created_at for r in left) + self.give_up,
+                                                  ids=frozenset(r.id for r in left))
+            if left and channel not in self._unconfigured:
                 self._unconfigured.add(channel)
                 log.warning("delivery channel=%s status=waiting reason=channel-removed: its %d alerts stay "
                             "queued until the config names it again, or until the give-up age",
-                            channel, len(rows) - len(expired))
+                            channel, len(left))
             return DeliveryReport(failed=len(expired)), False
         self._unconfigured.discard(channel)
         loop = asyncio.get_running_loop()
