@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from monitor.models import Match
-from monitor.notify.deliver import Deliverer
+from monitor.notify.deliver import Deliverer, DeliveryReport
 from monitor.notify.modes import DeliveryMode, DigestSchedule, QuietHours
 from monitor.notify.template import template_problem
 from monitor.store import NewItem, Store
@@ -410,6 +410,28 @@ def test_a_slow_channel_does_not_hold_back_another(store: Store) -> None:
     assert slow_posts_before_quick_was_done < 4
     assert sorted(str(m["title"]) for m in slow.received) == [f"[desk] Story {n}" for n in range(4)]
     assert store.outbox_counts() == {"sent": 5}
+
+
+def test_an_alert_queued_while_its_channel_drains_goes_out_in_that_run(store: Store) -> None:
+    """A drain asked for while the channel is busy is left to the run under way; that run
+    reads the channel again before it ends, so the new alert does not wait for the next tick."""
+    with serve_webhook() as slow:
+        slow.ack_delay = 0.3
+        commit(store, [item(n) for n in range(3)], START)
+        d = Deliverer(store, channels={"chat": [slow.apprise_url]}, source_names={"ispr": "ISPR"},
+                      timezone=KARACHI, give_up=timedelta(days=3), clock=Clock(START))
+
+        async def scenario() -> DeliveryReport:
+            backlog = asyncio.create_task(d.drain())
+            while not slow.received:
+                await asyncio.sleep(0.02)
+            commit(store, [item(9)], START)
+            assert await d.drain() == DeliveryReport()  # left to the run under way
+            return await backlog
+
+        report = asyncio.run(scenario())
+    assert report.sent == 4
+    assert [str(m["title"]) for m in slow.received] == [f"[desk] Story {n}" for n in (0, 1, 2, 9)]
 
 
 def test_alerts_of_a_channel_the_config_no_longer_names_wait_for_it(store: Store, hook: WebhookReceiver) -> None:

@@ -211,22 +211,29 @@ class Deliverer:
         # reading and decoding the whole queue each time was 13% of the daemon's CPU.
         self._waiting: dict[str, _Waiting] = {}
         self._unconfigured: set[str] = set()  # channels with queued alerts that the config no longer names
+        self._asked: set[str] = set()  # channels a drain was asked for while another run held them
 
     def succeed(self, previous: Deliverer) -> None:
         """Take over from the deliverer of the config before a reload: its channels' locks, so
         the two never drain a channel at once (which could send an alert twice), its posts
-        under way and its rate-limit windows. Not what waits for a retry: a reload may have
-        mended a channel's URL."""
+        under way, the drains left to its runs and its rate-limit windows. Not what waits
+        for a retry: a reload may have mended a channel's URL."""
         self._locks = previous._locks
         self._recent = previous._recent
         self._sending = previous._sending
+        self._asked = previous._asked  # its runs under way read again for this one's drains
 
     async def drain(self, *, stop_by: float | None = None, wait: bool = False) -> DeliveryReport:
         """Send every due alert once, each channel on its own. A channel that another run is
         draining (a slow one clearing its backlog) is left to that run, unless ``wait``; the
         others go now. ``stop_by`` (the event loop's time): no message starts after it; the
         rest stay queued."""
-        channels = [name for name in self._channels_to_drain() if wait or not self._locks[name].locked()]
+        channels = []
+        for name in self._channels_to_drain():
+            if wait or not self._locks[name].locked():
+                channels.append(name)
+            else:
+                self._asked.add(name)  # the run under way reads the channel once more before it ends
         # return_exceptions: one channel's fault is not another's, and each holds its lock to its end.
         outcomes = await asyncio.gather(*(self._drain_alone(name, stop_by) for name in channels),
                                         return_exceptions=True)
@@ -298,13 +305,16 @@ class Deliverer:
         paged = not self._holds(channel)
         reports: list[DeliveryReport] = []
         while True:
+            self._asked.discard(channel)
             rows = self.store.queued_alerts(limit=PAGE if paged else QUERY_LIMIT, channels=[channel])
             more = paged and len(rows) == PAGE
             if more:
                 rows = [row for row in rows if row.item_id != rows[-1].item_id] or rows
             report, whole = await self._drain_channel(channel, rows, stop_by)
             reports.append(report)
-            if not (whole and more):
+            # Read again while the rows went whole and more wait: the page's successors, or
+            # alerts queued meanwhile whose drain was left to this run (else the next tick's).
+            if not (whole and (more or channel in self._asked)):
                 return DeliveryReport.total(reports)
 
     async def _drain_channel(self, channel: str, rows: list[OutboxRow],
