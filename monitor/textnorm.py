@@ -334,8 +334,10 @@ def _joins(cluster: str, char: str) -> bool:
 @lru_cache(maxsize=65536)
 def _normal_cluster(cluster: str, fold: bool) -> str:
     """Steps 1-6 of the module docstring for one cluster; the definition of the normal form."""
-    text = cluster.translate(_BEFORE_FOLDING)
-    text = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold())
+    # Mapped before NFKC (which makes U+00B4 a space and a mark) and after it (which
+    # composes a decomposed I and dot into İ).
+    text = unicodedata.normalize("NFKC", cluster.translate(_BEFORE_FOLDING)).translate(_BEFORE_FOLDING)
+    text = unicodedata.normalize("NFKC", text.casefold())
     text = "".join(map(_normal_char, text))
     if fold:
         text = _fold(text)

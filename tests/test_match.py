@@ -78,6 +78,7 @@ TERM_CASES = [
     pytest.param("/señor/", "Senor", [], id="regex-keeps-diacritics"),
     pytest.param("/كراچي|kayani’s/", "كراچي, Kayani's", ["كراچي", "Kayani's"], id="regex-written-like-the-text"),
     pytest.param("İstanbul", "Istanbul and İSTANBUL", ["Istanbul", "İSTANBUL"], id="turkish-dotted-capital-i"),
+    pytest.param("İçişleri", "I\u0307çişleri Bakanlığı", ["I\u0307çişleri"], id="turkish-dotted-capital-i-decomposed"),
     pytest.param("“Joseph Dunford” | «Kayani»", "Gen. Joseph Dunford", ["Joseph Dunford"], id="typographic-quotes"),
     # The text's hyphens and underscores are spaces in the normal form; a regex's literal ones are too.
     pytest.param("/F-16/", "F-16 jets and F 16s", ["F-16", "F 16"], id="regex-hyphen"),
