@@ -109,14 +109,14 @@ class Fetcher:
         headers = {name: value.encode() for name, value in (
             (b"Accept", accept), (b"If-None-Match", etag), (b"If-Modified-Since", last_modified),
         ) if value is not None}
-        login: tuple[tuple[str, str, int | None], bytes] | None = None
+        login: tuple[httpx.URL, bytes] | None = None
         if current.userinfo:
             # Sent as a header, the URL without them: httpx makes the header and hands aiohttp
             # the URL with them still in it, which aiohttp refuses (every poll failed with
-            # "internal error: ValueError"). Only to the URL's own origin, as browsers do.
+            # "internal error: ValueError"). Only to the URL's own origin (see carries_login).
             secret = base64.b64encode(f"{current.username}:{current.password}".encode()).decode()
-            login = (_origin(current), b"Basic " + secret.encode())
             current = current.copy_with(username=None, password=None)
+            login = (current, b"Basic " + secret.encode())
         loop = asyncio.get_running_loop()
         ahead = follow_up  # queue ahead of the others: from a redirect's second hop on, always
         left = timeout  # of the whole request's time: each hop queues for its slots anew, off the clock
@@ -129,7 +129,7 @@ class Fetcher:
                 await self._in_flight.acquire(follow_up=ahead)
                 try:
                     deadline = loop.time() + left
-                    sent = headers if login is None or _origin(current) != login[0] else \
+                    sent = headers if login is None or not carries_login(login[0], current) else \
                         {**headers, b"Authorization": login[1]}
                     outcome = await self._exchange(current, sent, deadline, timeout)
                     left = deadline - loop.time()
@@ -243,8 +243,14 @@ class Fetcher:
         return bytes(body)
 
 
-def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
-    return url.scheme, url.host, url.port
+def carries_login(login: httpx.URL, hop: httpx.URL) -> bool:
+    """Whether a hop of a request to ``login`` (a URL with credentials) gets them: its own
+    origin, or the same host moved from http to https on the default ports, as requests
+    allows (a site that moved to https answers every http request with that redirect)."""
+    if (hop.scheme, hop.host, hop.port) == (login.scheme, login.host, login.port):
+        return True
+    return (login.scheme, hop.scheme) == ("http", "https") and hop.host == login.host \
+        and login.port in (None, 80) and hop.port in (None, 443)
 
 
 def host_of(url: str) -> str:

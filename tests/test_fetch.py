@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from monitor import __version__
 from monitor.errors import BadStatus, FetchError, FetchTimeout, ResponseTooLarge, UnsafeRedirect
-from monitor.fetch import Fetcher, _decoded, _reason
+from monitor.fetch import Fetcher, _decoded, _reason, carries_login
 from monitor.headers import parse_retry_after
 from monitor.models import Response
 from tests.faultserver import PAGE, FaultServer, gzip_bomb, serve_faults
@@ -524,6 +524,21 @@ def test_a_connection_the_server_closed_while_idle_is_replaced_unseen() -> None:
     """A server whose keep-alive timeout is shorter than the client's (5 s): the next GET
     takes a new connection, with no error for the poll."""
     assert _two_gets(1.5, idle_timeout=0.5) == (2, [200, 200])
+
+
+@pytest.mark.parametrize(("login", "hop", "kept"), [
+    pytest.param("http://news.example/feed", "http://news.example/rss", True, id="same-origin"),
+    pytest.param("http://news.example/feed", "https://news.example/feed", True, id="upgrade-to-https"),
+    pytest.param("http://news.example:80/feed", "https://news.example:443/feed", True, id="upgrade-default-ports"),
+    pytest.param("https://news.example/feed", "http://news.example/feed", False, id="downgrade-to-http"),
+    pytest.param("http://news.example:8080/feed", "https://news.example/feed", False, id="upgrade-from-another-port"),
+    pytest.param("http://news.example/feed", "https://news.example:8443/feed", False, id="upgrade-to-another-port"),
+    pytest.param("http://news.example/feed", "https://cdn.example/feed", False, id="another-host"),
+])
+def test_credentials_follow_an_upgrade_to_https_on_the_same_host(login: str, hop: str, kept: bool) -> None:
+    """A site that moved to https redirects http://host/ to https://host/: the login goes with
+    it there (as requests does), so such a source does not fail with 401; never elsewhere."""
+    assert carries_login(httpx.URL(login), httpx.URL(hop)) is kept
 
 
 def test_credentials_in_the_url_are_sent_to_its_own_origin_only() -> None:
