@@ -39,7 +39,8 @@ _COMPLEX = "\uffff"
 _APOSTROPHES = dict.fromkeys(map(ord, "\u2018\u2019\u201b\u02bc\u00b4\u0060\u2032"), "'")
 # Turkish İ case-folds to i with a combining dot, a diacritic that a term spelled İstanbul
 # then required of the text: it is the I it is written over.
-_BEFORE_FOLDING = {**_APOSTROPHES, ord("\u0130"): "I"}
+_DOTTED_I = {ord("\u0130"): "I"}
+_BEFORE_FOLDING = {**_APOSTROPHES, **_DOTTED_I}
 
 _ARABIC_VARIANTS = {
     "\u0643": "\u06a9",  # ARABIC KAF -> KEHEH
@@ -218,7 +219,9 @@ def normal_pattern(pattern: str) -> str:
 # Outside a class, the regex syntax in which a "-" or "_" is not a character of the text:
 # (?P<group_name>, (?P=group_name), (?(group_name)..., (?a-i:...).
 _WRITTEN_AS_IS = re.compile(r"\(\?P[<=][^>)]*[>)]?|\(\?\([^)]*\)?|\(\?[aiLmsux]*-[imsx]*[:)]")
-_NAMED_CHARACTER = re.compile(r"\\N\{[^}]*\}?")  # \N{HYPHEN-MINUS}, in a class or out
+_NAMED_CHARACTER = re.compile(r"\\N\{[^}]*\}")  # \N{LATIN SMALL LETTER A}, in a class or out
+# A separator's space, escaped: a bare one is nothing in verbose mode, (?x).
+_SPACE = "\\ "
 
 
 def _spaced_separators(pattern: str) -> str:
@@ -234,19 +237,20 @@ def _spaced_separators(pattern: str) -> str:
         if ch == "\\" and i + 1 < n:
             escaped = pattern[i + 1]
             named = _NAMED_CHARACTER.match(pattern, i) if escaped == "N" else None
-            if named:
+            if named and _named(named.group()) not in ("-", "_"):
                 out.append(named.group())
                 i = named.end()
                 continue
-            if escaped in "-_":
+            end = named.end() if named else i + 2
+            if named or escaped in "-_":
                 if in_class:
                     class_gets_space = True
-                    out.append(pattern[i:i + 2])
+                    out.append(pattern[i:end])
                 else:
-                    out.append(" ")
+                    out.append(_SPACE)
             else:
-                out.append(pattern[i:i + 2])
-            i += 2
+                out.append(pattern[i:end])
+            i = end
             continue
         if in_class:
             if ch == "]" and i > class_start:
@@ -256,7 +260,8 @@ def _spaced_separators(pattern: str) -> str:
                 is_range = ch == "-" and i > class_start and i + 1 < n and pattern[i + 1] != "]"
                 if ch == "_" or (ch == "-" and not is_range):
                     class_gets_space = True
-                out.append(ch)
+                # A literal "-" escaped: "[\w-]" with the space added is "[\w- ]", a bad range.
+                out.append("\\-" if ch == "-" and not is_range else ch)
             i += 1
             continue
         written = _WRITTEN_AS_IS.match(pattern, i) if ch == "(" else None
@@ -273,9 +278,17 @@ def _spaced_separators(pattern: str) -> str:
                 i += 1
             class_start = i  # a "]" here is a member, not the end
             continue
-        out.append(" " if ch in "-_" else ch)
+        out.append(_SPACE if ch in "-_" else ch)
         i += 1
     return "".join(out)
+
+
+def _named(escape: str) -> str | None:
+    """The character ``\\N{NAME}`` stands for, None if the name is unknown (re says so)."""
+    try:
+        return unicodedata.lookup(escape[3:-1])
+    except KeyError:
+        return None
 
 
 def _replace_runs(runs: re.Pattern[str], text: str, replacement: str, maps: list[_SpanMap]) -> str:
@@ -334,10 +347,11 @@ def _joins(cluster: str, char: str) -> bool:
 @lru_cache(maxsize=65536)
 def _normal_cluster(cluster: str, fold: bool) -> str:
     """Steps 1-6 of the module docstring for one cluster; the definition of the normal form."""
-    # Mapped before NFKC (which makes U+00B4 a space and a mark) and after it (which
-    # composes a decomposed I and dot into İ).
-    text = unicodedata.normalize("NFKC", cluster.translate(_BEFORE_FOLDING)).translate(_BEFORE_FOLDING)
-    text = unicodedata.normalize("NFKC", text.casefold())
+    # Mapped before NFKC (which makes U+00B4 a space and a mark); İ after it too, as NFKC
+    # composes a decomposed I and dot into one, and the dot's i after casefolding, which is
+    # how İ lowers: "İçişleri".lower().
+    text = unicodedata.normalize("NFKC", cluster.translate(_BEFORE_FOLDING)).translate(_DOTTED_I)
+    text = unicodedata.normalize("NFKC", text.casefold()).replace("i\u0307", "i")
     text = "".join(map(_normal_char, text))
     if fold:
         text = _fold(text)

@@ -88,6 +88,10 @@ TERM_CASES = [
     pytest.param("/ab[-_]cd/", "ab-cd", ["ab-cd"], id="regex-class-with-a-hyphen"),
     pytest.param("/(?P<first_word>isaf)-x/", "ISAF-X", ["ISAF-X"], id="regex-group-name-kept"),
     pytest.param("/(?-i:nato) forces/", "NATO forces", ["NATO forces"], id="regex-inline-flags-kept"),
+    pytest.param(r"/[\w-]+stan/", "Af-ghanistan", ["Af-ghanistan"], id="regex-class-ending-in-a-hyphen"),
+    pytest.param("/(?x) f-16 /", "F-16 jets", ["F-16"], id="regex-verbose-hyphen"),
+    pytest.param(r"/f\N{HYPHEN-MINUS}16/", "F-16 jets", ["F-16"], id="regex-named-hyphen"),
+    pytest.param("İçişleri", "i\u0307çişleri", ["i\u0307çişleri"], id="turkish-dotted-capital-i-lowered"),
     pytest.param("/(?P<the_unit>isaf )?(?(the_unit)troops|forces)/", "ISAF troops", ["ISAF troops"],
                  id="regex-conditional-group-name-kept"),
 ]
