@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Iterator
 from datetime import datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
+from typing import Any
 
 import pytest
 
@@ -432,6 +433,32 @@ def test_an_alert_queued_while_its_channel_drains_goes_out_in_that_run(store: St
         report = asyncio.run(scenario())
     assert report.sent == 4
     assert [str(m["title"]) for m in slow.received] == [f"[desk] Story {n}" for n in (0, 1, 2, 9)]
+
+
+def test_a_reload_during_a_backlog_sends_the_rest_with_the_new_config(store: Store) -> None:
+    """A reload moves a busy channel to a new URL: the post under way finishes, the run that
+    made it stops there, and the new config's drain, waiting for it, sends the rest and what
+    came meanwhile to the new URL; each alert once."""
+    with serve_webhook() as old_url, serve_webhook() as new_url:
+        old_url.ack_delay = 0.3
+        commit(store, [item(n) for n in range(3)], START)
+        settings: dict[str, Any] = {"source_names": {"ispr": "ISPR"}, "timezone": KARACHI,
+                                    "give_up": timedelta(days=3), "clock": Clock(START)}
+        before = Deliverer(store, channels={"chat": [old_url.apprise_url]}, **settings)
+
+        async def scenario() -> None:
+            backlog = asyncio.create_task(before.drain())
+            while not old_url.received:
+                await asyncio.sleep(0.02)
+            after = Deliverer(store, channels={"chat": [new_url.apprise_url]}, **settings)
+            after.succeed(before)
+            commit(store, [item(9)], START)
+            assert (await after.drain()).sent == 3
+            assert (await backlog).sent == 1
+
+        asyncio.run(scenario())
+    assert [str(m["title"]) for m in old_url.received] == ["[desk] Story 0"]
+    assert [str(m["title"]) for m in new_url.received] == [f"[desk] Story {n}" for n in (1, 2, 9)]
 
 
 def test_alerts_of_a_channel_the_config_no_longer_names_wait_for_it(store: Store, hook: WebhookReceiver) -> None:

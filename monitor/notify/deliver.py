@@ -212,16 +212,20 @@ class Deliverer:
         self._waiting: dict[str, _Waiting] = {}
         self._unconfigured: set[str] = set()  # channels with queued alerts that the config no longer names
         self._asked: set[str] = set()  # channels a drain was asked for while another run held them
+        self._retired = False  # a reload's deliverer took over: runs under way stop at their next message
+        self._holders: dict[str, Deliverer] = {}  # channel -> the deliverer whose run holds its lock
 
     def succeed(self, previous: Deliverer) -> None:
         """Take over from the deliverer of the config before a reload: its channels' locks, so
         the two never drain a channel at once (which could send an alert twice), its posts
-        under way, the drains left to its runs and its rate-limit windows. Not what waits
-        for a retry: a reload may have mended a channel's URL."""
+        under way and its rate-limit windows. Not what waits for a retry: a reload may have
+        mended a channel's URL. Its runs under way finish the post they are making and stop:
+        the rest is this one's to send, with the new config."""
         self._locks = previous._locks
         self._recent = previous._recent
         self._sending = previous._sending
-        self._asked = previous._asked  # its runs under way read again for this one's drains
+        self._holders = previous._holders
+        previous._retired = True
 
     async def drain(self, *, stop_by: float | None = None, wait: bool = False) -> DeliveryReport:
         """Send every due alert once, each channel on its own. A channel that another run is
@@ -230,7 +234,10 @@ class Deliverer:
         rest stay queued."""
         channels = []
         for name in self._channels_to_drain():
-            if wait or not self._locks[name].locked():
+            holder = self._holders.get(name)
+            # A run of the deliverer before a reload stops after its post: this one waits for
+            # it, rather than leave the channel to the next tick.
+            if wait or not self._locks[name].locked() or (holder is not None and holder._retired):
                 channels.append(name)
             else:
                 self._asked.add(name)  # the run under way reads the channel once more before it ends
@@ -250,6 +257,7 @@ class Deliverer:
 
     async def _drain_alone(self, channel: str, stop_by: float | None) -> DeliveryReport:
         async with self._locks[channel]:
+            self._holders[channel] = self
             if self._sending[channel]:  # posts of a run cancelled mid-send: their outcome first
                 await asyncio.wait(set(self._sending[channel]))
             return await self._drain_pages(channel, stop_by)
@@ -348,7 +356,7 @@ class Deliverer:
         self._unconfigured.discard(channel)
         loop = asyncio.get_running_loop()
         for unit in self._units(channel, rows):
-            if stop_by is not None and loop.time() >= stop_by:
+            if self._retired or (stop_by is not None and loop.time() >= stop_by):
                 return DeliveryReport(sent=sent, retrying=retrying, failed=failed), False
             now = self.clock()
             if unit.next_attempt_at > now:
