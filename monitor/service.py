@@ -374,7 +374,13 @@ class Daemon:
             log.warning("reload: a new database path applies after a restart")
         if config.http != self.config.http:
             log.warning("reload: a new http.listen applies after a restart")
-        self.runtime.apply(config)  # before the schedule: if it raises, nothing has changed
+        try:
+            self.runtime.apply(config)  # before the schedule: if it raises, nothing has changed
+        except Exception:  # a fault of ours the checks did not foresee: the running config stays
+            log.exception("reload failed, keeping the running config; trying again in %.0fs",
+                          RELOAD_RETRY.total_seconds())
+            self._reload_after = time.monotonic() + RELOAD_RETRY.total_seconds()
+            return
         self._reschedule(config)
         self.config = config
         # The read's own stamps, each taken before its file was read: a file saved while

@@ -653,6 +653,8 @@ def doubled(first: timedelta, times: int, *, cap: timedelta) -> timedelta:
     Doubles until the cap rather than computing 2**times: a source down for weeks fails a
     thousand times in a row, and a timedelta of 2**999 intervals overflows.
     """
+    if first <= timedelta(0) or first >= cap:
+        return min(first, cap)
     delay = first
     for _ in range(max(times, 0)):
         if delay >= cap:
