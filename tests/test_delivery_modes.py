@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from monitor.models import Match
-from monitor.notify.deliver import Deliverer, DeliveryReport
+from monitor.notify.deliver import Deliverer, DeliveryReport, Target
 from monitor.notify.modes import DeliveryMode, DigestSchedule, QuietHours
 from monitor.notify.template import template_problem
 from monitor.store import NewItem, Store
@@ -459,6 +459,22 @@ def test_a_reload_during_a_backlog_sends_the_rest_with_the_new_config(store: Sto
         asyncio.run(scenario())
     assert [str(m["title"]) for m in old_url.received] == ["[desk] Story 0"]
     assert [str(m["title"]) for m in new_url.received] == [f"[desk] Story {n}" for n in (1, 2, 9)]
+
+
+def test_a_webhook_answering_after_apprises_own_read_timeout_gets_the_alert_once(store: Store) -> None:
+    """A receiver that takes 5 s to answer: apprise's 4 s read timeout called each post a
+    failure, so the alert was posted again at every retry; the read waits as long as our send
+    timeout now. A URL's own rto= still rules."""
+    with serve_webhook() as slow:
+        slow.ack_delay = 5.0
+        commit(store, [item(1)], START)
+        d = Deliverer(store, channels={"chat": [slow.apprise_url]}, source_names={"ispr": "ISPR"},
+                      timezone=KARACHI, give_up=timedelta(days=3), clock=Clock(START))
+        assert asyncio.run(d.drain()).sent == 1
+    assert [str(m["title"]) for m in slow.received] == ["[desk] Story 1"]
+    assert store.outbox_counts() == {"sent": 1}
+    own = Target("chat", 0, "json://127.0.0.1:9/?rto=2.5")
+    assert [server.socket_read_timeout for server in own._apprise] == [2.5]
 
 
 def test_alerts_of_a_channel_the_config_no_longer_names_wait_for_it(store: Store, hook: WebhookReceiver) -> None:

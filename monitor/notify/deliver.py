@@ -43,6 +43,7 @@ from monitor.store_stories import other_sources
 log = logging.getLogger(__name__)
 
 SEND_TIMEOUT = 30.0
+READ_TIMEOUT = 25.0  # apprise's wait for a service's answer: inside SEND_TIMEOUT, which then rarely fires
 # An email subject's UTF-8 bytes at most. apprise writes a subject as one quoted-printable
 # word on one line, three octets for each byte past ASCII: 252 characters of Urdu made a
 # 1,322-octet line, and the server refused the mail ("500 Line too long": SMTP allows 998).
@@ -82,6 +83,10 @@ class Target:
         self._apprise = apprise.Apprise()
         self.valid = bool(self._apprise.add(url))
         plugin = next(iter(self._apprise), None)
+        if plugin is not None and plugin.socket_read_timeout == apprise.URLBase.socket_read_timeout:
+            # apprise's default is 4 s: a webhook answering in 5 was a failure, retried, and so
+            # posted again and again. A URL's own rto= is kept.
+            plugin.socket_read_timeout = READ_TIMEOUT
         self.service = _service_name(self._apprise)
         self.format = apprise.NotifyFormat(plugin.resolve_format(None)).value if plugin is not None else "text"
         self.body_limit = int(getattr(plugin, "body_maxlen", 0) or 32768)
