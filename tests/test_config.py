@@ -272,6 +272,11 @@ CASES = {
         "config/monitor.yaml:7: sources[0].select.selct: unknown field "
         "(expected one of: item, link, title, date, content)",
     ),
+    "bad css selector": (
+        {"config/monitor.yaml": SOURCE + "    kind: html\n    select:\n      item: li\n      title: 'h3[['\n"},
+        "config/monitor.yaml:7: sources[0].select.title: 'h3[[' is not a CSS selector (expected a selector "
+        "like li.press-release or div#main > article)",
+    ),
     "unknown kind": (
         {"config/monitor.yaml": SOURCE + "    kind: rss\n"},
         "config/monitor.yaml:4: sources[0].kind: 'rss' is not a source kind (expected one of: "

@@ -25,6 +25,7 @@ from apscheduler.triggers.combining import OrTrigger
 from apscheduler.triggers.cron import CronTrigger
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, WithJsonSchema, model_validator
 from pydantic_core import PydanticCustomError
+from selectolax.lexbor import LexborHTMLParser, SelectolaxError
 
 from monitor.config.stamps import Stamps
 from monitor.match import term_problem
@@ -194,6 +195,20 @@ def _text(value: str) -> str:
     return value
 
 
+def _css(value: str) -> str:
+    """A selector selectolax can run: checked here, a typo is an error at its line, not a
+    traceback at every poll."""
+    try:
+        _CSS_PROBE.css(value)
+    except SelectolaxError:
+        raise invalid("is not a CSS selector", "expected a selector like li.press-release or "
+                      "div#main > article") from None
+    return value
+
+
+_CSS_PROBE = LexborHTMLParser("<p></p>")
+
+
 def _web_url(value: str) -> str:
     parts = urlsplit(value.strip())
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname or " " in value.strip():
@@ -310,6 +325,7 @@ Duration = Annotated[timedelta, BeforeValidator(_duration)]
 PositiveDuration = Annotated[timedelta, BeforeValidator(_duration), AfterValidator(_positive)]
 Cron = Annotated[str, AfterValidator(_cron)]
 Text = Annotated[str, AfterValidator(_text)]
+Css = Annotated[str, AfterValidator(_text), AfterValidator(_css)]
 WebUrl = Annotated[str, AfterValidator(_web_url)]
 NotifyUrl = Annotated[str, AfterValidator(_notify_url)]
 SourceId = Annotated[str, AfterValidator(_source_id)]
@@ -348,11 +364,11 @@ class Selectors(_Model):
         "dependentRequired": {"link": ["item"], "title": ["item"], "date": ["item"]},
     })
 
-    item: Text | None = None
-    link: Text | None = None  # "a" once validated, when item is given
-    title: Text | None = None
-    date: Text | None = None
-    content: Text | None = None
+    item: Css | None = None
+    link: Css | None = None  # "a" once validated, when item is given
+    title: Css | None = None
+    date: Css | None = None
+    content: Css | None = None
 
     @model_validator(mode="after")
     def _item_or_content(self) -> Selectors:
