@@ -50,7 +50,20 @@ def _interrupt_start_up(signum: int, frame: object) -> NoReturn:
 config_option = click.option("-c", "--config", "config_path", type=click.Path(path_type=Path), help=CONFIG_HELP)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """The command group, with the one error every command that opens the database may meet."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        from monitor.errors import StoreError
+
+        try:
+            return super().invoke(ctx)
+        except StoreError as exc:  # like a config error: exit 2, no traceback, no restart loop
+            click.echo(f"monitor: {exc}", err=True)
+            sys.exit(2)
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-v", "--verbose", count=True, help="More logging (-vv includes libraries).")
 @click.option("--log-format", type=click.Choice(["auto", "text", "json"]), default="auto", show_default=True,
               help="Log lines as text (terminal) or JSON lines (otherwise).")

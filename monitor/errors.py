@@ -8,6 +8,7 @@
     │   ├── BadStatus            the server answered an error status (4xx/5xx)
     │   └── UnsafeRedirect       too many redirects, or one to a non-HTTP scheme
     ├── SourceError              a body could not be read as the source's kind
+    ├── StoreError               the database file cannot be opened as one
     └── DeliveryError            a channel refused or failed to take an alert
 
 Library exceptions are translated into these at the edge module that calls the library
@@ -97,6 +98,10 @@ class SourceError(MonitorError):
 
 class DeliveryError(MonitorError):
     """Raised when a channel does not accept an alert; the outbox row stays queued."""
+
+
+class StoreError(MonitorError):
+    """The database file cannot be opened as one: not SQLite, damaged, or not writable."""
 
 
 class ListenError(MonitorError):

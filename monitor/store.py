@@ -21,6 +21,7 @@ from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
 from monitor import store_search, store_stories
+from monitor.errors import StoreError
 from monitor.models import Hit, Match, Snippet
 from monitor.stories import Fingerprint
 
@@ -288,15 +289,27 @@ class Store:
     """The press-monitor database. One instance per process, used from one thread."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(str(path), timeout=30)
-        self.db = Database(conn)
         self._story_index: store_stories.StoryIndex | None = None
         self._queued_for_search = False  # this Store stored items that wait for the search index
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.execute("PRAGMA foreign_keys=ON")
-        _migrate(self.db)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(str(path), timeout=30)
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(f"database {path}: cannot be opened: {exc}") from exc
+        self.db = Database(conn)
+        try:
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.execute("PRAGMA foreign_keys=ON")
+            _migrate(self.db)
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
+                raise  # another process held it for 30 s: passing, worth a restart
+            # Not a database (a wrong file restored), damaged, or read-only: a restart
+            # would meet the same, so the commands exit 2 and the daemon is not restarted.
+            raise StoreError(f"database {path}: {exc} (expected a press-monitor SQLite database, "
+                             "or a path where one can be made)") from exc
 
     def close(self) -> None:
         try:

@@ -3,6 +3,7 @@ against the loopback Newsroom."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -114,3 +115,26 @@ def test_discover_reads_head_links() -> None:
     offers = discover(HOME.encode(), url="https://desk.example/")
     assert [(o.kind, o.url) for o in offers] == [
         ("feed", "https://desk.example/feed.xml"), ("wordpress", "https://desk.example/wp-json/wp/v2/posts")]
+
+
+@pytest.mark.parametrize("command", [["status"], ["once"], ["alerts"]])
+def test_a_file_that_is_not_a_database_is_a_clear_error_with_exit_2(tmp_path: Path, command: list[str]) -> None:
+    """A database path holding something else (a restored backup of the wrong file, random
+    bytes): every command says so and exits 2, no traceback, and systemd does not restart
+    the daemon into the same error every 10 s (RestartPreventExitStatus=2)."""
+    (tmp_path / "monitor.db").write_bytes(b"\x8bnot sqlite at all\x00" * 512)
+    config = tmp_path / "monitor.yaml"
+    config.write_text("database: monitor.db\nsources: []\n")
+    result = CliRunner().invoke(main, [*command, "-c", str(config)])
+    assert result.exit_code == 2, result.output
+    assert "monitor.db" in result.output and "not a database" in result.output
+    assert "Traceback" not in result.output and not isinstance(result.exception, sqlite3.Error)
+
+
+def test_a_database_path_that_is_a_folder_is_a_config_error_at_its_line(tmp_path: Path) -> None:
+    (tmp_path / "data").mkdir()
+    config = tmp_path / "monitor.yaml"
+    config.write_text("timezone: UTC\ndatabase: data\n")
+    result = CliRunner().invoke(main, ["validate", "-c", str(config)])
+    assert result.exit_code == 2, result.output
+    assert "monitor.yaml:2: database: " in result.output and "is a folder" in result.output

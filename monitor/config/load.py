@@ -242,6 +242,11 @@ class _Loader:
             return None
         assert isinstance(top, _ConfigIn)
         database = os.path.normpath(self.directory / os.path.expanduser(top.database))
+        if os.path.isdir(database):
+            doc.problems.append(Problem(file=doc.file, line=doc.line(("database",)), field="database",
+                                        message=f"{top.database!r} is a folder (expected a file path, like "
+                                                f"{os.path.join(top.database, 'monitor.db')})"))
+            return None
         return Config(
             path=self.absolute,
             database=Path(database),
