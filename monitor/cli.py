@@ -90,6 +90,7 @@ def run(config_path: Path | None) -> None:
     # e.g. by `systemctl stop` or `docker stop`, still exits 0 with the database closed.
     for stop_signal in (signal.SIGTERM, signal.SIGINT):
         signal.signal(stop_signal, _interrupt_start_up)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # a reload asked before there is a config to reload
     from monitor.errors import ListenError
 
     log = logging.getLogger("monitor.service")

@@ -144,6 +144,8 @@ class Daemon:
         self.config = config
         self.stop_deadline = stop_deadline
         self._stop = asyncio.Event()
+        self._hurry = asyncio.Event()  # a second stop signal: cancel what runs, start no last message
+        self._reload_asked = False
         self._inflight: set[asyncio.Task[object]] = set()
         # What the last read of the config took in, the running one's or a rejected edit's
         # (a new watch-list pattern that matches nothing yet among it): see _check_reload.
@@ -155,12 +157,23 @@ class Daemon:
         self._drainer: asyncio.Task[None] | None = None
 
     def stop(self) -> None:
+        """SIGTERM, Ctrl-C: stop, giving work under way its deadline; a second one: at once."""
+        if self._stop.is_set():
+            if not self._hurry.is_set():
+                log.warning("stop: asked again; cancelling what is still running")
+            self._hurry.set()
         self._stop.set()
+
+    def reload(self) -> None:
+        """SIGHUP, the daemon convention: read the config and watch lists again now, changed or not."""
+        log.info("SIGHUP: reading the config again")
+        self._reload_asked = True
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stop)
+        loop.add_signal_handler(signal.SIGHUP, self.reload)
         async with AsyncExitStack() as stack:
             store = Store(self.config.database)
             stack.callback(store.close)
@@ -196,6 +209,8 @@ class Daemon:
             self.scheduler.pause()
             await self._finish_inflight()
             self.scheduler.shutdown(wait=False)
+            if self._hurry.is_set():
+                last_send = asyncio.get_running_loop().time()  # posts under way finish; none starts
             try:
                 await self.runtime.deliverer.drain(stop_by=last_send, wait=True)
             except Exception:  # the one broad catch of the last delivery run: what did not go stays queued
@@ -334,11 +349,21 @@ class Daemon:
     async def _finish_inflight(self) -> None:
         if not self._inflight:
             return
-        _, pending = await asyncio.wait(set(self._inflight), timeout=self.stop_deadline)
+        loop = asyncio.get_running_loop()
+        end = loop.time() + self.stop_deadline
+        pending = set(self._inflight)
+        hurry = asyncio.ensure_future(self._hurry.wait())
+        try:
+            while pending and not hurry.done() and end > loop.time():
+                await asyncio.wait(pending | {hurry}, timeout=end - loop.time(), return_when=asyncio.FIRST_COMPLETED)
+                pending = {task for task in pending if not task.done()}
+        finally:
+            hurry.cancel()
         for task in pending:
             task.cancel()
         if pending:
-            log.warning("stop: cancelled %d jobs still running after %gs", len(pending), self.stop_deadline)
+            after = "on a second stop signal" if self._hurry.is_set() else f"after {self.stop_deadline:g}s"
+            log.warning("stop: cancelled %d jobs still running %s", len(pending), after)
             await asyncio.wait(pending, timeout=5)
 
     # -- hot reload ------------------------------------------------------------------
@@ -351,8 +376,11 @@ class Daemon:
         # which every file made there changed, an editor's swap file or the database's
         # journal: each was a reload for nothing, with a child reading 10,000 sources.
         current = await asyncio.to_thread(self._stamps.again)
-        if self._stop.is_set() or current == self._stamps or time.monotonic() < self._reload_after:
-            return  # (a stop that came meanwhile: no child started after stop took its list of jobs)
+        if self._stop.is_set():
+            return  # a stop that came meanwhile: no child started after stop took its list of jobs
+        asked, self._reload_asked = self._reload_asked, False
+        if not asked and (current == self._stamps or time.monotonic() < self._reload_after):
+            return
         with self._inflight_job():  # stop waits for the child reading the files
             try:
                 config = await reload_config_apart(self.config.path)

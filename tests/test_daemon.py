@@ -212,6 +212,23 @@ def test_watchlist_edit_applies_without_restart_and_bad_edit_keeps_last_good(
     assert hook.received[0]["title"] == "[desk] Army chief visits"
 
 
+def test_sighup_reads_the_config_again_even_when_no_stamp_changed(
+        tmp_path: Path, newsroom: tuple[Newsroom, WebhookReceiver]) -> None:
+    """SIGHUP, as daemons take it: a reload now (a file restored with its old mtime, a mount
+    that keeps mtimes), not the end of the daemon (it exited 129, dropping its last drain)."""
+    site, hook = newsroom
+    with baselined_daemon(tmp_path, site, hook) as daemon:
+        watchlist = tmp_path / "watchlists" / "desk.yaml"
+        stamp = watchlist.stat()
+        watchlist.write_text("name: desk\nkeywords: [ISAF, Kayani]\nnotify: [chat]\n")
+        os.utime(watchlist, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))
+        daemon.proc.send_signal(signal.SIGHUP)
+        assert wait_for(lambda: "reload applied" in daemon.output()), daemon.output()
+        assert "SIGHUP: reading the config again" in daemon.output()
+        alert_on_kayani(site, hook, daemon)
+    assert hook.received[0]["title"] == "[desk] Army chief visits"
+
+
 def test_a_new_watchlist_pattern_applies_when_its_first_file_appears(
         tmp_path: Path, newsroom: tuple[Newsroom, WebhookReceiver]) -> None:
     """A pattern added to monitor.yaml before its folder holds a file is rejected (it

@@ -248,3 +248,32 @@ def test_a_poll_outliving_the_stop_deadline_is_cancelled_cleanly(tmp_path: Path,
         assert conn.execute("SELECT COUNT(*) FROM sources WHERE last_status IS NOT NULL").fetchone()[0] == 0
     finally:
         conn.close()
+
+
+def test_a_second_stop_signal_cancels_a_hanging_poll_at_once(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """An operator pressing Ctrl-C again does not wait out the stop deadline (a minute here):
+    the hanging poll is cancelled, the daemon stops, and the database is left whole."""
+    with serve_faults(b"") as faults:
+        config_path = tmp_path / "monitor.yaml"
+        config_path.write_text(f'database: monitor.db\ndefaults: {{every: 1m, timeout: 90s}}\n'
+                               f'sources:\n  - {{id: stuck, url: "{faults.url("/hang")}"}}\n')
+        daemon = ServiceDaemon(load_config(config_path), stop_deadline=60)
+
+        async def scenario() -> None:
+            running = asyncio.create_task(daemon.run())
+            assert await until(lambda: bool(faults.headers), timeout=10)
+            daemon.stop()
+            await asyncio.sleep(0.5)
+            assert not running.done()  # the first stop waits for the poll
+            daemon.stop()
+            await asyncio.wait_for(running, timeout=30)  # well inside the deadline of 60 s
+
+        with caplog.at_level(logging.INFO, logger="monitor.service"):
+            asyncio.run(scenario())
+    assert "stop: asked again; cancelling what is still running" in caplog.text
+    assert "stop: cancelled 1 jobs still running on a second stop signal" in caplog.text
+    conn = sqlite3.connect(tmp_path / "monitor.db")
+    try:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    finally:
+        conn.close()
