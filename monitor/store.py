@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import secrets
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -285,6 +286,15 @@ class OutboxRow:
 _QUEUE_ORDER = "o.created_at, COALESCE(i.published, i.first_seen), o.id"
 
 
+def _file_id(path: Path) -> tuple[int, int] | None:
+    """The file's device and inode, None if there is no file there (any more)."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return stat.st_dev, stat.st_ino
+
+
 class Store:
     """The press-monitor database. One instance per process, used from one thread."""
 
@@ -302,6 +312,8 @@ class Store:
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.execute("PRAGMA foreign_keys=ON")
             _migrate(self.db)
+            self.path = path
+            self.file_id = _file_id(path)  # /healthz: the file opened is still the one at the path
         except sqlite3.DatabaseError as exc:
             conn.close()
             if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
@@ -310,6 +322,15 @@ class Store:
             # would meet the same, so the commands exit 2 and the daemon is not restarted.
             raise StoreError(f"database {path}: {exc} (expected a press-monitor SQLite database, "
                              "or a path where one can be made)") from exc
+
+    def file_problem(self) -> str | None:
+        """Why the file at the database's path is no longer the one open, if it is not: SQLite
+        writes on to an open file that was removed or replaced, and what it stores is lost."""
+        now = _file_id(self.path)
+        if now == self.file_id:
+            return None
+        return (f"database file {self.path} is gone (removed or replaced while the daemon ran); "
+                "what is stored now is lost at the next start: restore it, or restart the daemon")
 
     def close(self) -> None:
         try:

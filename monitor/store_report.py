@@ -198,7 +198,10 @@ def recent_alerts(store: Store, *, channels: tuple[str, ...] = (), statuses: tup
 
 
 def database_answers(store: Store) -> str | None:
-    """None if a trivial query succeeds, else why not (for /healthz)."""
+    """None if a trivial query succeeds on the file at the database's path, else why not (for /healthz)."""
+    gone = store.file_problem()
+    if gone is not None:
+        return gone
     try:
         store.db.execute("SELECT COUNT(*) FROM sources").fetchone()
     except sqlite3.Error as exc:

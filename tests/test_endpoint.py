@@ -274,3 +274,20 @@ def test_a_listen_address_in_use_is_a_message_and_exit_2(tmp_path: Path) -> None
     assert done.returncode == 2, done.stderr
     assert f"monitor run: http.listen 127.0.0.1:{port}: cannot listen there" in done.stderr
     assert "Traceback" not in done.stderr and requests == []
+
+
+def test_daemon_healthz_is_503_while_its_database_file_is_gone(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """``rm monitor.db*`` under a running daemon: SQLite writes on to the open, unlinked file,
+    and everything stored from then on would be lost at the next start. /healthz says so;
+    a file back in its place (the same one, moved back) is healthy again."""
+    def remove_database(daemon: service.Daemon) -> Callable[[], None]:
+        database = daemon.config.database
+        away = database.with_name("moved-away.db")
+        database.rename(away)
+        return lambda: away.rename(database)
+
+    before, broken, after = _healthz_while(tmp_path, caplog, remove_database)
+    assert before.status_code == 200 and after.status_code == 200
+    assert broken.status_code == 503
+    assert broken.text.startswith("unhealthy: database file ") and "is gone" in broken.text
