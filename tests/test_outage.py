@@ -256,7 +256,8 @@ def test_give_up_marks_alerts_failed_and_logs_it(desk: Desk, caplog: pytest.LogC
     assert gave_up and all("channel=chat" in r.getMessage() for r in gave_up)
     assert desk.store.outbox_counts() == {"sent": len(STORIES), "failed": len(STORIES)}
     failed = desk.store.db.execute("SELECT last_error, attempts FROM outbox WHERE status = 'failed'").fetchall()
-    assert all(e == f"gave up after {tries} attempts: JSON refused or failed (failure)" for e, tries in failed)
+    assert all(e == f"gave up after {tries} attempts: JSON refused or failed (failure): Failed to send JSON POST "
+               "notification: Servers are overloaded., error=503." for e, tries in failed)  # apprise's words for it
     desk.hook.refuse = False
     desk.drain()
     assert desk.chat_titles() == []

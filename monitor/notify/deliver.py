@@ -37,6 +37,7 @@ from monitor.notify import plugins
 from monitor.notify.modes import IMMEDIATE, DeliveryMode
 from monitor.notify.render import SEPARATORS, Alert, Message, Reason, escape_markdown, render, render_digest
 from monitor.notify.split import safe_cut, split_body
+from monitor.redact import redact
 from monitor.store import OutboxRow, Store, doubled, utcnow
 from monitor.store_stories import other_sources
 
@@ -121,8 +122,28 @@ class Target:
                 return f"{self.service} did not answer within {SEND_TIMEOUT:.0f}s"
             if not result:
                 status = getattr(getattr(result, "status", None), "name", "failed")
-                return f"{self.service} refused or failed ({str(status).lower()})"
+                cause = _cause(result)
+                return f"{self.service} refused or failed ({str(status).lower()})" + (f": {cause}" if cause else "")
         return None
+
+
+CAUSE_CHARS = 300
+
+
+def _cause(result: object) -> str:
+    """What apprise logged of the failure, e.g. "Failed to send JSON POST notification:
+    Internal server error., error=500.": an HTTP 500, a refused connection and a timeout
+    otherwise all read "refused or failed". Secrets from ${ENV} are masked; apprise masks
+    the rest of its URLs itself."""
+    try:
+        said = [entry.message for service in result for entry in service.logs()  # type: ignore[attr-defined]
+                if entry.level in ("WARNING", "ERROR") and entry.message]
+    except (TypeError, AttributeError):  # not the result apprise 2 returns
+        return ""
+    if not said:
+        return ""
+    cause = redact(" ".join(said[-1].split()))
+    return cause if len(cause) <= CAUSE_CHARS else cause[:safe_cut(cause, CAUSE_CHARS - 1)] + "…"
 
 
 def _title_block(title: str, fmt: str) -> str:
