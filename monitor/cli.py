@@ -133,7 +133,8 @@ def once(config_path: Path | None, source_ids: tuple[str, ...]) -> None:
 @main.command()
 @config_option
 @click.option("-v", "--verbose", is_flag=True,
-              help="Also fetch each source once: items found, and the feeds or WordPress API its page offers.")
+              help="Also fetch each source once: items found, and the feeds or WordPress API its page offers; "
+                   "exit 1 if one cannot be read.")
 def validate(config_path: Path | None, verbose: bool) -> None:
     """Check the config and watch lists; print a summary, or every problem and exit 2."""
     from monitor.config import summarize
@@ -146,6 +147,8 @@ def validate(config_path: Path | None, verbose: bool) -> None:
 
         probes = eventloop.run(probe_all(config.sources))
         click.echo(describe(probes, {s.id: s.kind for s in config.sources}))
+        if any(probe.error is not None for probe in probes):
+            sys.exit(1)  # as `monitor once`: a source that cannot be read fails a deploy's check
 
 
 @main.command("test-notify")

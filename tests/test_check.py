@@ -110,6 +110,16 @@ def test_validate_verbose_reports_offers(tmp_path: Path, site: Newsroom) -> None
     assert "Comments Feed" not in result.output
 
 
+def test_validate_verbose_exits_1_when_a_source_cannot_be_read(tmp_path: Path, site: Newsroom) -> None:
+    """Like `monitor once`: a CI step or a deploy script running validate -v is stopped by a
+    source that answers 404, not told all is well."""
+    config = write_config(tmp_path, site)
+    config.write_text(config.read_text().replace(site.url("/feed.xml"), site.url("/moved.xml")))
+    result = CliRunner().invoke(main, ["validate", "-v", "-c", str(config)])
+    assert result.exit_code == 1, result.output
+    assert "desknews: could not be read" in result.output and "404" in result.output
+
+
 def test_discover_reads_head_links() -> None:
     """Feeds and the WordPress route are found in page order, comment feeds left out, URLs absolute."""
     offers = discover(HOME.encode(), url="https://desk.example/")
