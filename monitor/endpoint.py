@@ -65,7 +65,9 @@ class Endpoint:
                 f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode("latin-1")
                 + (b"" if head_only else body))
             await writer.drain()
-        except (TimeoutError, ConnectionError, UnicodeDecodeError):
+        # ValueError: a line past the reader's 64 KiB limit (a scanner, a broken proxy), closed
+        # unanswered, as a slow or reset client is; it logged a traceback at ERROR.
+        except (TimeoutError, ConnectionError, UnicodeDecodeError, ValueError):
             pass
         finally:
             writer.close()

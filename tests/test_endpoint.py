@@ -114,6 +114,36 @@ def test_healthz_answers_503_with_the_reason() -> None:
     assert head.status_code == 503 and head.content == b""
 
 
+def test_a_header_line_past_the_read_limit_is_refused_quietly(caplog: pytest.LogCaptureFixture) -> None:
+    """A 2 MB header line (a scanner, a broken proxy) has its connection closed unanswered,
+    with no traceback at ERROR in the daemon's log; the next request is answered as usual."""
+    async def scenario() -> tuple[bytes, httpx.Response]:
+        port = free_port()
+        endpoint = Endpoint(host="127.0.0.1", port=port, health=lambda: None, metrics=lambda: b"")
+        await endpoint.start()
+        try:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(b"GET /healthz HTTP/1.1\r\nX-Junk: " + b"a" * 2_000_000 + b"\r\n\r\n")
+            try:
+                await writer.drain()
+            except ConnectionError:
+                pass
+            try:
+                answer = await asyncio.wait_for(reader.read(), timeout=10)
+            except ConnectionError:  # closed with the rest of the line unread: a reset
+                answer = b""
+            writer.close()
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=5) as client:
+                return answer, await client.get("/healthz")
+        finally:
+            await endpoint.close()
+
+    with caplog.at_level(logging.DEBUG):
+        answer, health = asyncio.run(scenario())
+    assert answer == b"" and health.status_code == 200
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
+
+
 # -- the real daemon, in this process, so a test can break what /healthz watches -------------
 
 def _config(tmp: Path, site: Newsroom, *, port: int | None) -> Config:
