@@ -209,10 +209,16 @@ class Poller:
             items = list(await asyncio.gather(*(self._process(source, c, pages) for c in candidates)))
         if deferred:  # no validators or hash kept: the next poll must read the body again, even unchanged
             response, body_hash = replace(response, etag=None, last_modified=None), ""
+        warnings = [redact(w) for w in warnings]
+        if warnings:  # rare: one query to tell a new warning from the last poll's
+            seen = set(self.store.warnings_of(source.id))
+            for warning in warnings:
+                if warning not in seen:  # "ok, new=0" alone read like a healthy, quiet source
+                    log.warning("poll source=%s warning=%r", source.id, warning)
         with self.store.transaction():
             self.store.commit_poll(source.id, url=source.url_as_stored, items=items, now=self.clock(),
                                    etag=response.etag, last_modified=response.last_modified,
-                                   body_hash=body_hash, warnings=[redact(w) for w in warnings],
+                                   body_hash=body_hash, warnings=warnings,
                                    baseline=state.baseline_at is None, story_window=self.story_window,
                                    key=url_key(source.url))
             self._schedule_next(source, response, listing.ttl)

@@ -323,6 +323,11 @@ class Store:
             raise StoreError(f"database {path}: {exc} (expected a press-monitor SQLite database, "
                              "or a path where one can be made)") from exc
 
+    def warnings_of(self, source_id: str) -> list[str]:
+        """The warnings the source's last parsed poll recorded."""
+        row = self.db.execute("SELECT warnings FROM sources WHERE id = ?", [source_id]).fetchone()
+        return list(json.loads(row[0])) if row and row[0] else []
+
     def file_problem(self) -> str | None:
         """Why the file at the database's path is no longer the one open, if it is not: SQLite
         writes on to an open file that was removed or replaced, and what it stores is lost."""

@@ -3,8 +3,10 @@ the URLs they ask for, paging, and the bodies they refuse."""
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import json
+import logging
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -16,6 +18,7 @@ from monitor.errors import SourceError
 from monitor.models import Listing, Response
 from monitor.sources.registry import detect_kind, make_source
 from monitor.sources.sitemap import MAX_CHILDREN
+from monitor.store import Store
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 WP = CORPUS / "wordpress-rest-api"
@@ -190,3 +193,29 @@ class TestSitemap:
                           b"<url><loc>https://example.org/a</loc></url><url><loc>https://example.org/b</lo")
         assert [e.url for e in listing.entries][:1] == ["https://example.org/a"]
         assert listing.warnings
+
+
+def test_a_warning_of_a_poll_is_logged_when_it_first_appears(store: Store, caplog: pytest.LogCaptureFixture) -> None:
+    """A listing page where no articles are found polls "ok" with nothing new, which read like
+    a healthy quiet source in the log: its warning is logged (once, not at every poll that
+    finds the same), as `monitor status` shows it."""
+    from monitor.config import SourceConfig
+    from monitor.fetch import Fetcher
+    from monitor.match import Matcher
+    from monitor.pipeline import Poller
+    from tests.servers import serve_newsroom
+
+    with serve_newsroom() as site:
+        source = SourceConfig.model_validate({"id": "plain", "url": site.url("/about"), "kind": "html",
+                                              "fetch_articles": False})
+
+        async def poll() -> None:
+            async with Fetcher() as fetcher:
+                await Poller(store=store, fetcher=fetcher, matcher=Matcher([]), routes={}).poll(source)
+
+        with caplog.at_level(logging.INFO, logger="monitor.pipeline"):
+            for n in range(3):  # each a new body, read again
+                site.publish("/about", f"<html><body><h1>About us</h1><p>Version {n}.</p></body></html>")
+                asyncio.run(poll())
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warned) == 1 and "source=plain" in warned[0] and "found no repeated article links" in warned[0]
